@@ -1,0 +1,135 @@
+"""`petsage-builder`: the command-line face of the builder.
+
+Exit codes (BLUEPRINT §6): 0 a build succeeded, 1 it failed, 2 bad input (or a rejected request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.events import StageEvent
+    from agent.result import BuildResult
+    from agent.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+_MARKS = {True: "✓", False: "✗"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    code: int = args.handler(args)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="petsage-builder",
+        description="Turn a feature request into a tested, committed feature of the PetSage backend.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    build = commands.add_parser("build", help="build one feature request")
+    build.add_argument("--payload", required=True, metavar="FILE|-", help="the request: a file, or - for stdin")
+    build.add_argument("--workspace", type=Path, metavar="DIR", help="the target repository (default generated/petsage_backend)")
+    build.add_argument("--json", action="store_true", help="print the result as JSON instead of the report")
+    build.add_argument("--max-rounds", type=int, metavar="N", help="model rounds, repairs included (default 3)")
+    build.add_argument("--model", metavar="SPEC", help="override PETSAGE_MODEL (offline, openai:<model>, ...)")
+    build.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    build.set_defaults(handler=_build)
+    return parser
+
+
+def _build(args: argparse.Namespace) -> int:
+    try:
+        raw = _read_payload(args.payload)
+        settings = _settings(args)
+    except _BadInput as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    from agent.errors import ConfigError
+    from agent.loop import Builder
+
+    try:
+        builder = Builder(settings, workspace=args.workspace)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    started = time.perf_counter()
+    if not args.quiet:
+        print(f"petsage-builder: model {builder.model.name}, workspace {builder.repo.path}", file=sys.stderr)
+
+    def show(event: StageEvent) -> None:
+        if args.quiet:
+            return
+        mark = _MARKS[event.ok]
+        round_note = f" [round {event.round}]" if event.round else ""
+        print(f"{time.perf_counter() - started:7.2f}s {mark} {event.stage:<10}{round_note} {event.message}", file=sys.stderr)
+        for reason in event.data.get("reasons", [])[:10]:
+            print(f"{'':20}- {reason}", file=sys.stderr)
+
+    result = builder.run(raw, on_event=show)
+    if result.status != "rejected":
+        _save_record(builder.repo.state_dir, result)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print(result.report)
+    if result.status == "rejected":
+        for reason in result.reasons:
+            print(f"error: {reason}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
+
+
+class _BadInput(Exception):
+    pass
+
+
+def _read_payload(source: str) -> bytes:
+    if source == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(source).read_bytes()
+    except OSError as e:
+        raise _BadInput(f"--payload: cannot read {source}: {e.strerror}") from e
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from pydantic import ValidationError
+
+    from agent.settings import Settings
+
+    overrides: dict[str, object] = {}
+    if args.max_rounds is not None:
+        overrides["max_rounds"] = args.max_rounds
+    if args.model is not None:
+        overrides["model"] = args.model
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as e:
+        problems = []
+        for item in e.errors(include_url=False):
+            name = str(item["loc"][0]) if item["loc"] else "settings"
+            flag = f"--{name.replace('_', '-')}" if name in overrides else f"PETSAGE_{name.upper()}"
+            problems.append(f"{flag}: {item['msg']}")
+        raise _BadInput("; ".join(problems)) from e
+
+
+def _save_record(state_dir: Path, result: BuildResult) -> None:
+    """Keep the build record (attempt included) in the builder's state, outside the target."""
+    folder = state_dir / "builds"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{result.id}.json").write_text(result.model_dump_json(indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

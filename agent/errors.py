@@ -1,0 +1,73 @@
+"""The one exception tree of the builder.
+
+Every error the builder raises on purpose derives from `BuilderError`, so faces (CLI, HTTP) can catch
+that one class and map each subclass to an exit code or a status code. Third-party errors are wrapped
+with ``raise ... from e`` where they cross into the builder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: where (a request field or a file path, and a line) and why."""
+
+    where: str | None
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.where is None:
+            return self.reason
+        at = f"{self.where}:{self.line}" if self.line is not None else self.where
+        return f"{at}: {self.reason}"
+
+
+class BuilderError(Exception):
+    """Base of every error the builder raises on purpose."""
+
+
+class ConfigError(BuilderError):
+    """The builder's settings are wrong or incomplete (names the variable to set)."""
+
+
+class RequestError(BuilderError):
+    """A feature request that cannot be decoded or breaks a rule of BLUEPRINT §1."""
+
+    def __init__(self, problems: list[Problem], *, kind: str = "invalid") -> None:
+        self.problems = problems
+        #: "undecodable" (no encoding matched), "invalid" (a field breaks a rule), "too_large".
+        self.kind = kind
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+class BundleError(BuilderError):
+    """A model's reply that does not parse into a file bundle or fails the checks of §3."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+class ModelError(BuilderError):
+    """A model could not produce a reply (transport, auth, exhausted script...)."""
+
+
+class ModelRefused(BuilderError):
+    """The model declines the request before any work, e.g. the offline generator's limits."""
+
+
+class WorkspaceError(BuilderError):
+    """The target repository or a worktree is not in a state a build can use."""
+
+
+class IntegrationError(WorkspaceError):
+    """`src/main.py` of the target cannot be wired (no `app`, does not parse...)."""
+
+
+class TestRunError(BuilderError):
+    """The target's test suite could not be run at all (not the same as failing tests)."""
+
+    __test__ = False

@@ -1,0 +1,60 @@
+"""Where a feature's files live in the target repository (BLUEPRINT §2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FeatureLayout:
+    """The paths and names of one feature, derived from its snake_case name."""
+
+    feature: str
+
+    @property
+    def kebab(self) -> str:
+        return self.feature.replace("_", "-")
+
+    @property
+    def prefix(self) -> str:
+        return f"/{self.kebab}"
+
+    @property
+    def url(self) -> str:
+        return f"/api/v1/{self.kebab}"
+
+    @property
+    def src_dir(self) -> str:
+        return f"src/features/{self.feature}"
+
+    @property
+    def tests_dir(self) -> str:
+        return f"tests/features/{self.feature}"
+
+    @property
+    def models_path(self) -> str:
+        return f"{self.src_dir}/{self.feature}_models.py"
+
+    @property
+    def router_path(self) -> str:
+        return f"{self.src_dir}/{self.feature}_router.py"
+
+    @property
+    def test_path(self) -> str:
+        return f"{self.tests_dir}/test_{self.feature}.py"
+
+    @property
+    def router_module(self) -> str:
+        return f"src.features.{self.feature}"
+
+    @property
+    def router_alias(self) -> str:
+        return f"{self.feature}_router"
+
+    @property
+    def class_prefix(self) -> str:
+        return "".join(part.capitalize() for part in self.feature.split("_"))
+
+    @property
+    def title(self) -> str:
+        return " ".join(part.capitalize() for part in self.feature.split("_"))

@@ -1,0 +1,345 @@
+"""The build pipeline: decode → generate → validate → write → integrate → test → commit.
+
+Failures of validation or of the tests go back to the model as a repair round, at most
+`max_rounds` rounds in all. A branch only ever moves to a commit whose tests passed; a failed
+build leaves every branch as it was and keeps its attempt in the result.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+import uuid
+from collections.abc import Callable, Generator, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.bundle import FileBundle, parse_reply
+from agent.checks import check_bundle
+from agent.errors import (
+    BuilderError,
+    BundleError,
+    ModelError,
+    ModelRefused,
+    Problem,
+    RequestError,
+)
+from agent.events import Stage, StageEvent
+from agent.layout import FeatureLayout
+from agent.models import Feedback, GenerationTask, Model, RepoContext, create_model
+from agent.report import render_report
+from agent.request import FeatureRequest, decode_request
+from agent.result import Attempt, AttemptFile, BuildResult, BuildStatus, RoundRecord, TestCounts
+from agent.settings import Settings
+from agent.testrun import TestReport, run_tests
+from agent.wiring import wire_router
+from agent.workspace import TargetRepo, Worktree
+
+BuildStream = Generator[StageEvent, None, BuildResult]
+MAIN_PY = "src/main.py"
+
+
+class Builder:
+    """Runs builds against one target repository with one model."""
+
+    def __init__(self, settings: Settings, *, model: Model | None = None, workspace: Path | None = None) -> None:
+        self.settings = settings
+        self.model = model if model is not None else create_model(settings.model)
+        path = workspace if workspace is not None else settings.workspace
+        self.repo = TargetRepo(
+            path,
+            settings.resolved_state_dir(path),
+            author=(settings.author_name, settings.author_email),
+        )
+
+    def stream(
+        self,
+        request: FeatureRequest | bytes | str | dict[str, Any],
+        *,
+        build_id: str | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> BuildStream:
+        """The build's events as they happen; the generator returns the `BuildResult`."""
+        run = _BuildRun(self, build_id or uuid.uuid4().hex[:12], should_stop)
+        return run.execute(request)
+
+    def run(
+        self,
+        request: FeatureRequest | bytes | str | dict[str, Any],
+        *,
+        build_id: str | None = None,
+        on_event: Callable[[StageEvent], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> BuildResult:
+        """Run one build to its end, passing each event to `on_event`."""
+        stream = self.stream(request, build_id=build_id, should_stop=should_stop)
+        while True:
+            try:
+                event = next(stream)
+            except StopIteration as done:
+                result: BuildResult = done.value
+                return result
+            if on_event is not None:
+                on_event(event)
+
+
+class _Cancelled(BuilderError):
+    pass
+
+
+class _BuildRun:
+    """The state of one build while it runs."""
+
+    def __init__(self, builder: Builder, build_id: str, should_stop: Callable[[], bool] | None) -> None:
+        self.builder = builder
+        self.settings = builder.settings
+        self.model = builder.model
+        self.repo = builder.repo
+        self.should_stop = should_stop or (lambda: False)
+        self.started = time.perf_counter()
+        self.result = BuildResult(
+            id=build_id, status="running", model=self.model.name, started_at=datetime.now(UTC)
+        )
+        self.wiring = ""
+
+    # --- the pipeline ----------------------------------------------------------------------------
+
+    def execute(self, raw: FeatureRequest | bytes | str | dict[str, Any]) -> BuildStream:
+        yield self._event("received", "request received")
+        try:
+            with self._timed("decode"):
+                request = raw if isinstance(raw, FeatureRequest) else decode_request(
+                    raw, max_bytes=self.settings.max_request_bytes
+                )
+        except RequestError as e:
+            return (yield from self._finish("rejected", [str(p) for p in e.problems]))
+        self.result.request = request
+        self.result.feature = request.feature
+        self.result.base_branch = request.base_branch
+        self.result.branch = request.branch
+        yield self._event("decoded", f"{request.feature}: {request.title}")
+        try:
+            self.model.check(request)
+        except ModelRefused as e:
+            return (yield from self._finish("rejected", [str(e)]))
+        try:
+            with self._timed("prepare"):
+                self._prepare(request)
+            with self.repo.feature_lock(request.feature), ExitStack() as stack:
+                status, reasons = yield from self._rounds(request, stack)
+        except RequestError as e:
+            return (yield from self._finish("rejected", [str(p) for p in e.problems]))
+        except _Cancelled:
+            return (yield from self._finish("cancelled", ["cancelled before it finished"]))
+        except BuilderError as e:
+            return (yield from self._finish("failed", [str(e)]))
+        return (yield from self._finish(status, reasons))
+
+    def _prepare(self, request: FeatureRequest) -> None:
+        if self.repo.needs_skeleton() and request.base_branch != "main":
+            raise RequestError(
+                [Problem("base_branch", f"{request.base_branch!r} does not exist in a new workspace")]
+            )
+        self.repo.ensure()
+
+    def _rounds(self, request: FeatureRequest, stack: ExitStack) -> Generator[StageEvent, None, tuple[BuildStatus, list[str]]]:
+        branches = self.repo.branches()
+        previous_tip = branches.get(request.branch)
+        start = previous_tip or branches.get(request.base_branch)
+        if start is None:
+            raise RequestError(
+                [Problem("base_branch", f"branch {request.base_branch!r} does not exist in {self.repo.path}")]
+            )
+        layout = FeatureLayout(request.feature)
+        feedback: Feedback | None = None
+        previous_reply: str | None = None
+        reasons: list[str] = []
+        worktree: Worktree | None = None
+        for round_number in range(1, self.settings.max_rounds + 1):
+            self._check_stop()
+            yield self._event("generating", f"asking {self.model.name} (round {round_number})", round=round_number)
+            task = GenerationTask(
+                request=request,
+                round=round_number,
+                max_rounds=self.settings.max_rounds,
+                feedback=feedback,
+                previous_reply=previous_reply,
+                load_context=lambda: self._context(start),
+            )
+            record = RoundRecord(round=round_number, outcome="accepted")
+            self.result.rounds.append(record)
+            began = time.perf_counter()
+            try:
+                reply = self.model.generate(task)
+            except ModelError as e:
+                record.outcome, record.reasons = "model_error", [str(e)]
+                raise
+            finally:
+                record.seconds = time.perf_counter() - began
+                self._add_time("generate", record.seconds)
+                self.result.model_round_trips += 1
+            record.prompt_tokens = reply.usage.prompt_tokens
+            record.completion_tokens = reply.usage.completion_tokens
+            self.result.prompt_tokens += reply.usage.prompt_tokens
+            self.result.completion_tokens += reply.usage.completion_tokens
+            previous_reply = reply.text
+            self.result.attempt = Attempt(round=round_number, reply=reply.text)
+            try:
+                with self._timed("validate"):
+                    parsed = reply.bundle or parse_reply(reply.text, request.feature)
+                    self.result.attempt.files = [AttemptFile(path=f.path, content=f.content) for f in parsed.files]
+                    bundle = check_bundle(parsed, request.feature)
+            except BundleError as e:
+                reasons = [str(p) for p in e.problems]
+                record.outcome, record.reasons = "invalid", reasons
+                feedback = Feedback("validation", tuple(reasons))
+                yield self._event("validated", f"{len(reasons)} problem(s)", ok=False, round=round_number, reasons=reasons)
+                continue
+            self.result.summary = bundle.summary
+            self.result.notes = list(bundle.notes)
+            yield self._event("validated", f"{len(bundle.files)} files pass the blueprint's checks", round=round_number)
+            self._check_stop()
+            with self._timed("write"):
+                if worktree is None:
+                    worktree = stack.enter_context(self.repo.worktree(start, self.result.id))
+                else:
+                    worktree.reset()
+                worktree.write(bundle.files)
+            yield self._event("written", f"{len(bundle.files)} files written", round=round_number)
+            with self._timed("integrate"):
+                paths = self._integrate(worktree, bundle, request.feature)
+                worktree.stage(paths)
+            yield self._event("integrated", "router wired into src/main.py" if self.wiring else "already wired", round=round_number)
+            self._check_stop()
+            with self._timed("test"):
+                report = run_tests(worktree.path, python=self.settings.test_python, timeout=self.settings.test_timeout)
+            own = report.ran_under(f"tests.features.{request.feature}.")
+            self._record_tests(report, own, bundle)
+            if report.ok and own > 0:
+                yield self._event("tested", f"{report.passed} passed", round=round_number)
+                with self._timed("commit"):
+                    self.result.commit = worktree.commit(self._commit_message(request, paths, report))
+                    self.repo.update_branch(
+                        request.branch, self.result.commit, previous_tip, f"petsage-builder: build {self.result.id}"
+                    )
+                self.result.files = paths
+                yield self._event("committed", f"{request.branch} at {self.result.commit[:12]}", commit=self.result.commit)
+                return "succeeded", []
+            reasons = self._test_reasons(report, own, layout)
+            record.outcome, record.reasons = "tests_failed", reasons
+            if self.result.attempt is not None:
+                self.result.attempt.diff = worktree.diff()
+            feedback = Feedback("tests", tuple(reasons), report.failure_summary())
+            yield self._event("tested", f"{report.failed} failed", ok=False, round=round_number, reasons=reasons)
+        return "failed", [f"no passing reply after {self.settings.max_rounds} round(s)", *reasons]
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    def _integrate(self, worktree: Worktree, bundle: FileBundle, feature: str) -> list[str]:
+        paths = [file.path for file in bundle.files]
+        before = worktree.read(MAIN_PY)
+        after = wire_router(before, feature)
+        self.wiring = ""
+        if after != before:
+            worktree.write_text(MAIN_PY, after)
+            self.wiring = "".join(
+                difflib.unified_diff(
+                    before.splitlines(keepends=True),
+                    after.splitlines(keepends=True),
+                    f"a/{MAIN_PY}",
+                    f"b/{MAIN_PY}",
+                )
+            )
+            paths.append(MAIN_PY)
+        return paths
+
+    def _record_tests(self, report: TestReport, own: int, bundle: FileBundle) -> None:
+        self.result.tests = TestCounts(
+            passed=report.passed,
+            failed=report.failed,
+            skipped=report.count("skipped"),
+            total=len(report.cases),
+            feature_tests=own,
+            seconds=round(report.seconds, 3),
+        )
+        if self.result.attempt is not None:
+            self.result.attempt.files = [AttemptFile(path=f.path, content=f.content) for f in bundle.files]
+            self.result.attempt.test_output = report.output
+
+    @staticmethod
+    def _test_reasons(report: TestReport, own: int, layout: FeatureLayout) -> list[str]:
+        if report.timed_out:
+            return [f"the test run passed its timeout of {report.seconds:.0f} s and was killed"]
+        failing = [f"{case.nodeid}: {case.message or case.outcome}" for case in report.cases if case.outcome in ("failed", "error")]
+        if failing:
+            return failing[:20]
+        if own == 0:
+            return [f"no test under {layout.tests_dir}/ ran: the feature's tests were not collected"]
+        tail = report.output.strip().splitlines()[-3:]
+        return [f"pytest exited with code {report.returncode}: {' / '.join(tail)}"]
+
+    def _commit_message(self, request: FeatureRequest, paths: list[str], report: TestReport) -> str:
+        lines = [f"feat({request.feature}): {request.title}"[:100], "", "Files:"]
+        lines += [f"- {path}" for path in paths]
+        lines += [
+            "",
+            f"Tests: {report.passed} passed, {report.failed} failed, {report.count('skipped')} skipped",
+            f"Build: {self.result.id} (model {self.model.name}, round {len(self.result.rounds)})",
+        ]
+        return "\n".join(lines)
+
+    def _context(self, start: str) -> RepoContext:
+        features = tuple(
+            name for name in self.repo.list_dir(start, "src/features") if not name.endswith(".py")
+        )
+        example: dict[str, str] = {}
+        if features:
+            layout = FeatureLayout(features[0])
+            for path in (layout.models_path, layout.router_path):
+                text = self.repo.show(start, path)
+                if text is not None:
+                    example[path] = text
+        return RepoContext(
+            main_py=self.repo.show(start, MAIN_PY) or "",
+            conftest=self.repo.show(start, "tests/conftest.py") or "",
+            features=features,
+            example=example,
+        )
+
+    # --- bookkeeping -----------------------------------------------------------------------------
+
+    def _finish(self, status: BuildStatus, reasons: list[str]) -> BuildStream:
+        self.result.status = status
+        self.result.reasons = reasons
+        if status != "succeeded":
+            self.result.commit = None
+            self.result.files = []
+        self.result.finished_at = datetime.now(UTC)
+        self.result.seconds = round(time.perf_counter() - self.started, 4)
+        self.result.timings = {stage: round(seconds, 4) for stage, seconds in self.result.timings.items()}
+        self.result.report = render_report(self.result, repo_name=self.repo.path.name, wiring=self.wiring)
+        if status == "succeeded":
+            yield self._event("done", f"{status}: {self.result.branch} at {(self.result.commit or '')[:12]}")
+        else:
+            yield self._event("failed", f"{status}: {'; '.join(reasons)[:300]}", ok=False, status=status)
+        return self.result
+
+    def _event(self, stage: Stage, message: str, *, ok: bool = True, round: int | None = None, **data: Any) -> StageEvent:
+        return StageEvent(build_id=self.result.id, stage=stage, message=message, ok=ok, round=round, data=data)
+
+    def _add_time(self, stage: str, seconds: float) -> None:
+        self.result.timings[stage] = self.result.timings.get(stage, 0.0) + seconds
+
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._add_time(stage, time.perf_counter() - began)
+
+    def _check_stop(self) -> None:
+        if self.should_stop():
+            raise _Cancelled("cancelled")

@@ -1,0 +1,197 @@
+"""The embedded default model: builds status and resource features from templates, offline.
+
+It returns the same file bundle a real model would (BLUEPRINT §4). Anything beyond those two kinds
+is refused before any work, with a message saying a configured model is needed.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from agent.bundle import BundleFile, FileBundle, normalise_content
+from agent.errors import ModelError, ModelRefused
+from agent.fields import FieldSpec, ResourceSpec
+from agent.layout import FeatureLayout
+from agent.models.base import GenerationTask, Model, ModelReply
+from agent.models.samples import bad_values, edge_values, py_literal, valid_value
+from agent.prompt_files import prompts_dir
+from agent.request import FeatureRequest
+
+STATUS_MESSAGE = "PetSage Backend is operational."
+_PY_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool", "date": "date", "datetime": "datetime"}
+
+
+class OfflineModel(Model):
+    """Status features (requirements `none`) and resource features (field rules), no network."""
+
+    name = "offline"
+
+    def check(self, request: FeatureRequest) -> None:
+        if request.requirements is None or request.resource is not None:
+            return
+        raise ModelRefused(
+            "the offline generator builds status features (requirements 'none') and resource "
+            "features (field lines such as `age: int >=0 <=40`, or a `fields` object); these "
+            "requirements are free text and need a configured model: set PETSAGE_MODEL to "
+            "openai:<model>, local:<path.gguf> or replay:<file>"
+        )
+
+    def generate(self, task: GenerationTask) -> ModelReply:
+        if task.feedback is not None:
+            raise ModelError(
+                "the offline generator's own files were refused and it cannot repair them:\n"
+                + task.feedback.as_text()
+            )
+        self.check(task.request)
+        bundle = render_bundle(task.request)
+        return ModelReply(text=bundle.to_markdown(), bundle=bundle)
+
+
+def render_bundle(request: FeatureRequest) -> FileBundle:
+    """The files of `request` from the templates in `prompts/offline/`."""
+    layout = FeatureLayout(request.feature)
+    spec = request.resource
+    if spec is None:
+        kind, values = "status", _status_values(request, layout)
+        names = {"models": layout.models_path, "router": layout.router_path, "test": layout.test_path}
+        summary = f"A status endpoint: GET {layout.url} answers 200 with status and message."
+    else:
+        kind, values = "resource", _resource_values(request, layout, spec)
+        names = {
+            "models": layout.models_path,
+            "store": f"{layout.src_dir}/{request.feature}_store.py",
+            "router": layout.router_path,
+            "test": layout.test_path,
+        }
+        summary = (
+            f"A resource at {layout.url} with {len(spec.fields)} fields "
+            f"({', '.join(f.name for f in spec.fields)}) and the operations "
+            f"{', '.join(spec.operations)}, kept in memory."
+        )
+    files = [
+        BundleFile(path=path, content=normalise_content(_template(f"{kind}/{name}.py.j2").render(values)))
+        for name, path in names.items()
+    ]
+    return FileBundle(feature=request.feature, files=files, summary=summary)
+
+
+@lru_cache(maxsize=16)
+def _template(name: str) -> Any:
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(prompts_dir() / "offline"),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+    return environment.get_template(name)
+
+
+def _common(request: FeatureRequest, layout: FeatureLayout) -> dict[str, Any]:
+    return {
+        "feature": layout.feature,
+        "kebab": layout.kebab,
+        "title": layout.title,
+        "title_lower": layout.title.lower(),
+        "class_prefix": layout.class_prefix,
+        "description_doc": _docstring_safe(request.description),
+    }
+
+
+def _status_values(request: FeatureRequest, layout: FeatureLayout) -> dict[str, Any]:
+    return {**_common(request, layout), "message": STATUS_MESSAGE}
+
+
+def _resource_values(request: FeatureRequest, layout: FeatureLayout, spec: ResourceSpec) -> dict[str, Any]:
+    enums = []
+    fields = []
+    for field in spec.fields:
+        annotation = _PY_TYPES.get(field.type, "")
+        if field.type == "enum":
+            alias = "".join(part.capitalize() for part in field.name.split("_")) + "Choice"
+            enums.append({"alias": alias, "literal": ", ".join(py_literal(c) for c in field.choices or ())})
+            annotation = alias
+        rules = _rules(field)
+        fields.append(
+            {
+                "name": field.name,
+                "annotation": annotation if field.required else f"{annotation} | None",
+                "optional_annotation": f"{annotation} | None",
+                "create_suffix": _default_suffix(rules, required=field.required),
+                "update_suffix": _default_suffix(rules, required=False),
+            }
+        )
+    date_names = sorted({f.type for f in spec.fields if f.type in ("date", "datetime")})
+    required = [f.name for f in spec.fields if f.required]
+    valid = {f.name: valid_value(f, 0) for f in spec.fields}
+    changed = {f.name: valid_value(f, 1) for f in spec.fields if valid_value(f, 1) != valid[f.name]}
+    if not changed:
+        changed = dict(valid)
+    bad = [py_literal(case) for f in spec.fields for case in bad_values(f)]
+    edge = [py_literal(case) for f in spec.fields for case in edge_values(f)]
+    disabled = []
+    for operation, method, path in (
+        ("create", "POST", ""),
+        ("list", "GET", ""),
+        ("get", "GET", "/{id}"),
+        ("update", "PATCH", "/{id}"),
+        ("delete", "DELETE", "/{id}"),
+    ):
+        if operation not in spec.operations:
+            disabled.append((method, path))
+    return {
+        **_common(request, layout),
+        "fields": fields,
+        "enums": enums,
+        "uses_date": bool(date_names),
+        "date_imports": ", ".join(date_names),
+        "required_names": ", ".join(py_literal(name) for name in required),
+        "required_names_list": required,
+        "optional_names": [f.name for f in spec.fields if not f.required],
+        "operations": list(spec.operations),
+        "operations_doc": ", ".join(_OPERATION_DOC[op] for op in spec.operations),
+        "has_item_routes": any(op in spec.operations for op in ("get", "update", "delete")),
+        "valid": py_literal(valid),
+        "changed": py_literal(changed),
+        "required": py_literal(required),
+        "optional": py_literal([f.name for f in spec.fields if not f.required]),
+        "bad_cases": bad,
+        "edge_cases": edge,
+        "disabled": py_literal(disabled) if disabled else "",
+    }
+
+
+_OPERATION_DOC = {
+    "create": "POST creates (201)",
+    "list": "GET lists (`limit`, `offset`)",
+    "get": "GET `/{id}` reads",
+    "update": "PATCH `/{id}` changes some fields",
+    "delete": "DELETE `/{id}` removes (204)",
+}
+
+
+def _rules(field: FieldSpec) -> list[str]:
+    rules = []
+    for key in ("ge", "le", "min_length", "max_length"):
+        value = getattr(field, key)
+        if value is not None:
+            rules.append(f"{key}={value!r}")
+    if field.description:
+        rules.append(f"description={py_literal(field.description)}")
+    return rules
+
+
+def _default_suffix(rules: list[str], *, required: bool) -> str:
+    arguments = ([] if required else ["default=None"]) + rules
+    if not rules:
+        return "" if required else " = None"
+    return f" = Field({', '.join(arguments)})"
+
+
+def _docstring_safe(text: str) -> str:
+    cleaned = text.replace("\\", "\\\\").replace('"""', "'''").strip()
+    return cleaned if len(cleaned) <= 1000 else cleaned[:997] + "..."

@@ -1,0 +1,133 @@
+"""The Markdown build report, laid out like the seed: BUILD COMMENCED ... BUILD COMPLETE.
+
+Its file sections use the seed's `**File:**` form, so a report fed back as a model's reply parses.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from agent.layout import FeatureLayout
+from agent.result import BuildResult
+
+_RULE = "\n---\n"
+
+
+def render_report(result: BuildResult, *, repo_name: str = "petsage_backend", wiring: str = "") -> str:
+    """The whole report of `result`; `wiring` is the patch of `src/main.py`, if any."""
+    parts = ["### **BUILD COMMENCED**", ""]
+    if result.request is not None:
+        parts += [result.request.to_text(), ""]
+    parts.append(
+        f"Build `{result.id}` · model `{result.model}` · "
+        f"{len(result.rounds)} round(s) · base `{result.base_branch or 'main'}`"
+    )
+    files = {f.path: f.content for f in (result.attempt.files if result.attempt else [])}
+    if result.feature and files:
+        layout = FeatureLayout(result.feature)
+        parts += [_RULE, "#### **1. File Structure**", "", "```", _tree(repo_name, [*files, "src/main.py"]), "```"]
+        models = [p for p in files if p == layout.models_path]
+        source = [p for p in files if p.startswith(layout.src_dir + "/") and p not in models and files[p]]
+        tests = [p for p in files if p.startswith(layout.tests_dir + "/") and files[p]]
+        parts += [_RULE, f"#### **2. Pydantic Models (`{PurePosixPath(layout.models_path).name}`)**", ""]
+        parts += _file_blocks(models, files)
+        parts += [_RULE, f"#### **3. FastAPI Router (`{PurePosixPath(layout.router_path).name}`)**", ""]
+        parts += _file_blocks(source, files)
+        parts += [_RULE, "#### **4. Orchestration Pipeline Integration**", ""]
+        parts += _integration(layout, wiring)
+        parts += [_RULE, f"#### **5. Unit & Integration Tests (`{PurePosixPath(layout.test_path).name}`)**", ""]
+        parts += _file_blocks(tests, files)
+        parts += [_tests_line(result), ""]
+    parts += [_RULE, "#### **6. Build**", "", *_build_lines(result)]
+    parts += [_RULE, *_closing(result)]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _tree(root: str, paths: list[str]) -> str:
+    tree: dict[str, dict] = {}  # type: ignore[type-arg]
+    for path in sorted(set(paths)):
+        node = tree
+        for part in PurePosixPath(path).parts:
+            node = node.setdefault(part, {})
+    lines = [".", f"└── {root}/"]
+
+    def walk(node: dict, prefix: str) -> None:  # type: ignore[type-arg]
+        entries = sorted(node.items(), key=lambda item: (not item[1], item[0]))
+        for index, (name, child) in enumerate(entries):
+            last = index == len(entries) - 1
+            label = f"{name}/" if child else name
+            if name == "main.py" and prefix.count("│") + prefix.count(" ") <= 8:
+                label += "  (integration point, wired by the builder)"
+            lines.append(f"{prefix}{'└── ' if last else '├── '}{label}")
+            if child:
+                walk(child, prefix + ("    " if last else "│   "))
+
+    walk(tree, "    ")
+    return "\n".join(lines)
+
+
+def _file_blocks(paths: list[str], files: dict[str, str]) -> list[str]:
+    lines: list[str] = []
+    for path in paths:
+        content = files[path].rstrip()
+        fence = "````" if "```" in content else "```"
+        lines += [f"**File:** `{path}`", f"{fence}python", content, fence, ""]
+    return lines
+
+
+def _integration(layout: FeatureLayout, wiring: str) -> list[str]:
+    if not wiring.strip():
+        return [f"`src/main.py` already includes `{layout.router_alias}`; nothing to change.", ""]
+    return [
+        "The builder wired the router into `src/main.py` (a syntax-tree edit, never a second "
+        "`include_router`):",
+        "",
+        "```diff",
+        wiring.rstrip(),
+        "```",
+        "",
+    ]
+
+
+def _tests_line(result: BuildResult) -> str:
+    tests = result.tests
+    if tests.total == 0:
+        return "Tests: not run."
+    return (
+        f"Tests: **{tests.passed} passed, {tests.failed} failed**"
+        f"{f', {tests.skipped} skipped' if tests.skipped else ''} in {tests.seconds:.2f} s "
+        f"({tests.feature_tests} of them the feature's own)."
+    )
+
+
+def _build_lines(result: BuildResult) -> list[str]:
+    lines = [f"- **Status:** {result.status}"]
+    if result.branch:
+        at = f" at `{result.commit[:12]}`" if result.commit else " (unchanged)"
+        lines.append(f"- **Branch:** `{result.branch}`{at}")
+    lines.append(
+        f"- **Model:** `{result.model}`, {result.model_round_trips} round trip(s), "
+        f"{result.prompt_tokens} prompt + {result.completion_tokens} completion tokens"
+    )
+    for record in result.rounds:
+        why = f": {'; '.join(record.reasons[:3])}" if record.reasons else ""
+        lines.append(f"  - round {record.round}: {record.outcome}{why}")
+    if result.timings:
+        shown = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in result.timings.items())
+        lines.append(f"- **Timings:** {shown}; total {result.seconds:.2f} s")
+    lines += [f"- **Note:** {note}" for note in result.notes]
+    return lines
+
+
+def _closing(result: BuildResult) -> list[str]:
+    if result.status == "succeeded":
+        return [
+            "### **BUILD COMPLETE**",
+            "",
+            f"The `{result.feature}` feature is committed on `{result.branch}` with its tests passing.",
+        ]
+    title = "BUILD REJECTED" if result.status == "rejected" else "BUILD FAILED"
+    lines = [f"### **{title}**", ""]
+    lines += [f"- {reason}" for reason in result.reasons] or ["- (no reason recorded)"]
+    lines += ["", "No branch was changed."]
+    return lines

@@ -1,0 +1,86 @@
+"""The result of a build (BLUEPRINT §5): what the faces show and the store keeps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from agent.request import FeatureRequest
+
+BuildStatus = Literal["queued", "running", "succeeded", "failed", "rejected", "cancelled", "interrupted"]
+FINAL_STATUSES = frozenset({"succeeded", "failed", "rejected", "cancelled", "interrupted"})
+
+
+class TestCounts(BaseModel):
+    """How the target's whole suite went on the last test run."""
+
+    __test__ = False
+
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    total: int = 0
+    feature_tests: int = Field(default=0, description="How many of them are the feature's own tests.")
+    seconds: float = 0.0
+
+
+class AttemptFile(BaseModel):
+    path: str
+    content: str
+
+
+class Attempt(BaseModel):
+    """What the last round produced, kept for a failed build too."""
+
+    round: int
+    reply: str = Field(default="", description="The model's reply as it came.")
+    files: list[AttemptFile] = Field(default_factory=list)
+    diff: str = ""
+    test_output: str = ""
+
+
+class RoundRecord(BaseModel):
+    """One model round: what came back and why it was or was not accepted."""
+
+    round: int
+    outcome: Literal["accepted", "invalid", "tests_failed", "model_error"]
+    reasons: list[str] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+
+class BuildResult(BaseModel):
+    """Everything one build did, as JSON."""
+
+    id: str
+    status: BuildStatus
+    feature: str | None = None
+    request: FeatureRequest | None = None
+    model: str = "offline"
+    branch: str | None = None
+    base_branch: str | None = None
+    commit: str | None = None
+    files: list[str] = Field(default_factory=list)
+    tests: TestCounts = Field(default_factory=TestCounts)
+    reasons: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    summary: str = ""
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Seconds spent in each stage, summed over rounds."
+    )
+    rounds: list[RoundRecord] = Field(default_factory=list)
+    model_round_trips: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    attempt: Attempt | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    seconds: float = 0.0
+    report: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"

@@ -1,0 +1,92 @@
+"""Static scan for dangerous code in generated modules: the first wall (BLUEPRINT §3).
+
+The sandbox is the second wall; this scan only has to catch what a model writes in plain sight,
+and it reports each construct with its line.
+"""
+
+from __future__ import annotations
+
+import ast
+
+BANNED_MODULES = frozenset({"subprocess", "socket", "ctypes", "multiprocessing", "shutil"})
+BANNED_CALLS = frozenset({"eval", "exec", "compile", "__import__"})
+_OS_EXACT = frozenset(
+    {"system", "popen", "remove", "unlink", "rmdir", "removedirs", "fork", "forkpty", "kill", "killpg"}
+)
+_OS_PREFIXES = ("exec", "spawn", "posix_spawn")
+_WRITE_MODES = frozenset("wax+")
+
+
+def find_dangerous_code(tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, reason) for every dangerous construct in `tree`."""
+    visitor = _Scanner()
+    visitor.visit(tree)
+    return sorted(visitor.found)
+
+
+def _banned_os(name: str) -> bool:
+    return name in _OS_EXACT or name.startswith(_OS_PREFIXES)
+
+
+class _Scanner(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.found: list[tuple[int, str]] = []
+        self.os_names: set[str] = {"os"}
+
+    def _flag(self, node: ast.AST, reason: str) -> None:
+        self.found.append((getattr(node, "lineno", 0), reason))
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            root = alias.name.split(".")[0]
+            if root in BANNED_MODULES:
+                self._flag(node, f"imports `{alias.name}`, which generated code may not use")
+            if alias.name == "os":
+                self.os_names.add(alias.asname or "os")
+        self.generic_visit(node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        if module.split(".")[0] in BANNED_MODULES:
+            self._flag(node, f"imports from `{module}`, which generated code may not use")
+        if module == "os":
+            for alias in node.names:
+                if _banned_os(alias.name):
+                    self._flag(node, f"imports `os.{alias.name}`, which generated code may not use")
+        if module == "builtins":
+            for alias in node.names:
+                if alias.name in BANNED_CALLS or alias.name == "open":
+                    self._flag(node, f"imports `builtins.{alias.name}`")
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if isinstance(node.value, ast.Name) and node.value.id in self.os_names and _banned_os(node.attr):
+            self._flag(node, f"uses `os.{node.attr}`, which generated code may not use")
+        if isinstance(node.value, ast.Name) and node.value.id == "builtins" and node.attr in BANNED_CALLS:
+            self._flag(node, f"uses `builtins.{node.attr}`")
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in BANNED_CALLS and isinstance(node.ctx, ast.Load):
+            self._flag(node, f"uses `{node.id}`, which generated code may not use")
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "open":
+            self._check_mode(node, node.args[1] if len(node.args) > 1 else None, "open()")
+        elif isinstance(func, ast.Attribute):
+            if func.attr in ("write_text", "write_bytes"):
+                self._flag(node, f"writes a file with `.{func.attr}()`")
+            elif func.attr == "open":
+                self._check_mode(node, node.args[0] if node.args else None, ".open()")
+        self.generic_visit(node)
+
+    def _check_mode(self, node: ast.Call, positional: ast.expr | None, what: str) -> None:
+        mode = positional or next((k.value for k in node.keywords if k.arg == "mode"), None)
+        if mode is None:
+            return
+        if not (isinstance(mode, ast.Constant) and isinstance(mode.value, str)):
+            self._flag(node, f"{what} with a mode that is not a string literal")
+        elif _WRITE_MODES & set(mode.value):
+            self._flag(node, f"{what} for writing (mode {mode.value!r})")

@@ -1,0 +1,181 @@
+"""Run the target's whole test suite once, in a separate process, and read per-test results.
+
+One `python -m pytest` in the build's worktree, with a timeout that kills the whole process
+group, a scrubbed environment (no API keys, no builder settings) and JUnit XML for the results.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.errors import TestRunError
+
+OUTPUT_TAIL = 12_000
+_KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One test's outcome: passed, failed, error or skipped."""
+
+    __test__ = False
+
+    nodeid: str
+    outcome: str
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class TestReport:
+    """What one run of the suite found."""
+
+    __test__ = False
+
+    cases: list[TestCase] = field(default_factory=list)
+    returncode: int | None = None
+    output: str = ""
+    seconds: float = 0.0
+    timed_out: bool = False
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for case in self.cases if case.outcome == outcome)
+
+    @property
+    def passed(self) -> int:
+        return self.count("passed")
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed") + self.count("error")
+
+    @property
+    def ok(self) -> bool:
+        return not self.timed_out and self.returncode == 0 and self.passed > 0 and self.failed == 0
+
+    def ran_under(self, prefix: str) -> int:
+        """How many tests of a module prefix (e.g. `tests.features.pets.`) ran."""
+        return sum(1 for case in self.cases if case.nodeid.startswith(prefix))
+
+    def failure_summary(self, limit: int = 6000) -> str:
+        """The failing tests and the part of pytest's output that explains them."""
+        lines = [f"{case.nodeid}: {case.outcome}: {case.message}" for case in self.cases if case.outcome in ("failed", "error")]
+        if self.timed_out:
+            lines.append(f"the test run was killed after its timeout of {self.seconds:.0f} s")
+        output = self.output
+        for marker in ("= FAILURES =", "= ERRORS ="):
+            at = output.find(marker)
+            if at != -1:
+                output = output[output.rfind("\n", 0, at) + 1 :]
+                break
+        text = "\n".join(lines) + "\n\n" + output
+        return text if len(text) <= limit else text[:limit // 2] + "\n[...]\n" + text[-limit // 2 :]
+
+
+def scrubbed_environment(home: Path) -> dict[str, str]:
+    """An environment with nothing secret in it: no keys, tokens or builder settings."""
+    env = {name: os.environ[name] for name in _KEPT_VARIABLES if name in os.environ}
+    env.update(
+        HOME=str(home),
+        TMPDIR=str(home),
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONHASHSEED="0",
+        PYTHONNOUSERSITE="1",
+        NO_COLOR="1",
+    )
+    return env
+
+
+def run_tests(worktree: Path, *, python: Path, timeout: float) -> TestReport:
+    """Run `python -m pytest tests` in `worktree` once and return what each test did."""
+    with tempfile.TemporaryDirectory(prefix="petsage-test-") as scratch:
+        scratch_dir = Path(scratch)
+        junit = scratch_dir / "junit.xml"
+        log_path = scratch_dir / "pytest.log"
+        command = [
+            str(python),
+            "-m",
+            "pytest",
+            "tests",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+            "-o",
+            "junit_family=xunit2",
+        ]
+        started = time.perf_counter()
+        with open(log_path, "wb") as log:
+            try:
+                process = subprocess.Popen(
+                    command,
+                    cwd=worktree,
+                    env=scrubbed_environment(scratch_dir),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as e:
+                raise TestRunError(f"cannot start {python}: {e}") from e
+            timed_out = False
+            try:
+                returncode: int | None = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                returncode = None
+            finally:
+                _kill_group(process.pid)
+                process.wait()
+        report = TestReport(
+            returncode=returncode,
+            output=_tail(log_path),
+            seconds=time.perf_counter() - started,
+            timed_out=timed_out,
+        )
+        if junit.exists():
+            report.cases = _read_junit(junit)
+        return report
+
+
+def _kill_group(pid: int) -> None:
+    """Kill whatever the run left behind in its process group."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _tail(path: Path) -> str:
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        if size > OUTPUT_TAIL:
+            handle.seek(size - OUTPUT_TAIL)
+        return handle.read().decode("utf-8", errors="replace")
+
+
+def _read_junit(path: Path) -> list[TestCase]:
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError:
+        return []
+    cases = []
+    for case in root.iter("testcase"):
+        classname = case.get("classname", "")
+        name = case.get("name", "")
+        nodeid = f"{classname}.{name}" if classname else name
+        outcome, message = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
+                message = (child.get("message") or child.text or "").strip()[:500]
+                break
+        cases.append(TestCase(nodeid, outcome, message, float(case.get("time", 0) or 0)))
+    return cases

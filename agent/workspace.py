@@ -1,0 +1,226 @@
+"""The target repository and the per-build git worktrees the builder works in (GitPython).
+
+A build never touches the target's own checkout: it works in a detached worktree under the
+builder's state folder, and a branch moves only by a compare-and-swap `update-ref` to a commit
+whose tests passed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import git
+
+from agent.bundle import BundleFile
+from agent.errors import WorkspaceError
+from agent.prompt_files import skeleton_files
+
+ZERO_SHA = "0" * 40
+_worktree_guard = threading.Lock()
+
+
+class TargetRepo:
+    """A PetSage backend repository and the builder's state folder beside it."""
+
+    def __init__(self, path: Path, state_dir: Path, *, author: tuple[str, str]) -> None:
+        self.path = path.resolve()
+        self.state_dir = state_dir.resolve()
+        self.author = author
+        self._repo: git.Repo | None = None
+
+    # --- the repository --------------------------------------------------------------------------
+
+    @property
+    def exists(self) -> bool:
+        return (self.path / ".git").exists()
+
+    def needs_skeleton(self) -> bool:
+        return not self.path.exists() or (self.path.is_dir() and not any(self.path.iterdir()))
+
+    def ensure(self) -> None:
+        """Create the skeleton repository when the folder is missing or empty; check it otherwise."""
+        if self.needs_skeleton():
+            self._create_skeleton()
+        elif not self.path.is_dir():
+            raise WorkspaceError(f"workspace {self.path} is a file, not a folder")
+        elif not self.exists:
+            raise WorkspaceError(
+                f"workspace {self.path} is neither empty nor a git repository; "
+                "give an empty folder or a PetSage backend repository"
+            )
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.state_dir.is_relative_to(self.path):
+            raise WorkspaceError(f"state folder {self.state_dir} is inside the target's working tree")
+
+    @property
+    def repo(self) -> git.Repo:
+        if self._repo is None:
+            try:
+                self._repo = git.Repo(self.path)
+            except (git.InvalidGitRepositoryError, git.NoSuchPathError) as e:
+                raise WorkspaceError(f"{self.path} is not a git repository") from e
+        return self._repo
+
+    def branches(self) -> dict[str, str]:
+        """Local branch name → commit, in one git call."""
+        out = self.repo.git.for_each_ref("--format=%(refname:short) %(objectname)", "refs/heads/")
+        return dict(line.split(" ", 1) for line in out.splitlines() if line)
+
+    def show(self, commit: str, path: str) -> str | None:
+        """A file's text at `commit`, or None when it is not there."""
+        try:
+            return str(self.repo.git.show(f"{commit}:{path}", strip_newline_in_stdout=False))
+        except git.GitCommandError:
+            return None
+
+    def list_dir(self, commit: str, folder: str) -> list[str]:
+        try:
+            out = self.repo.git.ls_tree("--name-only", f"{commit}:{folder}")
+        except git.GitCommandError:
+            return []
+        return [line for line in out.splitlines() if line]
+
+    def update_branch(self, branch: str, new: str, old: str | None, message: str) -> None:
+        """Move `branch` to `new` only if it still points at `old` (None: must not exist yet)."""
+        try:
+            self.repo.git.update_ref("-m", message, f"refs/heads/{branch}", new, old or ZERO_SHA)
+        except git.GitCommandError as e:
+            raise WorkspaceError(
+                f"branch {branch} moved while this build ran; nothing was changed ({e.stderr.strip()})"
+            ) from e
+
+    # --- locks and worktrees ---------------------------------------------------------------------
+
+    @contextmanager
+    def feature_lock(self, feature: str) -> Iterator[None]:
+        """Serialise builds of one feature across threads and processes."""
+        with _file_lock(self.state_dir / "locks" / f"{feature}.lock"):
+            yield
+
+    @contextmanager
+    def worktree(self, commit: str, name: str) -> Iterator[Worktree]:
+        """A detached worktree at `commit`, removed afterwards whatever happens."""
+        folder = self.state_dir / "worktrees" / name
+        with self._git_lock():
+            try:
+                self.repo.git.worktree("add", "--detach", "--quiet", str(folder), commit)
+            except git.GitCommandError as e:
+                raise WorkspaceError(f"cannot create a worktree at {commit}: {e.stderr.strip()}") from e
+        try:
+            yield Worktree(folder, commit, self.author)
+        finally:
+            with self._git_lock():
+                try:
+                    self.repo.git.worktree("remove", "--force", str(folder))
+                except git.GitCommandError:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    self.repo.git.worktree("prune")
+
+    @contextmanager
+    def _git_lock(self) -> Iterator[None]:
+        with _worktree_guard, _file_lock(self.state_dir / "locks" / "git.lock"):
+            yield
+
+    def _create_skeleton(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            for relative, content in skeleton_files().items():
+                target = self.path / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(content)
+            repo = git.Repo.init(self.path, initial_branch="main")
+            repo.git.add("--all")
+            _commit(repo.git, "chore: PetSage backend skeleton", self.author)
+        except (OSError, git.GitCommandError) as e:
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise WorkspaceError(f"cannot create the skeleton in {self.path}: {e}") from e
+        self._repo = repo
+
+
+class Worktree:
+    """One build's private checkout."""
+
+    def __init__(self, path: Path, start: str, author: tuple[str, str]) -> None:
+        self.path = path
+        self.start = start
+        self.author = author
+        self._git = git.Git(str(path))
+
+    def write(self, files: list[BundleFile]) -> None:
+        """Write files without following any symlink, creating real folders only."""
+        for file in files:
+            target = self.path / file.path
+            _make_dirs(self.path, target.parent)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+            descriptor = os.open(target, flags, 0o644)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(file.content)
+
+    def write_text(self, path: str, content: str) -> None:
+        self.write([BundleFile(path=path, content=content)])
+
+    def read(self, path: str) -> str:
+        return (self.path / path).read_text(encoding="utf-8")
+
+    def reset(self) -> None:
+        """Back to the start commit, dropping every change of a previous round."""
+        self._git.reset("--hard", "--quiet", self.start)
+        self._git.clean("-fdxq")
+
+    def stage(self, paths: list[str]) -> None:
+        """Record exactly these files' current content as the commit to be."""
+        self._git.add("--", *paths)
+
+    def diff(self) -> str:
+        """The staged change as a patch against the start commit."""
+        return str(self._git.diff("--cached", "--no-color", self.start, strip_newline_in_stdout=False))
+
+    def commit(self, message: str) -> str:
+        _commit(self._git, message, self.author)
+        return str(self._git.rev_parse("HEAD"))
+
+
+def _commit(runner: git.Git, message: str, author: tuple[str, str]) -> None:
+    name, email = author
+    runner.execute(
+        [
+            "git",
+            "-c",
+            f"user.name={name}",
+            "-c",
+            f"user.email={email}",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            message,
+        ]
+    )
+
+
+def _make_dirs(root: Path, folder: Path) -> None:
+    current = root
+    for part in folder.relative_to(root).parts:
+        current = current / part
+        if current.is_symlink():
+            raise WorkspaceError(f"{current.relative_to(root)} is a symlink; refusing to write through it")
+        current.mkdir(exist_ok=True)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
