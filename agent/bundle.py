@@ -119,7 +119,10 @@ def _scan_markdown(text: str) -> tuple[list[BundleFile], list[str], list[Problem
             problems.append(Problem(path, "its code block is never closed"))
             break
         indent = len(fence["indent"])
-        body = [line[indent:] if line[:indent].isspace() else line for line in lines[opening + 1 : closing]]
+        body = [
+            line[indent:] if line[:indent].isspace() else line
+            for line in lines[opening + 1 : closing]
+        ]
         files.append(BundleFile(path=path, content=normalise_content("\n".join(body))))
         index = closing + 1
     return files, [], problems, summary

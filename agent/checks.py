@@ -19,13 +19,17 @@ _PYDANTIC_BASES = frozenset({"BaseModel", "RootModel"})
 
 
 def check_bundle(bundle: FileBundle, feature: str) -> FileBundle:
-    """Return `bundle` completed with its `__init__.py` files, or raise `BundleError` with every problem."""
+    """`bundle` completed with its `__init__.py` files; `BundleError` lists every problem."""
     layout = FeatureLayout(feature)
     problems: list[Problem] = []
     if bundle.feature != feature:
-        problems.append(Problem("feature", f"is {bundle.feature!r}, the request asks for {feature!r}"))
+        problems.append(
+            Problem("feature", f"is {bundle.feature!r}, the request asks for {feature!r}")
+        )
     if len(bundle.files) > MAX_FILES:
-        problems.append(Problem(None, f"{len(bundle.files)} files, at most {MAX_FILES} are allowed"))
+        problems.append(
+            Problem(None, f"{len(bundle.files)} files, at most {MAX_FILES} are allowed")
+        )
     trees: dict[str, ast.Module] = {}
     seen: set[str] = set()
     for file in bundle.files:
@@ -38,7 +42,9 @@ def check_bundle(bundle: FileBundle, feature: str) -> FileBundle:
             continue
         size = len(file.content.encode("utf-8"))
         if size > MAX_FILE_BYTES:
-            problems.append(Problem(file.path, f"{size} bytes, at most {MAX_FILE_BYTES} are allowed"))
+            problems.append(
+                Problem(file.path, f"{size} bytes, at most {MAX_FILE_BYTES} are allowed")
+            )
             continue
         try:
             tree = ast.parse(file.content, filename=file.path)
@@ -65,7 +71,9 @@ def _check_path(path: str, layout: FeatureLayout) -> list[Problem]:
         return [Problem(path, "not a normalised relative path")]
     if not (path.startswith(layout.src_dir + "/") or path.startswith(layout.tests_dir + "/")):
         return [
-            Problem(path, f"outside the feature's folders `{layout.src_dir}/` and `{layout.tests_dir}/`")
+            Problem(
+                path, f"outside the feature's folders `{layout.src_dir}/` and `{layout.tests_dir}/`"
+            )
         ]
     if not path.endswith(".py"):
         return [Problem(path, "only `.py` files may be generated")]
@@ -74,7 +82,9 @@ def _check_path(path: str, layout: FeatureLayout) -> list[Problem]:
     return []
 
 
-def _check_modules(trees: dict[str, ast.Module], paths: set[str], layout: FeatureLayout) -> list[Problem]:
+def _check_modules(
+    trees: dict[str, ast.Module], paths: set[str], layout: FeatureLayout
+) -> list[Problem]:
     problems: list[Problem] = []
     required = {
         layout.models_path: ("the Pydantic models module", _defines_model),
@@ -104,7 +114,11 @@ def _defines_model(tree: ast.Module) -> str | None:
                 name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", None)
                 if isinstance(base, ast.Subscript):
                     value = base.value
-                    name = value.attr if isinstance(value, ast.Attribute) else getattr(value, "id", None)
+                    name = (
+                        value.attr
+                        if isinstance(value, ast.Attribute)
+                        else getattr(value, "id", None)
+                    )
                 if name in _PYDANTIC_BASES or name in models:
                     models.add(node.name)
                     changed = True
@@ -119,7 +133,9 @@ def _router_problem(tree: ast.Module, layout: FeatureLayout) -> str | None:
             target, value = node.targets[0], node.value
         elif isinstance(node, ast.AnnAssign):
             target, value = node.target, node.value
-        if not (isinstance(target, ast.Name) and target.id == "router" and isinstance(value, ast.Call)):
+        if not (
+            isinstance(target, ast.Name) and target.id == "router" and isinstance(value, ast.Call)
+        ):
             continue
         func = value.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
@@ -135,11 +151,15 @@ def _router_problem(tree: ast.Module, layout: FeatureLayout) -> str | None:
 
 def _defines_test(tree: ast.Module) -> str | None:
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+            "test"
+        ):
             return None
         if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
             for item in node.body:
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
+                if isinstance(
+                    item, ast.FunctionDef | ast.AsyncFunctionDef
+                ) and item.name.startswith("test"):
                     return None
     return "defines no `test_*` function"
 
@@ -158,4 +178,6 @@ def _with_packages(bundle: FileBundle, layout: FeatureLayout) -> FileBundle:
     added = [BundleFile(path=p, content="") for p in sorted(needed - present)]
     if not added:
         return bundle
-    return bundle.model_copy(update={"files": sorted([*bundle.files, *added], key=lambda f: f.path)})
+    return bundle.model_copy(
+        update={"files": sorted([*bundle.files, *added], key=lambda f: f.path)}
+    )

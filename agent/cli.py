@@ -33,15 +33,28 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="petsage-builder",
-        description="Turn a feature request into a tested, committed feature of the PetSage backend.",
+        description="Turn a feature request into a tested, committed PetSage backend feature.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     build = commands.add_parser("build", help="build one feature request")
-    build.add_argument("--payload", required=True, metavar="FILE|-", help="the request: a file, or - for stdin")
-    build.add_argument("--workspace", type=Path, metavar="DIR", help="the target repository (default generated/petsage_backend)")
-    build.add_argument("--json", action="store_true", help="print the result as JSON instead of the report")
-    build.add_argument("--max-rounds", type=int, metavar="N", help="model rounds, repairs included (default 3)")
-    build.add_argument("--model", metavar="SPEC", help="override PETSAGE_MODEL (offline, openai:<model>, ...)")
+    build.add_argument(
+        "--payload", required=True, metavar="FILE|-", help="the request: a file, or - for stdin"
+    )
+    build.add_argument(
+        "--workspace",
+        type=Path,
+        metavar="DIR",
+        help="the target repository (default generated/petsage_backend)",
+    )
+    build.add_argument(
+        "--json", action="store_true", help="print the result as JSON instead of the report"
+    )
+    build.add_argument(
+        "--max-rounds", type=int, metavar="N", help="model rounds, repairs included (default 3)"
+    )
+    build.add_argument(
+        "--model", metavar="SPEC", help="override PETSAGE_MODEL (offline, openai:<model>, ...)"
+    )
     build.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     build.set_defaults(handler=_build)
     return parser
@@ -65,14 +78,21 @@ def _build(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     started = time.perf_counter()
     if not args.quiet:
-        print(f"petsage-builder: model {builder.model.name}, workspace {builder.repo.path}", file=sys.stderr)
+        print(
+            f"petsage-builder: model {builder.model.name}, workspace {builder.repo.path}",
+            file=sys.stderr,
+        )
 
     def show(event: StageEvent) -> None:
         if args.quiet:
             return
         mark = _MARKS[event.ok]
         round_note = f" [round {event.round}]" if event.round else ""
-        print(f"{time.perf_counter() - started:7.2f}s {mark} {event.stage:<10}{round_note} {event.message}", file=sys.stderr)
+        print(
+            f"{time.perf_counter() - started:7.2f}s {mark} {event.stage:<10}{round_note} "
+            f"{event.message}",
+            file=sys.stderr,
+        )
         for reason in event.data.get("reasons", [])[:10]:
             print(f"{'':20}- {reason}", file=sys.stderr)
 

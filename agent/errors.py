@@ -1,8 +1,8 @@
 """The one exception tree of the builder.
 
-Every error the builder raises on purpose derives from `BuilderError`, so faces (CLI, HTTP) can catch
-that one class and map each subclass to an exit code or a status code. Third-party errors are wrapped
-with ``raise ... from e`` where they cross into the builder.
+Every error the builder raises on purpose derives from `BuilderError`, so faces (CLI, HTTP) can
+catch that one class and map each subclass to an exit code or a status code. Third-party errors
+are wrapped with ``raise ... from e`` where they cross into the builder.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from agent.report import render_report
 from agent.request import FeatureRequest, decode_request
 from agent.result import Attempt, AttemptFile, BuildResult, BuildStatus, RoundRecord, TestCounts
 from agent.settings import Settings
-from agent.testrun import TestReport, run_tests
+from agent.testrun import TestReport, start_tests
 from agent.wiring import wire_router
 from agent.workspace import TargetRepo, Worktree
 
@@ -44,7 +44,9 @@ MAIN_PY = "src/main.py"
 class Builder:
     """Runs builds against one target repository with one model."""
 
-    def __init__(self, settings: Settings, *, model: Model | None = None, workspace: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, model: Model | None = None, workspace: Path | None = None
+    ) -> None:
         self.settings = settings
         self.model = model if model is not None else create_model(settings.model)
         path = workspace if workspace is not None else settings.workspace
@@ -92,7 +94,9 @@ class _Cancelled(BuilderError):
 class _BuildRun:
     """The state of one build while it runs."""
 
-    def __init__(self, builder: Builder, build_id: str, should_stop: Callable[[], bool] | None) -> None:
+    def __init__(
+        self, builder: Builder, build_id: str, should_stop: Callable[[], bool] | None
+    ) -> None:
         self.builder = builder
         self.settings = builder.settings
         self.model = builder.model
@@ -110,8 +114,10 @@ class _BuildRun:
         yield self._event("received", "request received")
         try:
             with self._timed("decode"):
-                request = raw if isinstance(raw, FeatureRequest) else decode_request(
-                    raw, max_bytes=self.settings.max_request_bytes
+                request = (
+                    raw
+                    if isinstance(raw, FeatureRequest)
+                    else decode_request(raw, max_bytes=self.settings.max_request_bytes)
                 )
         except RequestError as e:
             return (yield from self._finish("rejected", [str(p) for p in e.problems]))
@@ -140,17 +146,28 @@ class _BuildRun:
     def _prepare(self, request: FeatureRequest) -> None:
         if self.repo.needs_skeleton() and request.base_branch != "main":
             raise RequestError(
-                [Problem("base_branch", f"{request.base_branch!r} does not exist in a new workspace")]
+                [
+                    Problem(
+                        "base_branch", f"{request.base_branch!r} does not exist in a new workspace"
+                    )
+                ]
             )
         self.repo.ensure()
 
-    def _rounds(self, request: FeatureRequest, stack: ExitStack) -> Generator[StageEvent, None, tuple[BuildStatus, list[str]]]:
+    def _rounds(
+        self, request: FeatureRequest, stack: ExitStack
+    ) -> Generator[StageEvent, None, tuple[BuildStatus, list[str]]]:
         branches = self.repo.branches()
         previous_tip = branches.get(request.branch)
         start = previous_tip or branches.get(request.base_branch)
         if start is None:
             raise RequestError(
-                [Problem("base_branch", f"branch {request.base_branch!r} does not exist in {self.repo.path}")]
+                [
+                    Problem(
+                        "base_branch",
+                        f"branch {request.base_branch!r} does not exist in {self.repo.path}",
+                    )
+                ]
             )
         layout = FeatureLayout(request.feature)
         feedback: Feedback | None = None
@@ -159,7 +176,9 @@ class _BuildRun:
         worktree: Worktree | None = None
         for round_number in range(1, self.settings.max_rounds + 1):
             self._check_stop()
-            yield self._event("generating", f"asking {self.model.name} (round {round_number})", round=round_number)
+            yield self._event(
+                "generating", f"asking {self.model.name} (round {round_number})", round=round_number
+            )
             task = GenerationTask(
                 request=request,
                 round=round_number,
@@ -189,50 +208,85 @@ class _BuildRun:
             try:
                 with self._timed("validate"):
                     parsed = reply.bundle or parse_reply(reply.text, request.feature)
-                    self.result.attempt.files = [AttemptFile(path=f.path, content=f.content) for f in parsed.files]
+                    self.result.attempt.files = [
+                        AttemptFile(path=f.path, content=f.content) for f in parsed.files
+                    ]
                     bundle = check_bundle(parsed, request.feature)
             except BundleError as e:
                 reasons = [str(p) for p in e.problems]
                 record.outcome, record.reasons = "invalid", reasons
                 feedback = Feedback("validation", tuple(reasons))
-                yield self._event("validated", f"{len(reasons)} problem(s)", ok=False, round=round_number, reasons=reasons)
+                yield self._event(
+                    "validated",
+                    f"{len(reasons)} problem(s)",
+                    ok=False,
+                    round=round_number,
+                    reasons=reasons,
+                )
                 continue
             self.result.summary = bundle.summary
             self.result.notes = list(bundle.notes)
-            yield self._event("validated", f"{len(bundle.files)} files pass the blueprint's checks", round=round_number)
+            yield self._event(
+                "validated",
+                f"{len(bundle.files)} files pass the blueprint's checks",
+                round=round_number,
+            )
             self._check_stop()
             with self._timed("write"):
                 if worktree is None:
                     worktree = stack.enter_context(self.repo.worktree(start, self.result.id))
                 else:
                     worktree.reset()
-                worktree.write(bundle.files)
-            yield self._event("written", f"{len(bundle.files)} files written", round=round_number)
-            with self._timed("integrate"):
-                paths = self._integrate(worktree, bundle, request.feature)
-                worktree.stage(paths)
-            yield self._event("integrated", "router wired into src/main.py" if self.wiring else "already wired", round=round_number)
-            self._check_stop()
-            with self._timed("test"):
-                report = run_tests(worktree.path, python=self.settings.test_python, timeout=self.settings.test_timeout)
+            # The test process starts now and loads pytest while the files are written and wired.
+            with start_tests(
+                worktree.path, python=self.settings.test_python, timeout=self.settings.test_timeout
+            ) as test_run:
+                with self._timed("write"):
+                    worktree.write(bundle.files)
+                yield self._event(
+                    "written", f"{len(bundle.files)} files written", round=round_number
+                )
+                with self._timed("integrate"):
+                    paths = self._integrate(worktree, bundle, request.feature)
+                    worktree.stage(paths)
+                yield self._event(
+                    "integrated",
+                    "router wired into src/main.py" if self.wiring else "already wired",
+                    round=round_number,
+                )
+                self._check_stop()
+                with self._timed("test"):
+                    test_run.release()
+                    report = test_run.wait()
             own = report.ran_under(f"tests.features.{request.feature}.")
             self._record_tests(report, own, bundle)
             if report.ok and own > 0:
                 yield self._event("tested", f"{report.passed} passed", round=round_number)
                 with self._timed("commit"):
-                    self.result.commit = worktree.commit(self._commit_message(request, paths, report))
+                    self.result.commit = worktree.commit(
+                        self._commit_message(request, paths, report)
+                    )
                     self.repo.update_branch(
-                        request.branch, self.result.commit, previous_tip, f"petsage-builder: build {self.result.id}"
+                        request.branch,
+                        self.result.commit,
+                        previous_tip,
+                        f"petsage-builder: build {self.result.id}",
                     )
                 self.result.files = paths
-                yield self._event("committed", f"{request.branch} at {self.result.commit[:12]}", commit=self.result.commit)
+                yield self._event(
+                    "committed",
+                    f"{request.branch} at {self.result.commit[:12]}",
+                    commit=self.result.commit,
+                )
                 return "succeeded", []
             reasons = self._test_reasons(report, own, layout)
             record.outcome, record.reasons = "tests_failed", reasons
             if self.result.attempt is not None:
                 self.result.attempt.diff = worktree.diff()
             feedback = Feedback("tests", tuple(reasons), report.failure_summary())
-            yield self._event("tested", f"{report.failed} failed", ok=False, round=round_number, reasons=reasons)
+            yield self._event(
+                "tested", f"{report.failed} failed", ok=False, round=round_number, reasons=reasons
+            )
         return "failed", [f"no passing reply after {self.settings.max_rounds} round(s)", *reasons]
 
     # --- steps -----------------------------------------------------------------------------------
@@ -265,18 +319,26 @@ class _BuildRun:
             seconds=round(report.seconds, 3),
         )
         if self.result.attempt is not None:
-            self.result.attempt.files = [AttemptFile(path=f.path, content=f.content) for f in bundle.files]
+            self.result.attempt.files = [
+                AttemptFile(path=f.path, content=f.content) for f in bundle.files
+            ]
             self.result.attempt.test_output = report.output
 
     @staticmethod
     def _test_reasons(report: TestReport, own: int, layout: FeatureLayout) -> list[str]:
         if report.timed_out:
             return [f"the test run passed its timeout of {report.seconds:.0f} s and was killed"]
-        failing = [f"{case.nodeid}: {case.message or case.outcome}" for case in report.cases if case.outcome in ("failed", "error")]
+        failing = [
+            f"{case.nodeid}: {case.message or case.outcome}"
+            for case in report.cases
+            if case.outcome in ("failed", "error")
+        ]
         if failing:
             return failing[:20]
         if own == 0:
-            return [f"no test under {layout.tests_dir}/ ran: the feature's tests were not collected"]
+            return [
+                f"no test under {layout.tests_dir}/ ran: the feature's tests were not collected"
+            ]
         tail = report.output.strip().splitlines()[-3:]
         return [f"pytest exited with code {report.returncode}: {' / '.join(tail)}"]
 
@@ -285,7 +347,8 @@ class _BuildRun:
         lines += [f"- {path}" for path in paths]
         lines += [
             "",
-            f"Tests: {report.passed} passed, {report.failed} failed, {report.count('skipped')} skipped",
+            f"Tests: {report.passed} passed, {report.failed} failed, "
+            f"{report.count('skipped')} skipped",
             f"Build: {self.result.id} (model {self.model.name}, round {len(self.result.rounds)})",
         ]
         return "\n".join(lines)
@@ -318,16 +381,28 @@ class _BuildRun:
             self.result.files = []
         self.result.finished_at = datetime.now(UTC)
         self.result.seconds = round(time.perf_counter() - self.started, 4)
-        self.result.timings = {stage: round(seconds, 4) for stage, seconds in self.result.timings.items()}
-        self.result.report = render_report(self.result, repo_name=self.repo.path.name, wiring=self.wiring)
+        self.result.timings = {
+            stage: round(seconds, 4) for stage, seconds in self.result.timings.items()
+        }
+        self.result.report = render_report(
+            self.result, repo_name=self.repo.path.name, wiring=self.wiring
+        )
         if status == "succeeded":
-            yield self._event("done", f"{status}: {self.result.branch} at {(self.result.commit or '')[:12]}")
+            yield self._event(
+                "done", f"{status}: {self.result.branch} at {(self.result.commit or '')[:12]}"
+            )
         else:
-            yield self._event("failed", f"{status}: {'; '.join(reasons)[:300]}", ok=False, status=status)
+            yield self._event(
+                "failed", f"{status}: {'; '.join(reasons)[:300]}", ok=False, status=status
+            )
         return self.result
 
-    def _event(self, stage: Stage, message: str, *, ok: bool = True, round: int | None = None, **data: Any) -> StageEvent:
-        return StageEvent(build_id=self.result.id, stage=stage, message=message, ok=ok, round=round, data=data)
+    def _event(
+        self, stage: Stage, message: str, *, ok: bool = True, round: int | None = None, **data: Any
+    ) -> StageEvent:
+        return StageEvent(
+            build_id=self.result.id, stage=stage, message=message, ok=ok, round=round, data=data
+        )
 
     def _add_time(self, stage: str, seconds: float) -> None:
         self.result.timings[stage] = self.result.timings.get(stage, 0.0) + seconds

@@ -13,7 +13,9 @@ from agent.result import BuildResult
 _RULE = "\n---\n"
 
 
-def render_report(result: BuildResult, *, repo_name: str = "petsage_backend", wiring: str = "") -> str:
+def render_report(
+    result: BuildResult, *, repo_name: str = "petsage_backend", wiring: str = ""
+) -> str:
     """The whole report of `result`; `wiring` is the patch of `src/main.py`, if any."""
     parts = ["### **BUILD COMMENCED**", ""]
     if result.request is not None:
@@ -25,17 +27,38 @@ def render_report(result: BuildResult, *, repo_name: str = "petsage_backend", wi
     files = {f.path: f.content for f in (result.attempt.files if result.attempt else [])}
     if result.feature and files:
         layout = FeatureLayout(result.feature)
-        parts += [_RULE, "#### **1. File Structure**", "", "```", _tree(repo_name, [*files, "src/main.py"]), "```"]
+        parts += [
+            _RULE,
+            "#### **1. File Structure**",
+            "",
+            "```",
+            _tree(repo_name, [*files, "src/main.py"]),
+            "```",
+        ]
         models = [p for p in files if p == layout.models_path]
-        source = [p for p in files if p.startswith(layout.src_dir + "/") and p not in models and files[p]]
+        source = [
+            p for p in files if p.startswith(layout.src_dir + "/") and p not in models and files[p]
+        ]
         tests = [p for p in files if p.startswith(layout.tests_dir + "/") and files[p]]
-        parts += [_RULE, f"#### **2. Pydantic Models (`{PurePosixPath(layout.models_path).name}`)**", ""]
+        parts += [
+            _RULE,
+            f"#### **2. Pydantic Models (`{PurePosixPath(layout.models_path).name}`)**",
+            "",
+        ]
         parts += _file_blocks(models, files)
-        parts += [_RULE, f"#### **3. FastAPI Router (`{PurePosixPath(layout.router_path).name}`)**", ""]
+        parts += [
+            _RULE,
+            f"#### **3. FastAPI Router (`{PurePosixPath(layout.router_path).name}`)**",
+            "",
+        ]
         parts += _file_blocks(source, files)
         parts += [_RULE, "#### **4. Orchestration Pipeline Integration**", ""]
         parts += _integration(layout, wiring)
-        parts += [_RULE, f"#### **5. Unit & Integration Tests (`{PurePosixPath(layout.test_path).name}`)**", ""]
+        parts += [
+            _RULE,
+            f"#### **5. Unit & Integration Tests (`{PurePosixPath(layout.test_path).name}`)**",
+            "",
+        ]
         parts += _file_blocks(tests, files)
         parts += [_tests_line(result), ""]
     parts += [_RULE, "#### **6. Build**", "", *_build_lines(result)]
@@ -124,7 +147,8 @@ def _closing(result: BuildResult) -> list[str]:
         return [
             "### **BUILD COMPLETE**",
             "",
-            f"The `{result.feature}` feature is committed on `{result.branch}` with its tests passing.",
+            f"The `{result.feature}` feature is committed on `{result.branch}` "
+            "with its tests passing.",
         ]
     title = "BUILD REJECTED" if result.status == "rejected" else "BUILD FAILED"
     lines = [f"### **{title}**", ""]

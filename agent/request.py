@@ -16,7 +16,9 @@ from agent.fields import ResourceSpec, looks_like_field_lines, parse_field_lines
 
 RESERVED_NAMES = frozenset({"main", "api", "features", "tests", "conftest", "src"})
 FEATURE_PATTERN = r"^[a-z][a-z0-9_]{1,47}$"
-_BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]{1,100}(?<!\.lock)(?<![/.])$")
+_BRANCH = re.compile(
+    r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]{1,100}(?<!\.lock)(?<![/.])$"
+)
 _NONE_WORDS = frozenset({"", "none", "n/a", "na", "-", "null", "nothing"})
 DEFAULT_MAX_BYTES = 256 * 1024
 
@@ -141,7 +143,9 @@ class FeatureRequest(BaseModel):
         return "\n".join(lines)
 
 
-def decode_request(raw: bytes | str | dict[str, Any], *, max_bytes: int = DEFAULT_MAX_BYTES) -> FeatureRequest:
+def decode_request(
+    raw: bytes | str | dict[str, Any], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> FeatureRequest:
     """Decode a request given as a JSON object, base64 of one, or the seed's text form.
 
     Raises `RequestError` whose problems name the field and the reason; `kind` tells an
@@ -222,7 +226,9 @@ def _from_object(data: Any) -> FeatureRequest:
             raise RequestError([Problem("payload", "must be a base64 string")])
         decoded = _maybe_base64(payload.strip())
         if decoded is None:
-            raise RequestError([Problem("payload", "not valid base64 of UTF-8 text")], kind="undecodable")
+            raise RequestError(
+                [Problem("payload", "not valid base64 of UTF-8 text")], kind="undecodable"
+            )
         return _from_object(_load_json(decoded, "payload"))
     try:
         return FeatureRequest.model_validate(data)
@@ -276,7 +282,7 @@ _KEYS = {"feature": "feature", "description": "description", "requirements": "re
 
 
 def _parse_text_form(text: str) -> dict[str, Any]:
-    """Read `**Feature:** `x`` / `Feature: x` lines; a label's value may continue on the next lines."""
+    """Read `**Feature:** `x`` / `Feature: x` lines; a value may continue on the next lines."""
     found: dict[str, list[str]] = {}
     current: str | None = None
     for line in text.splitlines():

@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 
 from agent.request import FeatureRequest
 
-BuildStatus = Literal["queued", "running", "succeeded", "failed", "rejected", "cancelled", "interrupted"]
+BuildStatus = Literal[
+    "queued", "running", "succeeded", "failed", "rejected", "cancelled", "interrupted"
+]
 FINAL_STATUSES = frozenset({"succeeded", "failed", "rejected", "cancelled", "interrupted"})
 
 
@@ -22,7 +24,9 @@ class TestCounts(BaseModel):
     failed: int = 0
     skipped: int = 0
     total: int = 0
-    feature_tests: int = Field(default=0, description="How many of them are the feature's own tests.")
+    feature_tests: int = Field(
+        default=0, description="How many of them are the feature's own tests."
+    )
     seconds: float = 0.0
 
 

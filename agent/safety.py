@@ -11,7 +11,18 @@ import ast
 BANNED_MODULES = frozenset({"subprocess", "socket", "ctypes", "multiprocessing", "shutil"})
 BANNED_CALLS = frozenset({"eval", "exec", "compile", "__import__"})
 _OS_EXACT = frozenset(
-    {"system", "popen", "remove", "unlink", "rmdir", "removedirs", "fork", "forkpty", "kill", "killpg"}
+    {
+        "system",
+        "popen",
+        "remove",
+        "unlink",
+        "rmdir",
+        "removedirs",
+        "fork",
+        "forkpty",
+        "kill",
+        "killpg",
+    }
 )
 _OS_PREFIXES = ("exec", "spawn", "posix_spawn")
 _WRITE_MODES = frozenset("wax+")
@@ -60,9 +71,17 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if isinstance(node.value, ast.Name) and node.value.id in self.os_names and _banned_os(node.attr):
+        if (
+            isinstance(node.value, ast.Name)
+            and node.value.id in self.os_names
+            and _banned_os(node.attr)
+        ):
             self._flag(node, f"uses `os.{node.attr}`, which generated code may not use")
-        if isinstance(node.value, ast.Name) and node.value.id == "builtins" and node.attr in BANNED_CALLS:
+        if (
+            isinstance(node.value, ast.Name)
+            and node.value.id == "builtins"
+            and node.attr in BANNED_CALLS
+        ):
             self._flag(node, f"uses `builtins.{node.attr}`")
         self.generic_visit(node)
 

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     )
     workspace: Path = Field(
         default=Path("generated/petsage_backend"),
-        description="The target repository; created with the PetSage skeleton when missing or empty.",
+        description="The target repository; gets the PetSage skeleton when missing or empty.",
     )
     state_dir: Path | None = Field(
         default=None,

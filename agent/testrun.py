@@ -6,7 +6,9 @@ group, a scrubbed environment (no API keys, no builder settings) and JUnit XML f
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -66,7 +68,11 @@ class TestReport:
 
     def failure_summary(self, limit: int = 6000) -> str:
         """The failing tests and the part of pytest's output that explains them."""
-        lines = [f"{case.nodeid}: {case.outcome}: {case.message}" for case in self.cases if case.outcome in ("failed", "error")]
+        lines = [
+            f"{case.nodeid}: {case.outcome}: {case.message}"
+            for case in self.cases
+            if case.outcome in ("failed", "error")
+        ]
         if self.timed_out:
             lines.append(f"the test run was killed after its timeout of {self.seconds:.0f} s")
         output = self.output
@@ -76,7 +82,9 @@ class TestReport:
                 output = output[output.rfind("\n", 0, at) + 1 :]
                 break
         text = "\n".join(lines) + "\n\n" + output
-        return text if len(text) <= limit else text[:limit // 2] + "\n[...]\n" + text[-limit // 2 :]
+        return (
+            text if len(text) <= limit else text[: limit // 2] + "\n[...]\n" + text[-limit // 2 :]
+        )
 
 
 def scrubbed_environment(home: Path) -> dict[str, str]:
@@ -95,10 +103,32 @@ def scrubbed_environment(home: Path) -> dict[str, str]:
 
 def run_tests(worktree: Path, *, python: Path, timeout: float) -> TestReport:
     """Run `python -m pytest tests` in `worktree` once and return what each test did."""
-    with tempfile.TemporaryDirectory(prefix="petsage-test-") as scratch:
-        scratch_dir = Path(scratch)
-        junit = scratch_dir / "junit.xml"
-        log_path = scratch_dir / "pytest.log"
+    with start_tests(worktree, python=python, timeout=timeout) as run:
+        run.release()
+        return run.wait()
+
+
+class TestRun:
+    """One pytest process, started early and held at a gate until the files are ready.
+
+    `release()` lets it collect and run; `wait()` returns the report. Leaving the `with` block
+    without a release abandons the run and kills its whole process group.
+    """
+
+    __test__ = False
+
+    def __init__(self, worktree: Path, *, python: Path, timeout: float) -> None:
+        self.timeout = timeout
+        self._scratch = tempfile.TemporaryDirectory(prefix="petsage-test-")
+        scratch = Path(self._scratch.name)
+        self._junit = scratch / "junit.xml"
+        self._log_path = scratch / "pytest.log"
+        gate_source = Path(__file__).with_name("pytest_gate.py")
+        (scratch / "plugins").mkdir()
+        shutil.copyfile(gate_source, scratch / "plugins" / "petsage_gate.py")
+        gate_read, self._gate = os.pipe()
+        env = scrubbed_environment(scratch)
+        env.update(PYTHONPATH=str(scratch / "plugins"), PETSAGE_TEST_GATE_FD=str(gate_read))
         command = [
             str(python),
             "-m",
@@ -106,51 +136,87 @@ def run_tests(worktree: Path, *, python: Path, timeout: float) -> TestReport:
             "tests",
             "-q",
             "-p",
+            "petsage_gate",
+            "-p",
             "no:cacheprovider",
-            f"--junitxml={junit}",
+            f"--junitxml={self._junit}",
             "-o",
             "junit_family=xunit2",
         ]
-        started = time.perf_counter()
-        with open(log_path, "wb") as log:
-            try:
-                process = subprocess.Popen(
-                    command,
-                    cwd=worktree,
-                    env=scrubbed_environment(scratch_dir),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            except OSError as e:
-                raise TestRunError(f"cannot start {python}: {e}") from e
-            timed_out = False
-            try:
-                returncode: int | None = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                returncode = None
-            finally:
-                _kill_group(process.pid)
-                process.wait()
+        self._log = open(self._log_path, "wb")  # noqa: SIM115 - closed by wait() or cleanup
+        try:
+            self._process = subprocess.Popen(
+                command,
+                cwd=worktree,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(gate_read,),
+            )
+        except OSError as e:
+            self._cleanup()
+            raise TestRunError(f"cannot start {python}: {e}") from e
+        finally:
+            os.close(gate_read)
+        self._started = 0.0
+
+    def release(self) -> None:
+        """The files are in place: let the run collect and execute the tests."""
+        self._started = time.perf_counter()
+        with contextlib.suppress(BrokenPipeError):
+            os.write(self._gate, b"go")
+        os.close(self._gate)
+        self._gate = -1
+
+    def wait(self) -> TestReport:
+        timed_out = False
+        try:
+            returncode: int | None = self._process.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            returncode = None
+        finally:
+            _kill_group(self._process.pid)
+            self._process.wait()
+        self._log.close()
         report = TestReport(
             returncode=returncode,
-            output=_tail(log_path),
-            seconds=time.perf_counter() - started,
+            output=_tail(self._log_path),
+            seconds=time.perf_counter() - self._started,
             timed_out=timed_out,
         )
-        if junit.exists():
-            report.cases = _read_junit(junit)
+        if self._junit.exists():
+            report.cases = _read_junit(self._junit)
         return report
+
+    def __enter__(self) -> TestRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._gate >= 0:
+            os.close(self._gate)
+            self._gate = -1
+        if hasattr(self, "_process") and self._process.poll() is None:
+            _kill_group(self._process.pid)
+            self._process.wait()
+        self._log.close()
+        self._scratch.cleanup()
+
+
+def start_tests(worktree: Path, *, python: Path, timeout: float) -> TestRun:
+    """Start the target's suite in `worktree`, held until `release()`."""
+    return TestRun(worktree, python=python, timeout=timeout)
 
 
 def _kill_group(pid: int) -> None:
     """Kill whatever the run left behind in its process group."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _tail(path: Path) -> str:

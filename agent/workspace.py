@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import git
 
@@ -44,7 +45,7 @@ class TargetRepo:
         return not self.path.exists() or (self.path.is_dir() and not any(self.path.iterdir()))
 
     def ensure(self) -> None:
-        """Create the skeleton repository when the folder is missing or empty; check it otherwise."""
+        """Create the skeleton repository in a missing or empty folder; check it otherwise."""
         if self.needs_skeleton():
             self._create_skeleton()
         elif not self.path.is_dir():
@@ -56,7 +57,9 @@ class TargetRepo:
             )
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if self.state_dir.is_relative_to(self.path):
-            raise WorkspaceError(f"state folder {self.state_dir} is inside the target's working tree")
+            raise WorkspaceError(
+                f"state folder {self.state_dir} is inside the target's working tree"
+            )
 
     @property
     def repo(self) -> git.Repo:
@@ -92,7 +95,8 @@ class TargetRepo:
             self.repo.git.update_ref("-m", message, f"refs/heads/{branch}", new, old or ZERO_SHA)
         except git.GitCommandError as e:
             raise WorkspaceError(
-                f"branch {branch} moved while this build ran; nothing was changed ({e.stderr.strip()})"
+                f"branch {branch} moved while this build ran; nothing was changed "
+                f"({e.stderr.strip()})"
             ) from e
 
     # --- locks and worktrees ---------------------------------------------------------------------
@@ -111,7 +115,9 @@ class TargetRepo:
             try:
                 self.repo.git.worktree("add", "--detach", "--quiet", str(folder), commit)
             except git.GitCommandError as e:
-                raise WorkspaceError(f"cannot create a worktree at {commit}: {e.stderr.strip()}") from e
+                raise WorkspaceError(
+                    f"cannot create a worktree at {commit}: {e.stderr.strip()}"
+                ) from e
         try:
             yield Worktree(folder, commit, self.author)
         finally:
@@ -170,25 +176,29 @@ class Worktree:
 
     def reset(self) -> None:
         """Back to the start commit, dropping every change of a previous round."""
-        self._git.reset("--hard", "--quiet", self.start)
-        self._git.clean("-fdxq")
+        _git(self._git.reset, "--hard", "--quiet", self.start)
+        _git(self._git.clean, "-fdxq")
 
     def stage(self, paths: list[str]) -> None:
         """Record exactly these files' current content as the commit to be."""
-        self._git.add("--", *paths)
+        _git(self._git.add, "--", *paths)
 
     def diff(self) -> str:
         """The staged change as a patch against the start commit."""
-        return str(self._git.diff("--cached", "--no-color", self.start, strip_newline_in_stdout=False))
+        return _git(
+            self._git.diff, "--cached", "--no-color", self.start, strip_newline_in_stdout=False
+        )
 
     def commit(self, message: str) -> str:
         _commit(self._git, message, self.author)
-        return str(self._git.rev_parse("HEAD"))
+        return _git(self._git.rev_parse, "HEAD")
 
 
 def _commit(runner: git.Git, message: str, author: tuple[str, str]) -> None:
+    """Commit the index; a rebuild with identical files still records its own commit."""
     name, email = author
-    runner.execute(
+    _git(
+        runner.execute,
         [
             "git",
             "-c",
@@ -200,10 +210,20 @@ def _commit(runner: git.Git, message: str, author: tuple[str, str]) -> None:
             "commit",
             "--quiet",
             "--no-verify",
+            "--allow-empty",
             "-m",
             message,
-        ]
+        ],
     )
+
+
+def _git(command: Any, *args: Any, **kwargs: Any) -> str:
+    """Run one git command, turning its failure into the builder's own error."""
+    try:
+        return str(command(*args, **kwargs))
+    except git.GitCommandError as e:
+        detail = (e.stderr or e.stdout or "").strip()
+        raise WorkspaceError(f"git failed with status {e.status}: {detail}") from e
 
 
 def _make_dirs(root: Path, folder: Path) -> None:
@@ -211,7 +231,9 @@ def _make_dirs(root: Path, folder: Path) -> None:
     for part in folder.relative_to(root).parts:
         current = current / part
         if current.is_symlink():
-            raise WorkspaceError(f"{current.relative_to(root)} is a symlink; refusing to write through it")
+            raise WorkspaceError(
+                f"{current.relative_to(root)} is a symlink; refusing to write through it"
+            )
         current.mkdir(exist_ok=True)
 
 

@@ -19,7 +19,14 @@ from agent.prompt_files import prompts_dir
 from agent.request import FeatureRequest
 
 STATUS_MESSAGE = "PetSage Backend is operational."
-_PY_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool", "date": "date", "datetime": "datetime"}
+_PY_TYPES = {
+    "str": "str",
+    "int": "int",
+    "float": "float",
+    "bool": "bool",
+    "date": "date",
+    "datetime": "datetime",
+}
 
 
 class OfflineModel(Model):
@@ -54,7 +61,11 @@ def render_bundle(request: FeatureRequest) -> FileBundle:
     spec = request.resource
     if spec is None:
         kind, values = "status", _status_values(request, layout)
-        names = {"models": layout.models_path, "router": layout.router_path, "test": layout.test_path}
+        names = {
+            "models": layout.models_path,
+            "router": layout.router_path,
+            "test": layout.test_path,
+        }
         summary = f"A status endpoint: GET {layout.url} answers 200 with status and message."
     else:
         kind, values = "resource", _resource_values(request, layout, spec)
@@ -70,7 +81,9 @@ def render_bundle(request: FeatureRequest) -> FileBundle:
             f"{', '.join(spec.operations)}, kept in memory."
         )
     files = [
-        BundleFile(path=path, content=normalise_content(_template(f"{kind}/{name}.py.j2").render(values)))
+        BundleFile(
+            path=path, content=normalise_content(_template(f"{kind}/{name}.py.j2").render(values))
+        )
         for name, path in names.items()
     ]
     return FileBundle(feature=request.feature, files=files, summary=summary)
@@ -106,14 +119,18 @@ def _status_values(request: FeatureRequest, layout: FeatureLayout) -> dict[str, 
     return {**_common(request, layout), "message": STATUS_MESSAGE}
 
 
-def _resource_values(request: FeatureRequest, layout: FeatureLayout, spec: ResourceSpec) -> dict[str, Any]:
+def _resource_values(
+    request: FeatureRequest, layout: FeatureLayout, spec: ResourceSpec
+) -> dict[str, Any]:
     enums = []
     fields = []
     for field in spec.fields:
         annotation = _PY_TYPES.get(field.type, "")
         if field.type == "enum":
             alias = "".join(part.capitalize() for part in field.name.split("_")) + "Choice"
-            enums.append({"alias": alias, "literal": ", ".join(py_literal(c) for c in field.choices or ())})
+            enums.append(
+                {"alias": alias, "literal": ", ".join(py_literal(c) for c in field.choices or ())}
+            )
             annotation = alias
         rules = _rules(field)
         fields.append(

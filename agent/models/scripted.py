@@ -13,7 +13,9 @@ from agent.bundle import FileBundle
 from agent.errors import ModelError
 from agent.models.base import GenerationTask, Model, ModelReply
 
-ScriptedReply = str | FileBundle | ModelReply | BaseException | Callable[[GenerationTask], ModelReply | str]
+ScriptedReply = (
+    str | FileBundle | ModelReply | BaseException | Callable[[GenerationTask], ModelReply | str]
+)
 
 
 class ScriptedModel(Model):
@@ -52,4 +54,6 @@ class ScriptedModel(Model):
     def assert_consumed(self) -> None:
         """Fail when replies were queued that no call took."""
         if self._queue:
-            raise AssertionError(f"scripted model {self.name!r} has {len(self._queue)} replies left")
+            raise AssertionError(
+                f"scripted model {self.name!r} has {len(self._queue)} replies left"
+            )

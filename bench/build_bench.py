@@ -1,0 +1,105 @@
+"""Whole-build time against its floor: one bare `python -m pytest` of the same target suite.
+
+For each feature (the seed's `smoke_test` and a 6-field resource), N times in a fresh workspace:
+run `petsage-builder build` as a user does (a new process: imports, skeleton, git, one pytest run,
+commit), then time a bare `python -m pytest` in a checkout of the built branch of the same repo.
+Prints per-stage medians and the ratio build / floor. Target: <= 1.5 now, <= 1.2 later.
+
+    python bench/build_bench.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FEATURES = {
+    "smoke_test": (ROOT / "examples" / "smoke_test.md").read_text(),
+    "pet_profile": (ROOT / "examples" / "pet_profile.json").read_text(),
+}
+STAGES = ("prepare", "generate", "validate", "write", "integrate", "test", "commit")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PETSAGE_", "OPENAI_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    rows = []
+    for feature, payload in FEATURES.items():
+        builds, floors, stages = [], [], {stage: [] for stage in STAGES}
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory(prefix="petsage-bench-") as scratch:
+                workspace = Path(scratch) / "petsage_backend"
+                began = time.perf_counter()
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "agent.cli",
+                        "build",
+                        "--payload",
+                        "-",
+                        "--workspace",
+                        str(workspace),
+                        "--json",
+                        "-q",
+                    ],
+                    input=payload,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    check=False,
+                )
+                builds.append(time.perf_counter() - began)
+                if done.returncode != 0:
+                    raise SystemExit(
+                        f"build of {feature} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+                    )
+                result = json.loads(done.stdout)
+                for stage in STAGES:
+                    stages[stage].append(result["timings"].get(stage, 0.0))
+                checkout = Path(scratch) / "checkout"
+                subprocess.run(
+                    ["git", "worktree", "add", "-q", str(checkout), f"feature/{feature}"],
+                    cwd=workspace,
+                    check=True,
+                )
+                began = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "-m", "pytest", "-q"],
+                    cwd=checkout,
+                    capture_output=True,
+                    check=True,
+                    env=env,
+                )
+                floors.append(time.perf_counter() - began)
+        rows.append((feature, stages, statistics.median(builds), statistics.median(floors)))
+    print(f"{args.runs} runs each, medians in seconds, {sys.executable}\n")
+    header = ["feature", *STAGES, "build", "floor", "ratio"]
+    print(" | ".join(f"{h:>11}" for h in header))
+    print("-|-".join("-" * 11 for _ in header))
+    for feature, stages, build, floor in rows:
+        cells = [
+            feature,
+            *(f"{statistics.median(stages[s]):.3f}" for s in STAGES),
+            f"{build:.3f}",
+            f"{floor:.3f}",
+            f"{build / floor:.2f}x",
+        ]
+        print(" | ".join(f"{c:>11}" for c in cells))
+    print("\nbuild = the whole `petsage-builder build` process in a fresh workspace;")
+    print("floor = one bare `python -m pytest` of the same suite, same repo; target ratio <= 1.5")
+
+
+if __name__ == "__main__":
+    main()

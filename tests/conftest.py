@@ -1,0 +1,83 @@
+"""Shared fixtures: real git repositories in tmp_path, settings that point into them, the seed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.loop import Builder
+from agent.models.base import Model
+from agent.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+SEED_TEXT = (DATA / "seed_smoke_test.txt").read_text()
+SMOKE_REQUEST = {
+    "feature": "smoke_test",
+    "description": "Ensure builder functional",
+    "requirements": "none",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_real_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test may reach a paid model: provider keys and builder settings are removed."""
+    for name in list(os.environ):
+        if name.startswith(("OPENAI_", "PETSAGE_", "ANTHROPIC_")) or name in ("GITHUB_TOKEN",):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/never-a-real-provider")
+    yield
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        workspace=tmp_path / "petsage_backend",
+        state_dir=tmp_path / "state",
+        max_rounds=3,
+        test_timeout=120,
+    )
+
+
+@pytest.fixture
+def workspace(settings: Settings) -> Path:
+    return settings.workspace
+
+
+def make_builder(settings: Settings, model: Model | None = None) -> Builder:
+    return Builder(settings, model=model)
+
+
+def git(repo: Path, *args: str) -> str:
+    """Plain git, to check what the builder did without going through its own code."""
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def refs(repo: Path) -> dict[str, str]:
+    """Every ref of `repo` and where it points: a snapshot to compare before and after."""
+    if not (repo / ".git").exists():
+        return {}
+    out = git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+    return dict(line.split(" ", 1) for line in out.splitlines())
+
+
+def branch_files(repo: Path, branch: str) -> dict[str, str]:
+    """Every file on `branch` with its content."""
+    names = git(repo, "ls-tree", "-r", "--name-only", branch).splitlines()
+    return {name: git(repo, "show", f"{branch}:{name}") for name in names}
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    """An empty git repository with a user name and email, for workspace tests."""
+    path = tmp_path / "plain"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", "Test User")
+    git(path, "config", "user.email", "test@example.invalid")
+    return path
