@@ -20,6 +20,13 @@ from pathlib import Path
 from agent.errors import TestRunError
 
 OUTPUT_TAIL = 12_000
+_CONFIG_FILES = (
+    ("pytest.ini", None),
+    (".pytest.ini", None),
+    ("pyproject.toml", "[tool.pytest"),
+    ("tox.ini", "[pytest]"),
+    ("setup.cfg", "[tool:pytest]"),
+)
 _KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
 
 
@@ -139,10 +146,15 @@ class TestRun:
             "petsage_gate",
             "-p",
             "no:cacheprovider",
+            f"--rootdir={worktree}",
             f"--junitxml={self._junit}",
             "-o",
             "junit_family=xunit2",
         ]
+        if not has_pytest_config(worktree):
+            # Else pytest would look above the worktree and could take any stranger's config.
+            (scratch / "pytest.ini").write_text("[pytest]\n")
+            command += ["-c", str(scratch / "pytest.ini")]
         self._log = open(self._log_path, "wb")  # noqa: SIM115 - closed by wait() or cleanup
         try:
             self._process = subprocess.Popen(
@@ -206,6 +218,15 @@ class TestRun:
             self._process.wait()
         self._log.close()
         self._scratch.cleanup()
+
+
+def has_pytest_config(root: Path) -> bool:
+    """True when `root` holds a pytest configuration of its own (pytest's own rules)."""
+    for name, marker in _CONFIG_FILES:
+        path = root / name
+        if path.is_file() and (marker is None or marker in path.read_text(errors="replace")):
+            return True
+    return False
 
 
 def start_tests(worktree: Path, *, python: Path, timeout: float) -> TestRun:

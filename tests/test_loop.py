@@ -346,3 +346,15 @@ def test_the_report_fed_back_as_a_reply_parses_to_the_same_files(settings: Setti
     bundle = parse_reply(result.report, "pet_profile")
     built = branch_files(settings.workspace, "feature/pet_profile")
     assert bundle.files and all(built[f.path] == f.content for f in bundle.files)
+
+
+def test_a_workspace_inside_another_project_ignores_that_projects_pytest_config(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\naddopts = "--no-such-option"\nfilterwarnings = ["error"]\n'
+    )
+    settings = Settings(workspace=tmp_path / "generated" / "petsage_backend")
+    result = Builder(settings).run(SEED_TEXT)
+    assert result.status == "succeeded", result.reasons
+    assert settings.resolved_state_dir() == tmp_path / "generated" / ".petsage" / "petsage_backend"

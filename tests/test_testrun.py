@@ -80,3 +80,39 @@ def test_the_environment_has_no_secrets(tmp_path: Path, monkeypatch: pytest.Monk
     assert not any("secret" in value for value in env.values())
     body = "import os\ndef test_env():\n    assert 'OPENAI_API_KEY' not in os.environ\n    assert not any('secret' in v for v in os.environ.values())\n"
     assert run_tests(suite(tmp_path, body), python=Path(sys.executable), timeout=60).ok
+
+
+def test_a_stranger_config_above_the_worktree_is_never_used(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\naddopts = "--definitely-not-an-option"\n'
+    )
+    root = suite(tmp_path, "def test_ok():\n    assert True\n")
+    report = run_tests(root, python=Path(sys.executable), timeout=60)
+    assert report.ok, report.output
+
+
+def test_the_targets_own_config_is_used(tmp_path: Path) -> None:
+    root = suite(tmp_path, "def test_ok():\n    assert True\n")
+    (root / "pytest.ini").write_text("[pytest]\naddopts = -k ok\n")
+    (root / "tests" / "test_other.py").write_text(
+        "def test_excluded_by_the_targets_config():\n    assert False\n"
+    )
+    report = run_tests(root, python=Path(sys.executable), timeout=60)
+    assert report.ok
+    assert [case.nodeid for case in report.cases] == ["tests.test_things.test_ok"]
+
+
+def test_a_released_run_and_an_abandoned_one(tmp_path: Path) -> None:
+    from agent.testrun import start_tests
+
+    root = suite(tmp_path, "def test_ok():\n    assert True\n")
+    with start_tests(root, python=Path(sys.executable), timeout=60) as run:
+        (root / "tests" / "test_late.py").write_text(
+            "def test_written_after_start():\n    assert True\n"
+        )
+        run.release()
+        report = run.wait()
+    assert report.ok and report.passed == 2
+    with start_tests(root, python=Path(sys.executable), timeout=60) as run:
+        process = run._process
+    assert process.poll() is not None

@@ -47,8 +47,8 @@ class OfflineModel(Model):
     def generate(self, task: GenerationTask) -> ModelReply:
         if task.feedback is not None:
             raise ModelError(
-                "the offline generator's own files were refused and it cannot repair them:\n"
-                + task.feedback.as_text()
+                "the offline generator's own files were refused and it cannot repair them: "
+                + "; ".join(task.feedback.reasons)
             )
         self.check(task.request)
         bundle = render_bundle(task.request)
