@@ -7,7 +7,6 @@ build leaves every branch as it was and keeps its attempt in the result.
 
 from __future__ import annotations
 
-import difflib
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 from agent.bundle import FileBundle, parse_reply
 from agent.checks import check_bundle
+from agent.context import load_context
 from agent.errors import (
     BuilderError,
     BundleError,
@@ -28,17 +28,16 @@ from agent.errors import (
 )
 from agent.events import Stage, StageEvent
 from agent.layout import FeatureLayout
-from agent.models import Feedback, GenerationTask, Model, RepoContext, create_model
+from agent.models import Feedback, GenerationTask, Model, create_model
 from agent.report import render_report
 from agent.request import FeatureRequest, decode_request
 from agent.result import Attempt, AttemptFile, BuildResult, BuildStatus, RoundRecord, TestCounts
 from agent.settings import Settings
 from agent.testrun import TestReport, start_tests
-from agent.wiring import wire_router
+from agent.wiring import MAIN_PY, patch, wire_router
 from agent.workspace import TargetRepo, Worktree
 
 BuildStream = Generator[StageEvent, None, BuildResult]
-MAIN_PY = "src/main.py"
 
 
 class Builder:
@@ -185,7 +184,7 @@ class _BuildRun:
                 max_rounds=self.settings.max_rounds,
                 feedback=feedback,
                 previous_reply=previous_reply,
-                load_context=lambda: self._context(start),
+                load_context=lambda: load_context(self.repo, start),
             )
             record = RoundRecord(round=round_number, outcome="accepted")
             self.result.rounds.append(record)
@@ -279,7 +278,7 @@ class _BuildRun:
                     commit=self.result.commit,
                 )
                 return "succeeded", []
-            reasons = self._test_reasons(report, own, layout)
+            reasons = report.reasons(own, layout.tests_dir)
             record.outcome, record.reasons = "tests_failed", reasons
             if self.result.attempt is not None:
                 self.result.attempt.diff = worktree.diff()
@@ -298,14 +297,7 @@ class _BuildRun:
         self.wiring = ""
         if after != before:
             worktree.write_text(MAIN_PY, after)
-            self.wiring = "".join(
-                difflib.unified_diff(
-                    before.splitlines(keepends=True),
-                    after.splitlines(keepends=True),
-                    f"a/{MAIN_PY}",
-                    f"b/{MAIN_PY}",
-                )
-            )
+            self.wiring = patch(MAIN_PY, before, after)
             paths.append(MAIN_PY)
         return paths
 
@@ -324,24 +316,6 @@ class _BuildRun:
             ]
             self.result.attempt.test_output = report.output
 
-    @staticmethod
-    def _test_reasons(report: TestReport, own: int, layout: FeatureLayout) -> list[str]:
-        if report.timed_out:
-            return [f"the test run passed its timeout of {report.seconds:.0f} s and was killed"]
-        failing = [
-            f"{case.nodeid}: {case.message or case.outcome}"
-            for case in report.cases
-            if case.outcome in ("failed", "error")
-        ]
-        if failing:
-            return failing[:20]
-        if own == 0:
-            return [
-                f"no test under {layout.tests_dir}/ ran: the feature's tests were not collected"
-            ]
-        tail = report.output.strip().splitlines()[-3:]
-        return [f"pytest exited with code {report.returncode}: {' / '.join(tail)}"]
-
     def _commit_message(self, request: FeatureRequest, paths: list[str], report: TestReport) -> str:
         lines = [f"feat({request.feature}): {request.title}"[:100], "", "Files:"]
         lines += [f"- {path}" for path in paths]
@@ -352,24 +326,6 @@ class _BuildRun:
             f"Build: {self.result.id} (model {self.model.name}, round {len(self.result.rounds)})",
         ]
         return "\n".join(lines)
-
-    def _context(self, start: str) -> RepoContext:
-        features = tuple(
-            name for name in self.repo.list_dir(start, "src/features") if not name.endswith(".py")
-        )
-        example: dict[str, str] = {}
-        if features:
-            layout = FeatureLayout(features[0])
-            for path in (layout.models_path, layout.router_path):
-                text = self.repo.show(start, path)
-                if text is not None:
-                    example[path] = text
-        return RepoContext(
-            main_py=self.repo.show(start, MAIN_PY) or "",
-            conftest=self.repo.show(start, "tests/conftest.py") or "",
-            features=features,
-            example=example,
-        )
 
     # --- bookkeeping -----------------------------------------------------------------------------
 

@@ -73,6 +73,22 @@ class TestReport:
         """How many tests of a module prefix (e.g. `tests.features.pets.`) ran."""
         return sum(1 for case in self.cases if case.nodeid.startswith(prefix))
 
+    def reasons(self, own: int, tests_dir: str) -> list[str]:
+        """Why this run does not count as a pass, one line a cause, for the model and the user."""
+        if self.timed_out:
+            return [f"the test run passed its timeout of {self.seconds:.0f} s and was killed"]
+        failing = [
+            f"{case.nodeid}: {case.message or case.outcome}"
+            for case in self.cases
+            if case.outcome in ("failed", "error")
+        ]
+        if failing:
+            return failing[:20]
+        if own == 0:
+            return [f"no test under {tests_dir}/ ran: the feature's tests were not collected"]
+        tail = self.output.strip().splitlines()[-3:]
+        return [f"pytest exited with code {self.returncode}: {' / '.join(tail)}"]
+
     def failure_summary(self, limit: int = 6000) -> str:
         """The failing tests and the part of pytest's output that explains them."""
         lines = [

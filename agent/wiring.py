@@ -9,9 +9,12 @@ when a file needs it.
 from __future__ import annotations
 
 import ast
+import difflib
 
 from agent.errors import IntegrationError
 from agent.layout import FeatureLayout
+
+MAIN_PY = "src/main.py"
 
 
 def wire_router(source: str, feature: str) -> str:
@@ -46,3 +49,15 @@ def is_wired(source: str, feature: str) -> bool:
                 and ast.unparse(call.args[0]) == f"{layout.router_alias}.router"
             )
     return imported and included and has_prefix
+
+
+def patch(path: str, before: str, after: str) -> str:
+    """The unified diff of one file's edit, as the report shows it."""
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            f"a/{path}",
+            f"b/{path}",
+        )
+    )

@@ -45,3 +45,15 @@ def test_a_main_py_without_app_or_that_does_not_parse_is_an_error() -> None:
         wire_router("x = 1\n", "pets")
     with pytest.raises(IntegrationError, match="does not parse"):
         wire_router("def broken(:\n", "pets")
+
+
+def test_patch_shows_the_added_lines() -> None:
+    from agent.wiring import patch
+
+    diff = patch("src/main.py", SKELETON_MAIN, wire_router(SKELETON_MAIN, "pets"))
+    added = [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert [line for line in added if line != "+"] == [
+        "+from src.features.pets import pets_router",
+        "+app.include_router(pets_router.router, prefix=API_V1_PREFIX)",
+    ]
+    assert not any(line.startswith("-") and not line.startswith("---") for line in diff.splitlines())
