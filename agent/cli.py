@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     build.set_defaults(handler=_build)
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, metavar="N", help="builds at once (default: cores)")
+    serve.add_argument("--workspace", type=Path, metavar="DIR", help="the target repository")
+    serve.set_defaults(handler=_serve)
     return parser
 
 
@@ -72,7 +78,7 @@ def _build(args: argparse.Namespace) -> int:
     from agent.loop import Builder
 
     try:
-        builder = Builder(settings, workspace=args.workspace)
+        builder = Builder(settings)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -110,6 +116,49 @@ def _build(args: argparse.Namespace) -> int:
     return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
 
 
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings(args)
+    except _BadInput as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not _is_loopback(args.host) and not settings.token_set:
+        print(
+            f"error: --host {args.host} is reachable beyond this machine: set PETSAGE_API_TOKENS "
+            "(comma-separated bearer tokens) first",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    import uvicorn
+
+    from agent.errors import ConfigError
+    from agent.service.app import create_app
+
+    try:
+        app = create_app(settings)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(
+        f"petsage-builder: serving on http://{args.host}:{args.port} (docs at /docs), "
+        f"model {settings.model}, {settings.workers} worker(s), workspace {settings.workspace}",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class _BadInput(Exception):
     pass
 
@@ -129,10 +178,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     from agent.settings import Settings
 
     overrides: dict[str, object] = {}
-    if args.max_rounds is not None:
-        overrides["max_rounds"] = args.max_rounds
-    if args.model is not None:
-        overrides["model"] = args.model
+    for name in ("max_rounds", "model", "workers", "workspace"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -34,9 +35,24 @@ class Settings(BaseSettings):
         default=Path(sys.executable),
         description="Interpreter that runs the target's test suite.",
     )
-    max_request_bytes: int = Field(default=256 * 1024, gt=0)
+    max_request_bytes: int = Field(default=256 * 1024, gt=0, description="Largest request body.")
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=64,
+        description="Builds the service runs at once.",
+    )
+    api_tokens: str = Field(
+        default="",
+        description="Comma-separated bearer tokens; required off loopback.",
+        repr=False,
+    )
     author_name: str = "PetSage Builder"
     author_email: str = "builder@petsage.invalid"
+
+    @property
+    def token_set(self) -> frozenset[str]:
+        return frozenset(token.strip() for token in self.api_tokens.split(",") if token.strip())
 
     def resolved_state_dir(self, workspace: Path | None = None) -> Path:
         """Where builder state for `workspace` lives: outside the target's working tree."""

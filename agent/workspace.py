@@ -46,20 +46,21 @@ class TargetRepo:
 
     def ensure(self) -> None:
         """Create the skeleton repository in a missing or empty folder; check it otherwise."""
-        if self.needs_skeleton():
-            self._create_skeleton()
-        elif not self.path.is_dir():
-            raise WorkspaceError(f"workspace {self.path} is a file, not a folder")
-        elif not self.exists:
-            raise WorkspaceError(
-                f"workspace {self.path} is neither empty nor a git repository; "
-                "give an empty folder or a PetSage backend repository"
-            )
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         if self.state_dir.is_relative_to(self.path):
             raise WorkspaceError(
                 f"state folder {self.state_dir} is inside the target's working tree"
             )
+        # Two first builds at once must not both lay the skeleton, nor see it half laid.
+        with _file_lock(self.state_dir / "locks" / "setup.lock"):
+            if self.needs_skeleton():
+                self._create_skeleton()
+            if not self.path.is_dir():
+                raise WorkspaceError(f"workspace {self.path} is a file, not a folder")
+            if not self.exists:
+                raise WorkspaceError(
+                    f"workspace {self.path} is neither empty nor a git repository; "
+                    "give an empty folder or a PetSage backend repository"
+                )
 
     @property
     def repo(self) -> git.Repo:
@@ -134,19 +135,29 @@ class TargetRepo:
             yield
 
     def _create_skeleton(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Lay the skeleton in a folder beside the workspace, then rename it into place.
+
+        A crash part-way leaves only that folder behind, never a half-made workspace.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in self.path.parent.glob(f".{self.path.name}.creating-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        scratch = self.path.parent / f".{self.path.name}.creating-{os.getpid()}"
         try:
+            scratch.mkdir()
             for relative, content in skeleton_files().items():
-                target = self.path / relative
+                target = scratch / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(content)
-            repo = git.Repo.init(self.path, initial_branch="main")
+            repo = git.Repo.init(scratch, initial_branch="main")
             repo.git.add("--all")
             _commit(repo.git, "chore: PetSage backend skeleton", self.author)
+            if self.path.is_dir():
+                self.path.rmdir()
+            scratch.rename(self.path)
         except (OSError, git.GitCommandError) as e:
-            shutil.rmtree(self.path, ignore_errors=True)
+            shutil.rmtree(scratch, ignore_errors=True)
             raise WorkspaceError(f"cannot create the skeleton in {self.path}: {e}") from e
-        self._repo = repo
 
 
 class Worktree:

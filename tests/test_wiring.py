@@ -51,9 +51,13 @@ def test_patch_shows_the_added_lines() -> None:
     from agent.wiring import patch
 
     diff = patch("src/main.py", SKELETON_MAIN, wire_router(SKELETON_MAIN, "pets"))
-    added = [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    added = [
+        line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")
+    ]
     assert [line for line in added if line != "+"] == [
         "+from src.features.pets import pets_router",
         "+app.include_router(pets_router.router, prefix=API_V1_PREFIX)",
     ]
-    assert not any(line.startswith("-") and not line.startswith("---") for line in diff.splitlines())
+    assert not any(
+        line.startswith("-") and not line.startswith("---") for line in diff.splitlines()
+    )

@@ -114,3 +114,13 @@ def test_show_and_list_dir_read_a_commit(tmp_path: Path) -> None:
     assert target.show(main, "nope.py") is None
     assert target.list_dir(main, "src/features") == ["__init__.py"]
     assert target.list_dir(main, "missing") == []
+
+
+def test_a_crash_while_laying_the_skeleton_leaves_no_half_workspace(tmp_path: Path) -> None:
+    stale = tmp_path / ".petsage_backend.creating-999"
+    (stale / "src").mkdir(parents=True)
+    target = repo_at(tmp_path / "petsage_backend", tmp_path)
+    target.ensure()
+    assert not stale.exists()
+    assert "main" in target.branches()
+    assert not list(tmp_path.glob(".petsage_backend.creating-*"))

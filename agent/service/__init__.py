@@ -1,0 +1,1 @@
+"""The HTTP service: a FastAPI app, its build store and the job backend that runs builds."""

@@ -1,0 +1,157 @@
+"""Run one stored build, record its events and result, and recover after a crash."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import git
+
+from agent.events import StageEvent
+from agent.loop import Builder
+from agent.models.base import Model
+from agent.report import render_report
+from agent.result import BuildResult, BuildStatus
+from agent.service.store import BuildStore
+from agent.settings import Settings
+
+log = logging.getLogger("petsage.service")
+
+
+class ServiceRunner:
+    """Runs stored builds with one model against one workspace."""
+
+    def __init__(self, settings: Settings, store: BuildStore, model: Model | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.model = model
+        self._builder = Builder(settings, model=model)
+        self.model_name = self._builder.model.name
+        #: Set by the app: true once the service is shutting down.
+        self.shutting_down: Callable[[], bool] = lambda: False
+
+    @property
+    def state_dir(self) -> Path:
+        return self._builder.repo.state_dir
+
+    def run(self, build_id: str, should_stop: Callable[[], bool]) -> None:
+        """Run a queued build to its end (the job backend calls this in a worker)."""
+        record = self.store.get(build_id)
+        if record is None or not self.store.set_status(build_id, "running", only_from=("queued",)):
+            return
+        builder = Builder(self.settings, model=self._builder.model)
+        final: list[StageEvent] = []
+
+        def record_event(event: StageEvent) -> None:
+            # The final event is stored after the result, so whoever sees it can read the result.
+            if event.final:
+                final.append(event)
+            else:
+                self.store.append_event(event)
+
+        try:
+            result = builder.run(
+                record.request, build_id=build_id, on_event=record_event, should_stop=should_stop
+            )
+        except Exception as e:
+            log.exception("build %s crashed", build_id)
+            result = _ended(build_id, "failed", [f"internal error: {type(e).__name__}: {e}"])
+        if result.status == "cancelled" and self.shutting_down():
+            result.status = "interrupted"
+            result.reasons = ["the service shut down while this build ran; post it again to retry"]
+        self.store.finish(result)
+        for event in final or [_final_event(result)]:
+            if result.status == "interrupted":
+                event = replace(
+                    event,
+                    message=f"interrupted: {result.reasons[0]}",
+                    data={"status": "interrupted"},
+                )
+            self.store.append_event(event)
+
+    def cancel_queued(self, build_id: str) -> bool:
+        """Mark a build that never started as cancelled."""
+        if not self.store.set_status(build_id, "cancelled", only_from=("queued",)):
+            return False
+        record = self.store.get(build_id)
+        result = _ended(build_id, "cancelled", ["cancelled before it started"])
+        if record is not None:
+            result.feature, result.request = record.feature, record.request
+        self.store.finish(result)
+        return True
+
+    def recover(self) -> list[str]:
+        """After a crash: end builds that were running, clear worktrees; return the queued ids."""
+        for build_id in self.store.ids_with_status("running"):
+            record = self.store.get(build_id)
+            if record is None:
+                continue
+            commit = self._committed_by(build_id, record.request.branch)
+            if commit is not None:
+                result = _ended(build_id, "succeeded", [])
+                result.commit = commit
+                result.notes = [
+                    "the service stopped after this build committed; recovered on restart"
+                ]
+            else:
+                result = _ended(
+                    build_id,
+                    "interrupted",
+                    ["the service stopped while this build ran; post it again to retry"],
+                )
+            result.feature, result.request = record.feature, record.request
+            result.branch, result.base_branch = record.request.branch, record.request.base_branch
+            result.report = render_report(result)
+            self.store.finish(result)
+            self.store.append_event(_final_event(result))
+        self._clear_worktrees()
+        return self.store.ids_with_status("queued")
+
+    def commit_diff(self, commit: str) -> str:
+        """The patch a build's commit made."""
+        repo = git.Repo(self._builder.repo.path)
+        return str(repo.git.show("--format=", "--no-color", commit, strip_newline_in_stdout=False))
+
+    def _committed_by(self, build_id: str, branch: str) -> str | None:
+        """The commit a build made before a crash, found by the build id in its message."""
+        try:
+            repo = git.Repo(self._builder.repo.path)
+            found = repo.git.log(branch, f"--grep=^Build: {build_id} ", "--format=%H", "-1")
+        except (git.GitError, OSError):
+            return None
+        return found.strip() or None
+
+    def _clear_worktrees(self) -> None:
+        folder = self.state_dir / "worktrees"
+        if not folder.is_dir():
+            return
+        for leftover in folder.iterdir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        try:
+            git.Repo(self._builder.repo.path).git.worktree("prune")
+        except (git.GitError, OSError) as e:
+            log.warning("could not prune worktrees: %s", e)
+
+
+def _ended(build_id: str, status: BuildStatus, reasons: list[str]) -> BuildResult:
+    now = datetime.now(UTC)
+    result = BuildResult(
+        id=build_id, status=status, reasons=reasons, started_at=now, finished_at=now
+    )
+    result.report = render_report(result)
+    return result
+
+
+def _final_event(result: BuildResult) -> StageEvent:
+    ok = result.status == "succeeded"
+    return StageEvent(
+        build_id=result.id,
+        stage="done" if ok else "failed",
+        message=f"{result.status}: {'; '.join(result.reasons)[:300]}" if not ok else "succeeded",
+        ok=ok,
+        data={"status": result.status},
+    )
