@@ -144,6 +144,8 @@ def _serve(args: argparse.Namespace) -> int:
         f"model {settings.model}, {settings.workers} worker(s), workspace {settings.workspace}",
         file=sys.stderr,
     )
+    # Builds run in worker threads; a short switch interval keeps the event loop answering.
+    sys.setswitchinterval(0.0005)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return EXIT_OK
 
