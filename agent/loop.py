@@ -47,7 +47,7 @@ class Builder:
         self, settings: Settings, *, model: Model | None = None, workspace: Path | None = None
     ) -> None:
         self.settings = settings
-        self.model = model if model is not None else create_model(settings.model)
+        self.model = model if model is not None else create_model(settings.model, settings)
         path = workspace if workspace is not None else settings.workspace
         self.repo = TargetRepo(
             path,
@@ -185,6 +185,7 @@ class _BuildRun:
                 feedback=feedback,
                 previous_reply=previous_reply,
                 load_context=lambda: load_context(self.repo, start),
+                build_id=self.result.id,
             )
             record = RoundRecord(round=round_number, outcome="accepted")
             self.result.rounds.append(record)
@@ -204,6 +205,14 @@ class _BuildRun:
             self.result.completion_tokens += reply.usage.completion_tokens
             previous_reply = reply.text
             self.result.attempt = Attempt(round=round_number, reply=reply.text)
+            if reply.finish_reason == "length":
+                reasons = ["the reply was cut off at the token limit before it ended"]
+                record.outcome, record.reasons = "invalid", reasons
+                feedback = Feedback("length", tuple(reasons))
+                yield self._event(
+                    "validated", reasons[0], ok=False, round=round_number, reasons=reasons
+                )
+                continue
             try:
                 with self._timed("validate"):
                     parsed = reply.bundle or parse_reply(reply.text, request.feature)
@@ -337,6 +346,13 @@ class _BuildRun:
             self.result.files = []
         self.result.finished_at = datetime.now(UTC)
         self.result.seconds = round(time.perf_counter() - self.started, 4)
+        price = self.settings.model_prices.get(self.model.name.split(":", 1)[-1])
+        if price is not None:
+            self.result.cost_usd = round(
+                (price[0] * self.result.prompt_tokens + price[1] * self.result.completion_tokens)
+                / 1_000_000,
+                6,
+            )
         self.result.timings = {
             stage: round(seconds, 4) for stage, seconds in self.result.timings.items()
         }

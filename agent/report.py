@@ -131,6 +131,7 @@ def _build_lines(result: BuildResult) -> list[str]:
     lines.append(
         f"- **Model:** `{result.model}`, {result.model_round_trips} round trip(s), "
         f"{result.prompt_tokens} prompt + {result.completion_tokens} completion tokens"
+        + (f", about ${result.cost_usd:.4f}" if result.cost_usd is not None else "")
     )
     for record in result.rounds:
         why = f": {'; '.join(record.reasons[:3])}" if record.reasons else ""

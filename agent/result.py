@@ -79,6 +79,10 @@ class BuildResult(BaseModel):
     model_round_trips: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float | None = Field(
+        default=None,
+        description="Estimated from the price table in settings, when it knows the model.",
+    )
     attempt: Attempt | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -6,9 +6,19 @@ import os
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: USD per million (prompt, completion) tokens; extend or override with PETSAGE_MODEL_PRICES (JSON).
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4o-mini": (0.15, 0.60),
+}
 
 
 class Settings(BaseSettings):
@@ -46,6 +56,25 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated bearer tokens; required off loopback.",
         repr=False,
+    )
+    model_output: Literal["markdown", "json"] = Field(
+        default="markdown", description="How a model is asked to answer: Markdown files or JSON."
+    )
+    model_temperature: float = Field(default=0.2, ge=0, le=2)
+    model_max_tokens: int = Field(default=8000, ge=256, description="Completion tokens per reply.")
+    model_timeout: float = Field(default=120.0, gt=0, description="Seconds per model request.")
+    model_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries on 429, 5xx and timeouts, with back-off."
+    )
+    prompt_budget_tokens: int = Field(
+        default=6000, ge=1000, description="Prompt size the repository context is trimmed to."
+    )
+    model_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="USD per million (prompt, completion) tokens, by model name.",
+    )
+    record: Path | None = Field(
+        default=None, description="Folder where each build's model exchanges are saved."
     )
     author_name: str = "PetSage Builder"
     author_email: str = "builder@petsage.invalid"

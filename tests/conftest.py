@@ -29,6 +29,7 @@ def _no_real_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith(("OPENAI_", "PETSAGE_", "ANTHROPIC_")) or name in ("GITHUB_TOKEN",):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/never-a-real-provider")
+    monkeypatch.setattr("agent.models.openai_chat.ALLOW_REMOTE", False)
     yield
 
 

@@ -30,16 +30,16 @@ class Usage:
 class Feedback:
     """Why the previous round's reply was not accepted, to be fixed in the next one."""
 
-    kind: Literal["validation", "tests"]
+    kind: Literal["validation", "tests", "length"]
     reasons: tuple[str, ...]
     details: str = ""
 
     def as_text(self) -> str:
-        head = (
-            "Your files did not pass the blueprint's checks:"
-            if self.kind == "validation"
-            else "The target's test suite failed with your files:"
-        )
+        head = {
+            "validation": "Your files did not pass the blueprint's checks:",
+            "tests": "The target's test suite failed with your files:",
+            "length": "Your reply was cut off at the token limit:",
+        }[self.kind]
         lines = [head, *(f"- {reason}" for reason in self.reasons)]
         if self.details:
             lines += ["", self.details]
@@ -66,6 +66,7 @@ class GenerationTask:
     feedback: Feedback | None = None
     previous_reply: str | None = None
     load_context: Callable[[], RepoContext] | None = None
+    build_id: str = ""
 
     @cached_property
     def context(self) -> RepoContext:
@@ -82,6 +83,10 @@ class ModelReply:
     text: str
     bundle: FileBundle | None = None
     usage: Usage = Usage()
+    #: "stop", or "length" when the reply was cut off at the token limit.
+    finish_reason: str | None = None
+    #: The chat messages that were sent, for recording.
+    messages: tuple[dict[str, str], ...] = ()
 
 
 class Model(ABC):

@@ -1,0 +1,181 @@
+"""The model adapter on the `openai` SDK's Chat Completions API.
+
+Every OpenAI-compatible server speaks it: OpenAI itself, vLLM, Ollama, llama.cpp, LM Studio.
+The SDK reads `OPENAI_API_KEY` and `OPENAI_BASE_URL`; the builder's settings choose the model,
+temperature, token limit, timeout, retries and the answer form. A JSON answer is asked for with
+a strict `json_schema` response format, falling back to `json_object` and then to plain text
+when a server refuses it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any
+from urllib.parse import urlparse
+
+from agent.errors import ConfigError, ModelError
+from agent.models.base import GenerationTask, Model, ModelReply, Usage
+from agent.prompting import build_messages
+from agent.settings import Settings
+
+#: Tests set this to False: then only loopback servers may be reached (see tests/conftest.py).
+ALLOW_REMOTE = True
+_FORMS = ("json_schema", "json_object", "plain")
+
+
+class OpenAIChatModel(Model):
+    """Chat Completions through the official SDK, against any compatible server."""
+
+    def __init__(self, model_name: str, settings: Settings, *, client: Any = None) -> None:
+        if not model_name:
+            raise ConfigError(
+                "PETSAGE_MODEL=openai:<model> needs a model name, e.g. openai:gpt-4.1-mini"
+            )
+        self.model_name = model_name
+        self.name = f"openai:{model_name}"
+        self.settings = settings
+        self._client = client
+        self._json_form_index = 0
+
+    def endpoint(self) -> tuple[str | None, str]:
+        """Where to send requests and with which key: the SDK's own variables by default."""
+        return os.environ.get("OPENAI_BASE_URL"), os.environ.get("OPENAI_API_KEY") or "unset"
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import openai
+
+            base_url, api_key = self.endpoint()
+            if not ALLOW_REMOTE and not is_loopback(base_url):
+                raise ModelError(
+                    f"refusing to reach {base_url or 'api.openai.com'}: "
+                    "tests may only use loopback servers"
+                )
+            try:
+                self._client = openai.OpenAI(
+                    api_key=api_key,
+                    base_url=base_url,
+                    timeout=self.settings.model_timeout,
+                    max_retries=self.settings.model_retries,
+                )
+            except openai.OpenAIError as e:
+                raise ConfigError(f"cannot create the OpenAI client: {e}") from e
+        return self._client
+
+    def generate(self, task: GenerationTask) -> ModelReply:
+        messages = build_messages(
+            task, form=self.settings.model_output, budget=self.settings.prompt_budget_tokens
+        )
+        while True:
+            form = (
+                _FORMS[self._json_form_index] if self.settings.model_output == "json" else "plain"
+            )
+            try:
+                completion = self._complete(messages, form, task.request.feature)
+            except _FormRefused:
+                self._json_form_index += 1
+                continue
+            break
+        choice = completion.choices[0]
+        usage = Usage(
+            prompt_tokens=getattr(completion.usage, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(completion.usage, "completion_tokens", 0) or 0,
+        )
+        return ModelReply(
+            text=choice.message.content or "",
+            usage=usage,
+            finish_reason=choice.finish_reason,
+            messages=tuple(messages),
+        )
+
+    def _complete(self, messages: list[dict[str, str]], form: str, feature: str) -> Any:
+        import openai
+
+        arguments: dict[str, Any] = {
+            "model": self.model_name,
+            "messages": messages,
+            "temperature": self.settings.model_temperature,
+            "max_tokens": self.settings.model_max_tokens,
+        }
+        if form == "json_schema":
+            arguments["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "file_bundle", "strict": True, "schema": bundle_schema()},
+            }
+        elif form == "json_object":
+            arguments["response_format"] = {"type": "json_object"}
+        try:
+            return self.client.chat.completions.create(**arguments)
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
+            raise ModelError(
+                f"the model server refused the credentials ({e.status_code}): set OPENAI_API_KEY "
+                "to a valid key (and OPENAI_BASE_URL for a server other than OpenAI)"
+            ) from e
+        except openai.NotFoundError as e:
+            raise ModelError(
+                f"the model server does not know model {self.model_name!r} (404): "
+                "check PETSAGE_MODEL"
+            ) from e
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
+            if form != "plain" and "response_format" in arguments:
+                raise _FormRefused from e
+            raise ModelError(
+                f"the model server rejected the request ({e.status_code}): {e.message}"
+            ) from e
+        except openai.RateLimitError as e:
+            raise ModelError(
+                f"rate limited after {self.settings.model_retries} retries (429): {e.message}"
+            ) from e
+        except openai.APITimeoutError as e:
+            raise ModelError(
+                f"no answer within {self.settings.model_timeout:.0f} s "
+                f"after {self.settings.model_retries} retries"
+            ) from e
+        except openai.APIConnectionError as e:
+            raise ModelError(f"cannot reach the model server at {self.client.base_url}: {e}") from e
+        except openai.APIStatusError as e:
+            raise ModelError(
+                f"the model server failed ({e.status_code}) "
+                f"after {self.settings.model_retries} retries: {e.message}"
+            ) from e
+
+
+class _FormRefused(Exception):
+    """The server does not support this response format; try the next one."""
+
+
+def bundle_schema() -> dict[str, Any]:
+    """The strict JSON schema of a file bundle (every property required, no extras)."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["feature", "files", "summary", "notes"],
+        "properties": {
+            "feature": {"type": "string"},
+            "files": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["path", "content"],
+                    "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+                },
+            },
+            "summary": {"type": "string"},
+            "notes": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+
+
+def is_loopback(url: str | None) -> bool:
+    host = urlparse(url).hostname if url else None
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
