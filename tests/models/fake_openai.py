@@ -5,6 +5,7 @@ It runs uvicorn in a thread on a loopback port, so the real `openai` client talk
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
@@ -20,7 +21,8 @@ from tests.service.conftest import free_port
 class FakeOpenAI:
     """Queue answers with `reply()` or `fail()`; read what arrived in `requests`."""
 
-    def __init__(self, *, reject_json_schema: bool = False) -> None:
+    def __init__(self, *, reject_json_schema: bool = False, delay: float = 0.0) -> None:
+        self.delay = delay
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.reject_json_schema = reject_json_schema
@@ -72,6 +74,8 @@ class FakeOpenAI:
     async def _complete(self, request: Request) -> JSONResponse:
         body = await request.json()
         self.requests.append(body)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.reject_json_schema and body.get("response_format", {}).get("type") == "json_schema":
             error = {
                 "error": {

@@ -42,7 +42,12 @@ def test_smollm2_drives_a_real_build(settings: Settings) -> None:
     Builder(settings).run({**SMOKE_REQUEST, "feature": "first_one"})
     before = refs(settings.workspace)
     local = settings.model_copy(
-        update={"model": f"local:{path}", "max_rounds": 2, "model_max_tokens": 700, "model_temperature": 0.0}
+        update={
+            "model": f"local:{path}",
+            "max_rounds": 2,
+            "model_max_tokens": 700,
+            "model_temperature": 0.0,
+        }
     )
     builder = Builder(local)
     assert builder.model.name == f"local:{path.name}"
@@ -57,4 +62,7 @@ def test_smollm2_drives_a_real_build(settings: Settings) -> None:
     if result.status == "failed":
         assert result.reasons and refs(settings.workspace) == before
     else:
-        assert result.commit and refs(settings.workspace)["refs/heads/feature/smoke_test"] == result.commit
+        assert (
+            result.commit
+            and refs(settings.workspace)["refs/heads/feature/smoke_test"] == result.commit
+        )
