@@ -32,6 +32,7 @@ from agent.models import Feedback, GenerationTask, Model, create_model
 from agent.report import render_report
 from agent.request import FeatureRequest, decode_request
 from agent.result import Attempt, AttemptFile, BuildResult, BuildStatus, RoundRecord, TestCounts
+from agent.sandbox import UNSANDBOXED_NOTE
 from agent.settings import Settings
 from agent.testrun import TestReport, start_tests
 from agent.wiring import MAIN_PY, patch, wire_router
@@ -246,8 +247,14 @@ class _BuildRun:
                 else:
                     worktree.reset()
             # The test process starts now and loads pytest while the files are written and wired.
+            sandboxed = self.settings.sandbox != "off"
+            if not sandboxed and UNSANDBOXED_NOTE not in self.result.notes:
+                self.result.notes.append(UNSANDBOXED_NOTE)
             with start_tests(
-                worktree.path, python=self.settings.test_python, timeout=self.settings.test_timeout
+                worktree.path,
+                python=self.settings.test_python,
+                timeout=self.settings.test_timeout,
+                sandboxed=sandboxed,
             ) as test_run:
                 with self._timed("write"):
                     worktree.write(bundle.files)

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         default=Path(sys.executable),
         description="Interpreter that runs the target's test suite.",
     )
+    sandbox: Literal["bwrap", "off"] = Field(
+        default="bwrap",
+        description="Run generated tests under bubblewrap; `off` runs them unsandboxed (noted).",
+    )
     max_request_bytes: int = Field(default=256 * 1024, gt=0, description="Largest request body.")
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent import sandbox
 from agent.errors import TestRunError
 
 OUTPUT_TAIL = 12_000
@@ -124,9 +125,11 @@ def scrubbed_environment(home: Path) -> dict[str, str]:
     return env
 
 
-def run_tests(worktree: Path, *, python: Path, timeout: float) -> TestReport:
+def run_tests(
+    worktree: Path, *, python: Path, timeout: float, sandboxed: bool = True
+) -> TestReport:
     """Run `python -m pytest tests` in `worktree` once and return what each test did."""
-    with start_tests(worktree, python=python, timeout=timeout) as run:
+    with start_tests(worktree, python=python, timeout=timeout, sandboxed=sandboxed) as run:
         run.release()
         return run.wait()
 
@@ -140,7 +143,9 @@ class TestRun:
 
     __test__ = False
 
-    def __init__(self, worktree: Path, *, python: Path, timeout: float) -> None:
+    def __init__(
+        self, worktree: Path, *, python: Path, timeout: float, sandboxed: bool = True
+    ) -> None:
         self.timeout = timeout
         self._scratch = tempfile.TemporaryDirectory(prefix="petsage-test-")
         scratch = Path(self._scratch.name)
@@ -171,12 +176,25 @@ class TestRun:
             # Else pytest would look above the worktree and could take any stranger's config.
             (scratch / "pytest.ini").write_text("[pytest]\n")
             command += ["-c", str(scratch / "pytest.ini")]
+        (scratch / "home").mkdir()
+        env.update(HOME=str(scratch / "home"), TMPDIR="/tmp" if sandboxed else str(scratch))
+        popen_env = env
+        if sandboxed:
+            command = sandbox.wrap(
+                command,
+                worktree=worktree,
+                scratch=scratch,
+                python=python,
+                env=env,
+                limits=sandbox.Limits(cpu_seconds=int(timeout) + 30),
+            )
+            popen_env = {"PATH": "/usr/bin:/bin"}
         self._log = open(self._log_path, "wb")  # noqa: SIM115 - closed by wait() or cleanup
         try:
             self._process = subprocess.Popen(
                 command,
                 cwd=worktree,
-                env=env,
+                env=popen_env,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
@@ -245,9 +263,9 @@ def has_pytest_config(root: Path) -> bool:
     return False
 
 
-def start_tests(worktree: Path, *, python: Path, timeout: float) -> TestRun:
-    """Start the target's suite in `worktree`, held until `release()`."""
-    return TestRun(worktree, python=python, timeout=timeout)
+def start_tests(worktree: Path, *, python: Path, timeout: float, sandboxed: bool = True) -> TestRun:
+    """Start the target's suite in `worktree` (in the sandbox), held until `release()`."""
+    return TestRun(worktree, python=python, timeout=timeout, sandboxed=sandboxed)
 
 
 def _kill_group(pid: int) -> None:

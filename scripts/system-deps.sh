@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The Debian packages the builder needs: bubblewrap (the sandbox for generated tests) and
+# util-linux's prlimit. Installs only what is missing; uses sudo when not root.
+set -euo pipefail
+missing=()
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v prlimit >/dev/null 2>&1 || missing+=(util-linux)
+command -v git >/dev/null 2>&1 || missing+=(git)
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -q
+$sudo apt-get install -y -q "${missing[@]}"
