@@ -29,11 +29,13 @@ from agent.errors import (
 from agent.events import Stage, StageEvent
 from agent.layout import FeatureLayout
 from agent.models import Feedback, GenerationTask, Model, create_model
+from agent.prompt_files import skeleton_files
 from agent.report import render_report
 from agent.request import FeatureRequest, decode_request
 from agent.result import Attempt, AttemptFile, BuildResult, BuildStatus, RoundRecord, TestCounts
 from agent.sandbox import UNSANDBOXED_NOTE
 from agent.settings import Settings
+from agent.testenv import ensure_test_env
 from agent.testrun import TestReport, start_tests
 from agent.wiring import MAIN_PY, patch, wire_router
 from agent.workspace import TargetRepo, Worktree
@@ -107,6 +109,7 @@ class _BuildRun:
             id=build_id, status="running", model=self.model.name, started_at=datetime.now(UTC)
         )
         self.wiring = ""
+        self.test_env_note: str | None = None
 
     # --- the pipeline ----------------------------------------------------------------------------
 
@@ -170,6 +173,8 @@ class _BuildRun:
                 ]
             )
         layout = FeatureLayout(request.feature)
+        with self._timed("prepare"):
+            test_python = self._test_python(start)
         feedback: Feedback | None = None
         previous_reply: str | None = None
         reasons: list[str] = []
@@ -235,6 +240,8 @@ class _BuildRun:
                 continue
             self.result.summary = bundle.summary
             self.result.notes = list(bundle.notes)
+            if self.test_env_note:
+                self.result.notes.append(self.test_env_note)
             yield self._event(
                 "validated",
                 f"{len(bundle.files)} files pass the blueprint's checks",
@@ -252,7 +259,7 @@ class _BuildRun:
                 self.result.notes.append(UNSANDBOXED_NOTE)
             with start_tests(
                 worktree.path,
-                python=self.settings.test_python,
+                python=test_python,
                 timeout=self.settings.test_timeout,
                 sandboxed=sandboxed,
             ) as test_run:
@@ -305,6 +312,18 @@ class _BuildRun:
         return "failed", [f"no passing reply after {self.settings.max_rounds} round(s)", *reasons]
 
     # --- steps -----------------------------------------------------------------------------------
+
+    def _test_python(self, start: str) -> Path:
+        """The interpreter for the target's tests: the configured one, or the managed env."""
+        if self.settings.test_python is not None:
+            return self.settings.test_python
+        requirements = self.repo.show(start, "requirements.txt")
+        if requirements is None:
+            requirements = skeleton_files()["requirements.txt"]
+        env = ensure_test_env(requirements)
+        if env.note:
+            self.test_env_note = env.note
+        return env.python
 
     def _integrate(self, worktree: Worktree, bundle: FileBundle, feature: str) -> list[str]:
         paths = [file.path for file in bundle.files]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -41,9 +40,10 @@ class Settings(BaseSettings):
     )
     max_rounds: int = Field(default=3, ge=1, le=10, description="Model rounds per build.")
     test_timeout: float = Field(default=120.0, gt=0, description="Seconds for one test run.")
-    test_python: Path = Field(
-        default=Path(sys.executable),
-        description="Interpreter that runs the target's test suite.",
+    test_python: Path | None = Field(
+        default=None,
+        description="Interpreter for the target's tests; default: a managed virtual environment "
+        "with the target's requirements.txt.",
     )
     sandbox: Literal["bwrap", "off"] = Field(
         default="bwrap",

@@ -51,7 +51,7 @@ class TargetRepo:
                 f"state folder {self.state_dir} is inside the target's working tree"
             )
         # Two first builds at once must not both lay the skeleton, nor see it half laid.
-        with _file_lock(self.state_dir / "locks" / "setup.lock"):
+        with file_lock(self.state_dir / "locks" / "setup.lock"):
             if self.needs_skeleton():
                 self._create_skeleton()
             if not self.path.is_dir():
@@ -105,7 +105,7 @@ class TargetRepo:
     @contextmanager
     def feature_lock(self, feature: str) -> Iterator[None]:
         """Serialise builds of one feature across threads and processes."""
-        with _file_lock(self.state_dir / "locks" / f"{feature}.lock"):
+        with file_lock(self.state_dir / "locks" / f"{feature}.lock"):
             yield
 
     @contextmanager
@@ -131,7 +131,7 @@ class TargetRepo:
 
     @contextmanager
     def _git_lock(self) -> Iterator[None]:
-        with _worktree_guard, _file_lock(self.state_dir / "locks" / "git.lock"):
+        with _worktree_guard, file_lock(self.state_dir / "locks" / "git.lock"):
             yield
 
     def _create_skeleton(self) -> None:
@@ -249,7 +249,8 @@ def _make_dirs(root: Path, folder: Path) -> None:
 
 
 @contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` across threads and processes (flock)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

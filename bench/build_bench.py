@@ -28,12 +28,22 @@ FEATURES = {
 STAGES = ("prepare", "generate", "validate", "write", "integrate", "test", "commit")
 
 
+def target_python() -> Path:
+    """The interpreter builds run the target's tests with (the managed environment)."""
+    sys.path.insert(0, str(ROOT))
+    from agent.prompt_files import skeleton_files
+    from agent.testenv import ensure_test_env
+
+    return ensure_test_env(skeleton_files()["requirements.txt"]).python
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PETSAGE_", "OPENAI_"))}
     env["PYTHONPATH"] = str(ROOT)
+    test_python = target_python()
     rows = []
     for feature, payload in FEATURES.items():
         builds, floors, stages = [], [], {stage: [] for stage in STAGES}
@@ -76,7 +86,7 @@ def main() -> None:
                 )
                 began = time.perf_counter()
                 subprocess.run(
-                    [sys.executable, "-m", "pytest", "-q"],
+                    [str(test_python), "-m", "pytest", "-q"],
                     cwd=checkout,
                     capture_output=True,
                     check=True,
@@ -84,7 +94,7 @@ def main() -> None:
                 )
                 floors.append(time.perf_counter() - began)
         rows.append((feature, stages, statistics.median(builds), statistics.median(floors)))
-    print(f"{args.runs} runs each, medians in seconds, {sys.executable}\n")
+    print(f"{args.runs} runs each, medians in seconds; target tests on {test_python}\n")
     header = ["feature", *STAGES, "build", "floor", "ratio"]
     print(" | ".join(f"{h:>11}" for h in header))
     print("-|-".join("-" * 11 for _ in header))

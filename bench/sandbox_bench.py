@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agent.loop import Builder  # noqa: E402
+from agent.prompt_files import skeleton_files  # noqa: E402
 from agent.settings import Settings  # noqa: E402
+from agent.testenv import ensure_test_env  # noqa: E402
 from agent.testrun import run_tests  # noqa: E402
 
 
@@ -43,11 +45,10 @@ def main() -> None:
             check=True,
         )
         times: dict[bool, list[float]] = {False: [], True: []}
+        python = ensure_test_env(skeleton_files()["requirements.txt"]).python
         for _ in range(args.runs):
             for sandboxed in (False, True):
-                report = run_tests(
-                    checkout, python=Path(sys.executable), timeout=300, sandboxed=sandboxed
-                )
+                report = run_tests(checkout, python=python, timeout=300, sandboxed=sandboxed)
                 assert report.ok, report.output[-2000:]
                 times[sandboxed].append(report.seconds)
     bare, boxed = statistics.median(times[False]), statistics.median(times[True])
