@@ -7,7 +7,9 @@ from agent.testenv import ensure_test_env
 
 
 def run(python: Path, code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False, cwd="/")
+    return subprocess.run(
+        [str(python), "-c", code], capture_output=True, text=True, check=False, cwd="/"
+    )
 
 
 def test_the_target_env_has_its_requirements_and_not_the_builders_packages() -> None:

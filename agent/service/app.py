@@ -25,7 +25,7 @@ from agent import __version__
 from agent.errors import RequestError
 from agent.models.base import Model
 from agent.request import FeatureRequest, decode_request
-from agent.result import FINAL_STATUSES, BuildResult
+from agent.result import FINAL_STATUSES, BuildResult, BuildStatus
 from agent.service.jobs import JobBackend, ThreadJobs
 from agent.service.runner import ServiceRunner
 from agent.service.store import BuildRecord, BuildStore, IdempotencyConflict
@@ -123,6 +123,13 @@ def service_of(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(service_of)]
+
+
+def existing_build(build_id: str, service: ServiceDep) -> BuildRecord:
+    """The build named in the path, or a 404 before any response starts."""
+    return _record(service, build_id)
+
+
 _bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -258,10 +265,10 @@ def _routes(settings: Settings) -> APIRouter:
     )
     def list_builds(
         service: ServiceDep,
-        status: str | None = None,
-        feature: str | None = None,
+        status: BuildStatus | None = None,
+        feature: Annotated[str | None, Query(max_length=48)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     ) -> BuildList:
         records, total = service.store.page(
             status=status, feature=feature, limit=limit, offset=offset
@@ -349,11 +356,12 @@ def _routes(settings: Settings) -> APIRouter:
     async def build_events(
         build_id: str,
         service: ServiceDep,
+        record: Annotated[BuildRecord, Depends(existing_build)],
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     ) -> AsyncIterator[ServerSentEvent]:
         """Every stage event from the start (or after `Last-Event-ID`), then live until the end."""
-        _record(service, build_id)
-        after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+        resume = last_event_id or ""
+        after = int(resume) if resume.isascii() and resume.isdigit() and len(resume) < 10 else 0
         while True:
             for seq, body in service.store.events(build_id, after):
                 after = seq

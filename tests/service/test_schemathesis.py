@@ -1,0 +1,31 @@
+"""Schemathesis against the running service's own OpenAPI: no input gives a 5xx."""
+
+import shutil
+import subprocess
+
+from tests.service.conftest import Server
+
+
+def test_no_generated_request_gets_a_server_error(server: Server) -> None:
+    st = shutil.which("st") or shutil.which("schemathesis")
+    assert st is not None, "schemathesis is part of the test extra"
+    done = subprocess.run(
+        [
+            st,
+            "run",
+            f"{server.url}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "10",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "No issues found" in done.stdout
