@@ -120,6 +120,7 @@ class TargetRepo:
                     f"cannot create a worktree at {commit}: {e.stderr.strip()}"
                 ) from e
         try:
+            _refuse_escaping_symlinks(folder)
             yield Worktree(folder, commit, self.author)
         finally:
             with self._git_lock():
@@ -235,6 +236,22 @@ def _git(command: Any, *args: Any, **kwargs: Any) -> str:
     except git.GitCommandError as e:
         detail = (e.stderr or e.stdout or "").strip()
         raise WorkspaceError(f"git failed with status {e.status}: {detail}") from e
+
+
+def _refuse_escaping_symlinks(root: Path) -> None:
+    """A checkout whose symlinks lead outside it could let generated code out: refuse it."""
+    resolved_root = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root):
+        if ".git" in dirnames:
+            dirnames.remove(".git")
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
+                relative = path.relative_to(root)
+                raise WorkspaceError(
+                    f"the target repository holds a symlink that leads outside it: {relative} -> "
+                    f"{path.readlink()}; remove it before building"
+                )
 
 
 def _make_dirs(root: Path, folder: Path) -> None:

@@ -124,3 +124,18 @@ def test_a_crash_while_laying_the_skeleton_leaves_no_half_workspace(tmp_path: Pa
     assert not stale.exists()
     assert "main" in target.branches()
     assert not list(tmp_path.glob(".petsage_backend.creating-*"))
+
+
+def test_a_checkout_with_a_symlink_leading_outside_is_refused(tmp_path: Path) -> None:
+    target = repo_at(tmp_path / "ws", tmp_path)
+    target.ensure()
+    (target.path / "src" / "inside.py").symlink_to("main.py")
+    (target.path / "src" / "escape").symlink_to("/etc")
+    git(target.path, "add", "-A")
+    git(target.path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "links")
+    with (
+        pytest.raises(WorkspaceError, match="symlink that leads outside it: src/escape -> /etc"),
+        target.worktree(target.branches()["main"], "b4"),
+    ):
+        pass
+    assert not (tmp_path / "state" / "worktrees" / "b4").exists()

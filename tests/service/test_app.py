@@ -355,3 +355,47 @@ def test_openapi_documents_the_models_and_the_seed_example(server: Server) -> No
         "415",
         "422",
     }
+
+
+def test_the_service_keeps_answering_while_a_hostile_build_runs(tmp_path: Path) -> None:
+    seed = SEED_TEXT.replace(
+        "def test_smoke_test_endpoint_success(client: TestClient):",
+        "def test_smoke_test_endpoint_success(client: TestClient):\n    while True:\n        pass\n",
+    )
+    recording = tmp_path / "hostile.json"
+    recording.write_text(
+        json.dumps(
+            {
+                "format": "petsage-record/1",
+                "model": "hostile",
+                "exchanges": [{"round": 1, "reply": seed}],
+            }
+        )
+    )
+    env = {
+        "PETSAGE_MODEL": f"replay:{recording}",
+        "PETSAGE_TEST_TIMEOUT": "10",
+        "PETSAGE_MAX_ROUNDS": "1",
+    }
+    server = Server(tmp_path / "petsage_backend", workers=1, env=env).start()
+    try:
+        with server.client() as client:
+            build_id = client.post("/api/v1/builds", json=SMOKE).json()["id"]
+            slowest = 0.0
+            deadline = time.monotonic() + 120
+            while client.get(f"/api/v1/builds/{build_id}").json()["status"] in (
+                "queued",
+                "running",
+            ):
+                began = time.monotonic()
+                assert client.get("/api/v1/health").status_code == 200
+                slowest = max(slowest, time.monotonic() - began)
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            result = client.get(f"/api/v1/builds/{build_id}").json()
+        assert result["status"] == "failed"
+        assert any("timeout" in reason for reason in result["reasons"])
+        assert slowest < 2.0
+        assert "refs/heads/feature/smoke_test" not in refs(server.workspace)
+    finally:
+        server.stop()
