@@ -6,6 +6,8 @@ Exit codes (BLUEPRINT §6): 0 a build succeeded, 1 it failed, 2 bad input (or a 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -56,7 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         "--model", metavar="SPEC", help="override PETSAGE_MODEL (offline, openai:<model>, ...)"
     )
     build.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    build.add_argument("--open-pr", action="store_true", help="open or update a pull request")
     build.set_defaults(handler=_build)
+    pulls = commands.add_parser("pr", help="local pull requests: list, show, merge, close")
+    pulls.add_argument("action", choices=("list", "show", "merge", "close"))
+    pulls.add_argument("id", nargs="?", help="the pull request (not for list)")
+    pulls.add_argument("--workspace", type=Path, metavar="DIR", help="the target repository")
+    pulls.add_argument("--json", action="store_true", help="print JSON")
+    pulls.set_defaults(handler=_pulls)
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -102,7 +111,16 @@ def _build(args: argparse.Namespace) -> int:
         for reason in event.data.get("reasons", [])[:10]:
             print(f"{'':20}- {reason}", file=sys.stderr)
 
-    result = builder.run(raw, on_event=show)
+    request: object = raw
+    if args.open_pr:
+        from agent.errors import RequestError
+        from agent.request import decode_request
+
+        # A bad request is reported by the build itself, as without the flag.
+        with contextlib.suppress(RequestError):
+            decoded = decode_request(raw, max_bytes=settings.max_request_bytes)
+            request = decoded.model_copy(update={"open_pr": True})
+    result = builder.run(request, on_event=show)  # type: ignore[arg-type]
     if result.status != "rejected":
         _save_record(builder.repo.state_dir, result)
     if args.json:
@@ -114,6 +132,52 @@ def _build(args: argparse.Namespace) -> int:
             print(f"error: {reason}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
+
+
+def _pulls(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings(args)
+    except _BadInput as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from agent.pulls import LocalPulls, PullRequestError
+    from agent.workspace import TargetRepo
+
+    target = TargetRepo(
+        settings.workspace,
+        settings.resolved_state_dir(),
+        author=(settings.author_name, settings.author_email),
+    )
+    pulls = LocalPulls(target)
+    if args.action != "list" and not args.id:
+        print(f"error: pr {args.action} needs a pull request id", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        if args.action == "list":
+            found = pulls.all()
+            if args.json:
+                print(
+                    json.dumps([p.model_dump(mode="json", exclude={"body", "diff"}) for p in found])
+                )
+            for pull in [] if args.json else found:
+                print(f"{pull.id}  {pull.state:<7} {pull.branch} -> {pull.base}  {pull.title}")
+            return EXIT_OK
+        if args.action == "show":
+            pull = pulls.get(args.id)
+        elif args.action == "merge":
+            pull = pulls.merge(args.id, settings)
+        else:
+            pull = pulls.close(args.id)
+    except PullRequestError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(pull.model_dump_json(indent=2))
+    else:
+        print(f"{pull.id}  {pull.state}  {pull.branch} -> {pull.base}\n{pull.title}\n\n{pull.body}")
+        if args.action == "show":
+            print(f"\n{pull.diff}")
+    return EXIT_OK
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -89,6 +89,27 @@ class Builder:
                 on_event(event)
 
 
+def test_python_for(settings: Settings, repo: TargetRepo, start: str) -> tuple[Path, str | None]:
+    """The interpreter for the target's tests at `start`: the configured one, or the managed env."""
+    if settings.test_python is not None:
+        return settings.test_python, None
+    requirements = repo.show(start, "requirements.txt")
+    if requirements is None:
+        requirements = skeleton_files()["requirements.txt"]
+    env = ensure_test_env(requirements)
+    return env.python, env.note
+
+
+def run_suite_on(path: Path, settings: Settings, repo: TargetRepo, start: str) -> TestReport:
+    """The target's whole suite on a checkout, in the sandbox (used to vet a merge)."""
+    python, _ = test_python_for(settings, repo, start)
+    with start_tests(
+        path, python=python, timeout=settings.test_timeout, sandboxed=settings.sandbox != "off"
+    ) as run:
+        run.release()
+        return run.wait()
+
+
 class _Cancelled(BuilderError):
     pass
 
@@ -314,16 +335,8 @@ class _BuildRun:
     # --- steps -----------------------------------------------------------------------------------
 
     def _test_python(self, start: str) -> Path:
-        """The interpreter for the target's tests: the configured one, or the managed env."""
-        if self.settings.test_python is not None:
-            return self.settings.test_python
-        requirements = self.repo.show(start, "requirements.txt")
-        if requirements is None:
-            requirements = skeleton_files()["requirements.txt"]
-        env = ensure_test_env(requirements)
-        if env.note:
-            self.test_env_note = env.note
-        return env.python
+        python, self.test_env_note = test_python_for(self.settings, self.repo, start)
+        return python
 
     def _integrate(self, worktree: Worktree, bundle: FileBundle, feature: str) -> list[str]:
         paths = [file.path for file in bundle.files]
@@ -385,6 +398,12 @@ class _BuildRun:
         self.result.report = render_report(
             self.result, repo_name=self.repo.path.name, wiring=self.wiring
         )
+        if (
+            status == "succeeded"
+            and self.result.request is not None
+            and self.result.request.open_pr
+        ):
+            yield from self._open_pull_request()
         if status == "succeeded":
             yield self._event(
                 "done", f"{status}: {self.result.branch} at {(self.result.commit or '')[:12]}"
@@ -394,6 +413,23 @@ class _BuildRun:
                 "failed", f"{status}: {'; '.join(reasons)[:300]}", ok=False, status=status
             )
         return self.result
+
+    def _open_pull_request(self) -> Generator[StageEvent, None, None]:
+        from agent.pulls import PullRequestError, open_pull_request
+
+        try:
+            pull = open_pull_request(self.result, self.settings, self.repo)
+        except PullRequestError as e:
+            self.result.pr_error = str(e)
+        else:
+            self.result.pull_request = pull
+            verb = "updated" if pull.updated else "opened"
+            yield self._event(
+                "pr_opened", f"pull request {pull.id} {verb}", url=pull.url, kind=pull.kind
+            )
+        self.result.report = render_report(
+            self.result, repo_name=self.repo.path.name, wiring=self.wiring
+        )
 
     def _event(
         self, stage: Stage, message: str, *, ok: bool = True, round: int | None = None, **data: Any

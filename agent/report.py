@@ -139,6 +139,12 @@ def _build_lines(result: BuildResult) -> list[str]:
     if result.timings:
         shown = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in result.timings.items())
         lines.append(f"- **Timings:** {shown}; total {result.seconds:.2f} s")
+    if result.pull_request is not None:
+        pull = result.pull_request
+        where = pull.url or f"local PR `{pull.id}`"
+        lines.append(f"- **Pull request:** {where} ({'updated' if pull.updated else 'opened'})")
+    if result.pr_error:
+        lines.append(f"- **Pull request failed:** {result.pr_error}")
     lines += [f"- **Note:** {note}" for note in result.notes]
     return lines
 

@@ -56,6 +56,26 @@ class RoundRecord(BaseModel):
     seconds: float = 0.0
 
 
+class PullRequest(BaseModel):
+    """A pull request for a build's branch: on a forge (GitHub's REST API) or kept locally."""
+
+    kind: Literal["forge", "local"]
+    id: str = Field(description="The forge's PR number, or the local PR's id.")
+    url: str | None = None
+    branch: str
+    base: str
+    title: str
+    body: str = ""
+    state: Literal["open", "merged", "closed"] = "open"
+    updated: bool = Field(
+        default=False, description="True when an open PR was updated, not opened."
+    )
+    build_ids: list[str] = Field(default_factory=list)
+    diff: str = ""
+    comments: list[str] = Field(default_factory=list)
+    merge_commit: str | None = None
+
+
 class BuildResult(BaseModel):
     """Everything one build did, as JSON."""
 
@@ -84,6 +104,10 @@ class BuildResult(BaseModel):
         description="Estimated from the price table in settings, when it knows the model.",
     )
     attempt: Attempt | None = None
+    pull_request: PullRequest | None = None
+    pr_error: str | None = Field(
+        default=None, description="Why no pull request was opened; the build still succeeded."
+    )
     started_at: datetime | None = None
     finished_at: datetime | None = None
     seconds: float = 0.0

@@ -80,6 +80,18 @@ class Settings(BaseSettings):
     record: Path | None = Field(
         default=None, description="Folder where each build's model exchanges are saved."
     )
+    git_remote: str | None = Field(default=None, description="URL or path pull requests push to.")
+    forge_api_url: str = Field(
+        default="https://api.github.com", description="The forge's REST API."
+    )
+    forge_repo: str | None = Field(default=None, description="owner/name on the forge.")
+    forge_token: str | None = Field(
+        default_factory=lambda: os.environ.get("GITHUB_TOKEN"),
+        description="Token for the forge (falls back to GITHUB_TOKEN).",
+        repr=False,
+    )
+    pr_draft: bool = False
+    pr_labels: list[str] = Field(default_factory=list)
     author_name: str = "PetSage Builder"
     author_email: str = "builder@petsage.invalid"
 

@@ -201,6 +201,36 @@ class Worktree:
             self._git.diff, "--cached", "--no-color", self.start, strip_newline_in_stdout=False
         )
 
+    def merge(self, head: str, message: str) -> list[str]:
+        """Merge `head` into this checkout; on conflict, abort and return the conflicting paths."""
+        name, email = self.author
+        command = [
+            "git",
+            "-c",
+            f"user.name={name}",
+            "-c",
+            f"user.email={email}",
+            "-c",
+            "commit.gpgsign=false",
+            "merge",
+            "--no-ff",
+            "--no-edit",
+            "--no-verify",
+            "-m",
+            message,
+            head,
+        ]
+        try:
+            self._git.execute(command)
+        except git.GitCommandError:
+            conflicts = _git(self._git.diff, "--name-only", "--diff-filter=U").split()
+            _git(self._git.merge, "--abort")
+            return conflicts or ["(unknown)"]
+        return []
+
+    def head(self) -> str:
+        return _git(self._git.rev_parse, "HEAD")
+
     def commit(self, message: str) -> str:
         _commit(self._git, message, self.author)
         return _git(self._git.rev_parse, "HEAD")

@@ -24,8 +24,9 @@ from pydantic import BaseModel, Field
 from agent import __version__
 from agent.errors import RequestError
 from agent.models.base import Model
+from agent.pulls import LocalPulls, PullRequestError, open_pull_request
 from agent.request import FeatureRequest, decode_request
-from agent.result import FINAL_STATUSES, BuildResult, BuildStatus
+from agent.result import FINAL_STATUSES, BuildResult, BuildStatus, PullRequest
 from agent.service.jobs import JobBackend, ThreadJobs
 from agent.service.runner import ServiceRunner
 from agent.service.store import BuildRecord, BuildStore, IdempotencyConflict
@@ -370,8 +371,72 @@ def _routes(settings: Settings) -> APIRouter:
                     return
             await asyncio.sleep(0.1)
 
+    @protected.post(
+        "/builds/{build_id}/pull-request",
+        response_model=PullRequest,
+        tags=["pull requests"],
+        responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 502: {"model": ErrorBody}},
+        summary="Open or update the pull request of a succeeded build",
+    )
+    def open_build_pull_request(build_id: str, service: ServiceDep) -> PullRequest:
+        record = _record(service, build_id)
+        if record.result is None or record.status != "succeeded":
+            raise HTTPException(
+                409, detail=_errors("not_succeeded", [(None, f"the build is {record.status}")])
+            )
+        try:
+            pull = open_pull_request(record.result, settings, service.runner.repo)
+        except PullRequestError as e:
+            raise HTTPException(502, detail=_errors("pull_request_failed", [(None, str(e))])) from e
+        service.store.finish(
+            record.result.model_copy(update={"pull_request": pull, "pr_error": None})
+        )
+        return pull
+
+    @protected.get("/pulls", response_model=list[PullRequest], tags=["pull requests"])
+    def list_pulls(service: ServiceDep) -> list[PullRequest]:
+        return LocalPulls(service.runner.repo).all()
+
+    @protected.get(
+        "/pulls/{pull_id}",
+        response_model=PullRequest,
+        tags=["pull requests"],
+        responses={404: {"model": ErrorBody}},
+    )
+    def get_pull(pull_id: str, service: ServiceDep) -> PullRequest:
+        return _pull_action(lambda pulls: pulls.get(pull_id), service, 404)
+
+    @protected.post(
+        "/pulls/{pull_id}/merge",
+        response_model=PullRequest,
+        tags=["pull requests"],
+        responses={409: {"model": ErrorBody}},
+    )
+    def merge_pull(pull_id: str, service: ServiceDep) -> PullRequest:
+        """Merge into the base branch only after the whole suite passes on the merge result."""
+        return _pull_action(lambda pulls: pulls.merge(pull_id, settings), service, 409)
+
+    @protected.post(
+        "/pulls/{pull_id}/close",
+        response_model=PullRequest,
+        tags=["pull requests"],
+        responses={409: {"model": ErrorBody}},
+    )
+    def close_pull(pull_id: str, service: ServiceDep) -> PullRequest:
+        return _pull_action(lambda pulls: pulls.close(pull_id), service, 409)
+
     router.include_router(protected)
     return router
+
+
+def _pull_action(
+    action: Callable[[LocalPulls], PullRequest], service: Service, status: int
+) -> PullRequest:
+    try:
+        return action(LocalPulls(service.runner.repo))
+    except PullRequestError as e:
+        code = 404 if "no local pull request" in str(e) else status
+        raise HTTPException(code, detail=_errors("pull_request", [(None, str(e))])) from e
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from agent.report import render_report
 from agent.result import BuildResult, BuildStatus
 from agent.service.store import BuildStore
 from agent.settings import Settings
+from agent.workspace import TargetRepo
 
 log = logging.getLogger("petsage.service")
 
@@ -33,6 +34,10 @@ class ServiceRunner:
         self.model_name = self._builder.model.name
         #: Set by the app: true once the service is shutting down.
         self.shutting_down: Callable[[], bool] = lambda: False
+
+    @property
+    def repo(self) -> TargetRepo:
+        return self._builder.repo
 
     @property
     def state_dir(self) -> Path:

@@ -399,3 +399,22 @@ def test_the_service_keeps_answering_while_a_hostile_build_runs(tmp_path: Path) 
         assert "refs/heads/feature/smoke_test" not in refs(server.workspace)
     finally:
         server.stop()
+
+
+def test_pull_requests_over_http(server: Server) -> None:
+    with server.client() as client:
+        build_id = client.post("/api/v1/builds", json=SMOKE).json()["id"]
+        assert wait_final(client, build_id)["status"] == "succeeded"
+        opened = client.post(f"/api/v1/builds/{build_id}/pull-request")
+        assert opened.status_code == 200, opened.text
+        pull = opened.json()
+        assert pull["kind"] == "local" and pull["state"] == "open"
+        assert client.get(f"/api/v1/builds/{build_id}").json()["pull_request"]["id"] == pull["id"]
+        assert [p["id"] for p in client.get("/api/v1/pulls").json()] == [pull["id"]]
+        merged = client.post(f"/api/v1/pulls/{pull['id']}/merge")
+        assert merged.status_code == 200, merged.text and merged.json()["state"] == "merged"
+        assert client.post(f"/api/v1/pulls/{pull['id']}/close").status_code == 409
+        assert client.get("/api/v1/pulls/nope").status_code == 404
+    assert "src/features/smoke_test/smoke_test_router.py" in git(
+        server.workspace, "ls-tree", "-r", "--name-only", "main"
+    )

@@ -1,0 +1,325 @@
+"""Pull requests for succeeded builds: pushed to a forge (GitHub's REST API), or kept locally.
+
+With `PETSAGE_FORGE_REPO` and a token, the branch is pushed to `PETSAGE_GIT_REMOTE` with
+GitPython and a PR is opened (or, when one is open for the branch, updated and commented on).
+Without a forge, a local PR is recorded beside the workspace; `merge` merges it into its base
+only after the whole target suite passes on the merge result. The token never appears in a
+result, a report, a log or an error.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import git
+import httpx
+
+from agent import BLUEPRINT_VERSION
+from agent.errors import BuilderError
+from agent.result import BuildResult, PullRequest
+from agent.sandbox import UNSANDBOXED_NOTE
+from agent.settings import Settings
+from agent.workspace import TargetRepo, file_lock
+
+
+class PullRequestError(BuilderError):
+    """A pull request could not be opened, updated or merged."""
+
+
+def open_pull_request(result: BuildResult, settings: Settings, repo: TargetRepo) -> PullRequest:
+    """Open or update the PR for a succeeded build's branch."""
+    if result.status != "succeeded" or not result.branch or result.request is None:
+        raise PullRequestError(f"build {result.id} did not succeed; only succeeded builds get a PR")
+    title, body = pr_title(result), pr_body(result)
+    if settings.forge_repo:
+        return _scrubbed(settings, lambda: _forge_pull(result, settings, repo, title, body))
+    return LocalPulls(repo).open_or_update(result, title, body)
+
+
+def pr_title(result: BuildResult) -> str:
+    assert result.request is not None
+    return f"feat({result.request.feature}): {result.request.title}"[:120]
+
+
+def pr_body(result: BuildResult) -> str:
+    """The build report as a PR body: summary, files, tests, model, blueprint, the request."""
+    assert result.request is not None
+    tests = result.tests
+    lines = [
+        f"Built by PetSage Builder (build `{result.id}`, blueprint {BLUEPRINT_VERSION}).",
+        "",
+        result.summary or "",
+        "",
+        "**Files**",
+        *(f"- `{path}`" for path in result.files),
+        "",
+        f"**Tests:** {tests.passed} passed, {tests.failed} failed "
+        f"({tests.feature_tests} of the feature)",
+        f"**Model:** `{result.model}`, {len(result.rounds)} round(s), "
+        f"{result.prompt_tokens} prompt + {result.completion_tokens} completion tokens",
+        "",
+        "**Request**",
+        "",
+        result.request.to_text(),
+    ]
+    if UNSANDBOXED_NOTE in result.notes:
+        lines += ["", f"> Warning: {UNSANDBOXED_NOTE}"]
+    lines += ["", "<details><summary>Build report</summary>", "", result.report, "</details>"]
+    return "\n".join(lines)
+
+
+# --- the forge -----------------------------------------------------------------------------------
+
+
+def push_branch(repo: TargetRepo, remote: str, branch: str) -> None:
+    """Push `branch` to `remote` as it is; never forced."""
+    try:
+        repo.repo.git.push(remote, f"refs/heads/{branch}:refs/heads/{branch}")
+    except git.GitCommandError as e:
+        raise PullRequestError(
+            f"the remote refused the push of {branch}: {(e.stderr or '').strip()}"
+        ) from e
+
+
+def _forge_pull(
+    result: BuildResult, settings: Settings, repo: TargetRepo, title: str, body: str
+) -> PullRequest:
+    assert result.branch is not None and result.base_branch is not None
+    if not settings.forge_token:
+        raise PullRequestError("no forge token: set PETSAGE_FORGE_TOKEN (or GITHUB_TOKEN)")
+    if not settings.git_remote:
+        raise PullRequestError("no remote to push to: set PETSAGE_GIT_REMOTE")
+    push_branch(repo, settings.git_remote, result.branch)
+    owner = settings.forge_repo.split("/")[0] if settings.forge_repo else ""
+    with httpx.Client(
+        base_url=settings.forge_api_url.rstrip("/"),
+        headers={
+            "Authorization": f"Bearer {settings.forge_token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        },
+        timeout=30,
+    ) as client:
+        base = f"/repos/{settings.forge_repo}"
+        found = _call(
+            client,
+            "GET",
+            f"{base}/pulls",
+            params={"head": f"{owner}:{result.branch}", "state": "open"},
+        )
+        if found:
+            number = found[0]["number"]
+            pull = _call(
+                client, "PATCH", f"{base}/pulls/{number}", json={"title": title, "body": body}
+            )
+            comment = f"Updated by build `{result.id}` at `{(result.commit or '')[:12]}`."
+            _call(client, "POST", f"{base}/issues/{number}/comments", json={"body": comment})
+            updated = True
+        else:
+            pull = _call(
+                client,
+                "POST",
+                f"{base}/pulls",
+                json={
+                    "title": title,
+                    "head": result.branch,
+                    "base": result.base_branch,
+                    "body": body,
+                    "draft": settings.pr_draft,
+                },
+            )
+            number, updated = pull["number"], False
+        if settings.pr_labels:
+            _call(
+                client,
+                "POST",
+                f"{base}/issues/{number}/labels",
+                json={"labels": settings.pr_labels},
+            )
+    return PullRequest(
+        kind="forge",
+        id=str(number),
+        url=pull.get("html_url"),
+        branch=result.branch,
+        base=result.base_branch,
+        title=title,
+        body=body,
+        updated=updated,
+        build_ids=[result.id],
+    )
+
+
+def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
+    try:
+        response = client.request(method, path, **kwargs)
+    except httpx.HTTPError as e:
+        raise PullRequestError(
+            f"cannot reach the forge at {client.base_url}: {type(e).__name__}"
+        ) from e
+    if response.status_code in (401, 403):
+        raise PullRequestError(
+            f"the forge refused the token ({response.status_code}): set PETSAGE_FORGE_TOKEN "
+            "(or GITHUB_TOKEN) to a token that may open pull requests"
+        )
+    if response.status_code == 404:
+        raise PullRequestError(
+            f"the forge has no repository {path.split('/')[2:4]} (404): check PETSAGE_FORGE_REPO"
+        )
+    if response.status_code == 422:
+        raise PullRequestError(f"the forge refused the pull request (422): {_message(response)}")
+    if response.status_code >= 400:
+        raise PullRequestError(f"the forge answered {response.status_code}: {_message(response)}")
+    return response.json() if response.content else None
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:300]
+    return str(data.get("message", data))[:300] if isinstance(data, dict) else str(data)[:300]
+
+
+def _scrubbed(settings: Settings, action: Any) -> PullRequest:
+    """Run `action`; whatever error comes out has the token taken out of it."""
+    try:
+        pull: PullRequest = action()
+        return pull
+    except PullRequestError as e:
+        message = str(e)
+        for secret in (settings.forge_token,):
+            if secret:
+                message = message.replace(secret, "***")
+        raise PullRequestError(message) from None
+
+
+# --- local pull requests -------------------------------------------------------------------------
+
+
+class LocalPulls:
+    """Pull requests kept beside the workspace, for teams without a forge."""
+
+    def __init__(self, repo: TargetRepo) -> None:
+        self.repo = repo
+        self.path = repo.state_dir / "pulls.json"
+
+    def all(self) -> list[PullRequest]:
+        if not self.path.exists():
+            return []
+        return [PullRequest.model_validate(item) for item in json.loads(self.path.read_text())]
+
+    def get(self, pull_id: str) -> PullRequest:
+        for pull in self.all():
+            if pull.id == pull_id:
+                return pull
+        raise PullRequestError(f"no local pull request {pull_id!r}")
+
+    def open_or_update(self, result: BuildResult, title: str, body: str) -> PullRequest:
+        assert result.branch is not None and result.base_branch is not None
+        with file_lock(self.repo.state_dir / "locks" / "pulls.lock"):
+            pulls = self.all()
+            diff = self._diff(result.base_branch, result.branch)
+            for index, pull in enumerate(pulls):
+                if pull.branch == result.branch and pull.state == "open":
+                    pull = pull.model_copy(
+                        update={
+                            "title": title,
+                            "body": body,
+                            "diff": diff,
+                            "updated": True,
+                            "build_ids": [*pull.build_ids, result.id],
+                            "comments": [
+                                *pull.comments,
+                                f"Updated by build {result.id} at {(result.commit or '')[:12]}",
+                            ],
+                        }
+                    )
+                    pulls[index] = pull
+                    self._save(pulls)
+                    return pull
+            pull = PullRequest(
+                kind="local",
+                id=uuid.uuid4().hex[:8],
+                branch=result.branch,
+                base=result.base_branch,
+                title=title,
+                body=body,
+                diff=diff,
+                build_ids=[result.id],
+            )
+            self._save([*pulls, pull])
+            return pull
+
+    def close(self, pull_id: str) -> PullRequest:
+        return self._set(pull_id, state="closed")
+
+    def merge(self, pull_id: str, settings: Settings) -> PullRequest:
+        """Merge into the base branch only if the whole suite passes on the merge result."""
+        from agent.loop import run_suite_on
+
+        pull = self.get(pull_id)
+        if pull.state != "open":
+            raise PullRequestError(f"pull request {pull_id} is {pull.state}, not open")
+        with self.repo.feature_lock(f"base-{pull.base.replace('/', '_')}"):
+            branches = self.repo.branches()
+            base_tip, head = branches.get(pull.base), branches.get(pull.branch)
+            if base_tip is None or head is None:
+                raise PullRequestError(
+                    f"branch {pull.base if base_tip is None else pull.branch} no longer exists"
+                )
+            with self.repo.worktree(
+                base_tip, f"merge-{pull_id}-{uuid.uuid4().hex[:6]}"
+            ) as worktree:
+                conflicts = worktree.merge(
+                    head, f"Merge {pull.branch} into {pull.base} ({pull.title})"
+                )
+                if conflicts:
+                    raise PullRequestError(
+                        f"{pull.branch} does not merge cleanly into {pull.base}: conflicts in "
+                        f"{', '.join(conflicts)}; rebuild the feature on the new {pull.base}"
+                    )
+                report = run_suite_on(worktree.path, settings, self.repo, base_tip)
+                if not report.ok:
+                    reasons = report.reasons(report.passed, "tests")
+                    raise PullRequestError(
+                        f"the suite fails on the merge result: {'; '.join(reasons[:5])}"
+                    )
+                merged = worktree.head()
+            self.repo.update_branch(
+                pull.base, merged, base_tip, f"petsage-builder: merge PR {pull_id}"
+            )
+        return self._set(pull_id, state="merged", merge_commit=merged)
+
+    def _set(self, pull_id: str, **changes: Any) -> PullRequest:
+        with file_lock(self.repo.state_dir / "locks" / "pulls.lock"):
+            pulls = self.all()
+            for index, pull in enumerate(pulls):
+                if pull.id == pull_id:
+                    if "state" in changes and pull.state != "open":
+                        raise PullRequestError(f"pull request {pull_id} is {pull.state}, not open")
+                    pulls[index] = pull.model_copy(update=changes)
+                    self._save(pulls)
+                    return pulls[index]
+        raise PullRequestError(f"no local pull request {pull_id!r}")
+
+    def _diff(self, base: str, branch: str) -> str:
+        try:
+            return str(
+                self.repo.repo.git.diff(
+                    f"{base}...{branch}", "--no-color", strip_newline_in_stdout=False
+                )
+            )
+        except git.GitCommandError:
+            return ""
+
+    def _save(self, pulls: list[PullRequest]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps([p.model_dump(mode="json") for p in pulls], indent=1))
+        temporary.replace(self.path)
+
+
+__all__ = ["LocalPulls", "Path", "PullRequestError", "open_pull_request"]
