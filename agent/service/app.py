@@ -27,6 +27,7 @@ from agent.models.base import Model
 from agent.pulls import LocalPulls, PullRequestError, open_pull_request
 from agent.request import FeatureRequest, decode_request
 from agent.result import FINAL_STATUSES, BuildResult, BuildStatus, PullRequest
+from agent.service.chat import chat_routes
 from agent.service.jobs import JobBackend, ThreadJobs
 from agent.service.runner import ServiceRunner
 from agent.service.store import BuildRecord, BuildStore, IdempotencyConflict
@@ -425,6 +426,7 @@ def _routes(settings: Settings) -> APIRouter:
     def close_pull(pull_id: str, service: ServiceDep) -> PullRequest:
         return _pull_action(lambda pulls: pulls.close(pull_id), service, 409)
 
+    protected.include_router(chat_routes(ServiceDep))
     router.include_router(protected)
     return router
 

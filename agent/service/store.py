@@ -47,6 +47,24 @@ MIGRATIONS = (
         PRIMARY KEY (build_id, seq)
     )
     """,
+    """
+    CREATE TABLE chats (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE chat_messages (
+        chat_id TEXT NOT NULL REFERENCES chats (id),
+        seq INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        content TEXT NOT NULL,
+        build_id TEXT,
+        at REAL NOT NULL,
+        PRIMARY KEY (chat_id, seq)
+    )
+    """,
 )
 
 
@@ -204,6 +222,49 @@ class BuildStore:
                 (build_id, after),
             ).fetchall()
         return [(int(seq), json.loads(body)) for seq, body in rows]
+
+    # --- chats -----------------------------------------------------------------------------------
+
+    def create_chat(self, chat_id: str, state: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO chats (id, state, created_at) VALUES (?, ?, ?)",
+                (chat_id, state, time.time()),
+            )
+
+    def chat_state(self, chat_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT state FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def save_chat_turn(
+        self, chat_id: str, state: str, messages: list[tuple[str, str, str | None]]
+    ) -> None:
+        """Store the chat's new state and the turn's messages (role, content, build id)."""
+        with self._transaction() as db:
+            db.execute("UPDATE chats SET state = ? WHERE id = ?", (state, chat_id))
+            seq = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM chat_messages WHERE chat_id = ?", (chat_id,)
+            ).fetchone()[0]
+            for role, content, build_id in messages:
+                seq += 1
+                db.execute(
+                    "INSERT INTO chat_messages (chat_id, seq, role, content, build_id, at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (chat_id, seq, role, content, build_id, time.time()),
+                )
+
+    def chat_messages(self, chat_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, role, content, build_id, at FROM chat_messages"
+                " WHERE chat_id = ? ORDER BY seq",
+                (chat_id,),
+            ).fetchall()
+        return [
+            {"seq": seq, "role": role, "content": content, "build_id": build_id, "at": at}
+            for seq, role, content, build_id, at in rows
+        ]
 
     # --- internals -------------------------------------------------------------------------------
 
