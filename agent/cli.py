@@ -66,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     pulls.add_argument("--workspace", type=Path, metavar="DIR", help="the target repository")
     pulls.add_argument("--json", action="store_true", help="print JSON")
     pulls.set_defaults(handler=_pulls)
+    chat = commands.add_parser("chat", help="build features by chatting")
+    chat.add_argument("--url", help="a running service (default: work in-process)")
+    chat.add_argument(
+        "--workspace", type=Path, metavar="DIR", help="the target repository (in-process)"
+    )
+    chat.add_argument("--token", help="bearer token for the service")
+    chat.set_defaults(handler=_chat)
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -178,6 +185,17 @@ def _pulls(args: argparse.Namespace) -> int:
         if args.action == "show":
             print(f"\n{pull.diff}")
     return EXIT_OK
+
+
+def _chat(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings(args)
+    except _BadInput as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from agent.terminal_chat import run_chat
+
+    return run_chat(settings, url=args.url, token=args.token)
 
 
 def _serve(args: argparse.Namespace) -> int:

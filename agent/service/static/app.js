@@ -1,0 +1,108 @@
+// The chat page: talks to the builder's own API and follows builds live over SSE.
+"use strict";
+const STAGES = ["received", "decoded", "generating", "validated", "written", "integrated",
+  "tested", "committed", "pr_opened", "done", "failed"];
+const log = document.getElementById("log");
+const form = document.getElementById("composer");
+const input = document.getElementById("message");
+let chatId = sessionStorage.getItem("petsage-chat");
+
+function add(role, text) {
+  const item = document.createElement("li");
+  item.className = role;
+  item.textContent = text;
+  log.appendChild(item);
+  item.scrollIntoView({ block: "end" });
+  return item;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(`/api/v1${path}`, {
+    headers: { "content-type": "application/json" }, ...options,
+  });
+  if (!response.ok) throw new Error(`${response.status}: ${await response.text()}`);
+  const type = response.headers.get("content-type") || "";
+  return type.includes("json") ? response.json() : response.text();
+}
+
+async function ensureChat() {
+  if (!chatId) {
+    chatId = (await api("/chats", { method: "POST" })).id;
+    sessionStorage.setItem("petsage-chat", chatId);
+  }
+  return chatId;
+}
+
+function follow(buildId) {
+  const panel = add("build", `Build ${buildId}`);
+  const stages = document.createElement("ul");
+  stages.className = "stages";
+  panel.appendChild(stages);
+  const source = new EventSource(`/api/v1/builds/${buildId}/events`);
+  for (const stage of STAGES) {
+    source.addEventListener(stage, (event) => {
+      const data = JSON.parse(event.data);
+      const chip = document.createElement("li");
+      chip.textContent = data.round ? `${stage} (${data.round})` : stage;
+      if (!data.ok) chip.className = "bad";
+      chip.title = data.message;
+      stages.appendChild(chip);
+      if (stage === "done" || stage === "failed") {
+        source.close();
+        showResult(panel, buildId);
+      }
+    });
+  }
+}
+
+async function showResult(panel, buildId) {
+  const result = await api(`/builds/${buildId}`);
+  const status = document.createElement("p");
+  status.className = `status ${result.status}`;
+  status.textContent = result.status;
+  panel.appendChild(status);
+  const files = result.files.length ? result.files : (result.attempt ? result.attempt.files.map((f) => f.path) : []);
+  const facts = document.createElement("p");
+  facts.textContent = `Tests: ${result.tests.passed} passed, ${result.tests.failed} failed.` +
+    (result.reasons.length ? `\n${result.reasons.join("\n")}` : "");
+  panel.appendChild(facts);
+  if (files.length) {
+    const tree = document.createElement("pre");
+    tree.className = "files";
+    tree.textContent = files.join("\n");
+    panel.appendChild(tree);
+  }
+  try {
+    const diff = document.createElement("pre");
+    diff.textContent = await api(`/builds/${buildId}/diff`);
+    panel.appendChild(diff);
+  } catch (error) { /* a build that wrote nothing has no diff */ }
+  panel.scrollIntoView({ block: "end" });
+}
+
+async function send(text) {
+  add("user", text);
+  try {
+    const id = await ensureChat();
+    const reply = await api(`/chats/${id}/messages`, { method: "POST", body: JSON.stringify({ content: text }) });
+    add("assistant", reply.reply);
+    if (reply.build_id) follow(reply.build_id);
+  } catch (error) {
+    add("assistant error", `Something went wrong: ${error.message}`);
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = input.value.trim();
+  if (!text) return;
+  input.value = "";
+  send(text);
+});
+input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
+input.focus();

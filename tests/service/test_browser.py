@@ -1,0 +1,55 @@
+"""The chat page in a real browser: Playwright driving Debian's chromium, headless."""
+
+import shutil
+from pathlib import Path
+
+from tests.service.conftest import Server
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SEED_REQUEST = (
+    "**Feature Request:**\n- **Feature:** `smoke_test`\n"
+    '- **Description:** "Ensure builder functional"\n- **Requirements:** "none"'
+)
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def test_typing_the_seed_request_builds_it_live(server: Server) -> None:
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(executable).exists(), (
+        "install Debian's chromium: bash scripts/system-deps.sh --tests"
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(server.url + "/")
+            assert page.title() == "PetSage Builder"
+            box = page.locator("#message")
+            box.fill(SEED_REQUEST)
+            box.press("Enter")
+            page.wait_for_selector(".status", timeout=120_000)
+            status = page.locator(".status").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "chat-smoke-test.png"), full_page=True)
+            text = page.locator("#log").inner_text()
+        finally:
+            browser.close()
+    assert status == "succeeded"
+    assert "Building `smoke_test`" in text
+    for stage in ("received", "validated", "tested", "committed", "done"):
+        assert stage in text
+    assert "src/features/smoke_test/smoke_test_router.py" in text
+    assert "+app.include_router(smoke_test_router.router" in text
+    assert (ARTIFACTS / "chat-smoke-test.png").stat().st_size > 1000
