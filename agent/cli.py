@@ -204,7 +204,9 @@ def _serve(args: argparse.Namespace) -> int:
     except _BadInput as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if not _is_loopback(args.host) and not settings.token_set:
+    from agent.addresses import is_loopback_host
+
+    if not is_loopback_host(args.host) and not settings.token_set:
         print(
             f"error: --host {args.host} is reachable beyond this machine: set PETSAGE_API_TOKENS "
             "(comma-separated bearer tokens) first",
@@ -230,17 +232,6 @@ def _serve(args: argparse.Namespace) -> int:
     sys.setswitchinterval(0.0005)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return EXIT_OK
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _BadInput(Exception):

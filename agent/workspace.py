@@ -203,15 +203,8 @@ class Worktree:
 
     def merge(self, head: str, message: str) -> list[str]:
         """Merge `head` into this checkout; on conflict, abort and return the conflicting paths."""
-        name, email = self.author
         command = [
-            "git",
-            "-c",
-            f"user.name={name}",
-            "-c",
-            f"user.email={email}",
-            "-c",
-            "commit.gpgsign=false",
+            *_git_as(self.author),
             "merge",
             "--no-ff",
             "--no-edit",
@@ -238,25 +231,22 @@ class Worktree:
 
 def _commit(runner: git.Git, message: str, author: tuple[str, str]) -> None:
     """Commit the index; a rebuild with identical files still records its own commit."""
+    command = [*_git_as(author), "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message]
+    _git(runner.execute, command)
+
+
+def _git_as(author: tuple[str, str]) -> list[str]:
+    """`git` as the builder: its own name and email, never signing (no prompt can block it)."""
     name, email = author
-    _git(
-        runner.execute,
-        [
-            "git",
-            "-c",
-            f"user.name={name}",
-            "-c",
-            f"user.email={email}",
-            "-c",
-            "commit.gpgsign=false",
-            "commit",
-            "--quiet",
-            "--no-verify",
-            "--allow-empty",
-            "-m",
-            message,
-        ],
-    )
+    return [
+        "git",
+        "-c",
+        f"user.name={name}",
+        "-c",
+        f"user.email={email}",
+        "-c",
+        "commit.gpgsign=false",
+    ]
 
 
 def _git(command: Any, *args: Any, **kwargs: Any) -> str:

@@ -9,11 +9,10 @@ when a server refuses it.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Any
-from urllib.parse import urlparse
 
+from agent.addresses import is_loopback_url as is_loopback
 from agent.errors import ConfigError, ModelError
 from agent.models.base import GenerationTask, Model, ModelReply, Usage
 from agent.prompting import build_messages
@@ -167,15 +166,3 @@ def bundle_schema() -> dict[str, Any]:
             "notes": {"type": "array", "items": {"type": "string"}},
         },
     }
-
-
-def is_loopback(url: str | None) -> bool:
-    host = urlparse(url).hostname if url else None
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
