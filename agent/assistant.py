@@ -65,6 +65,9 @@ class ChatState(BaseModel):
     status_only: bool = False
     last_request: FeatureRequest | None = None
     last_build_id: str | None = None
+    #: With a real model: the recent messages, and the request it proposed.
+    history: list[dict[str, str]] = []
+    proposal: FeatureRequest | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from agent.assistant import ChatState, respond
+from agent.assistant import ChatState
 from agent.settings import Settings
 
 PROMPT = "you> "
@@ -68,15 +68,17 @@ class _LocalSession(_Session):
 
     def __init__(self, settings: Settings, out: TextIO) -> None:
         from agent.loop import Builder
+        from agent.model_assistant import assistant_for
 
         self.builder = Builder(settings)
+        self.respond = assistant_for(self.builder.model)
         self.out = out
         self.state = ChatState()
         self.last: Any = None
         self.where = f"in-process, workspace {self.builder.repo.path}"
 
     def say(self, message: str) -> None:
-        turn = respond(self.state, message)
+        turn = self.respond(self.state, message)
         self.state = turn.state
         if turn.build is not None:
             self.out.write(f"builder> {turn.reply}\n")

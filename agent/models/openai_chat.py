@@ -90,8 +90,6 @@ class OpenAIChatModel(Model):
         )
 
     def _complete(self, messages: list[dict[str, str]], form: str, feature: str) -> Any:
-        import openai
-
         arguments: dict[str, Any] = {
             "model": self.model_name,
             "messages": messages,
@@ -105,6 +103,22 @@ class OpenAIChatModel(Model):
             }
         elif form == "json_object":
             arguments["response_format"] = {"type": "json_object"}
+        return self._create(arguments, refusable=form != "plain")
+
+    def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+        """One Chat Completions call with tools (the chat assistant's), errors mapped as above."""
+        arguments = {
+            "model": self.model_name,
+            "messages": messages,
+            "tools": tools,
+            "temperature": self.settings.model_temperature,
+            "max_tokens": min(self.settings.model_max_tokens, 2000),
+        }
+        return self._create(arguments, refusable=False)
+
+    def _create(self, arguments: dict[str, Any], *, refusable: bool) -> Any:
+        import openai
+
         try:
             return self.client.chat.completions.create(**arguments)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
@@ -118,7 +132,7 @@ class OpenAIChatModel(Model):
                 "check PETSAGE_MODEL"
             ) from e
         except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
-            if form != "plain" and "response_format" in arguments:
+            if refusable and "response_format" in arguments:
                 raise _FormRefused from e
             raise ModelError(
                 f"the model server rejected the request ({e.status_code}): {e.message}"

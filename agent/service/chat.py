@@ -6,7 +6,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from agent.assistant import ChatState, respond
+from agent.assistant import ChatState
+from agent.model_assistant import assistant_for
 from agent.result import BuildResult
 
 
@@ -51,7 +52,7 @@ def chat_routes(service_dependency: Any) -> APIRouter:
                 },
             )
         state = ChatState.model_validate_json(raw)
-        turn = respond(state, message.content)
+        turn = assistant_for(service.runner.model)(state, message.content)
         build_id = None
         reply = turn.reply
         new_state = turn.state

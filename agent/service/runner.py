@@ -31,7 +31,8 @@ class ServiceRunner:
         self.store = store
         self.model = model
         self._builder = Builder(settings, model=model)
-        self.model_name = self._builder.model.name
+        self.model = self._builder.model
+        self.model_name = self.model.name
         #: Set by the app: true once the service is shutting down.
         self.shutting_down: Callable[[], bool] = lambda: False
 

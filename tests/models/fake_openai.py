@@ -6,6 +6,7 @@ It runs uvicorn in a thread on a loopback port, so the real `openai` client talk
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections import deque
@@ -60,6 +61,30 @@ class FakeOpenAI:
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
             },
+        }
+        self._answers.append((200, body, {}))
+
+    def tool_calls(self, *calls: tuple[str, dict[str, Any]], content: str | None = None) -> None:
+        """Queue an answer that calls tools (name, arguments) instead of writing text."""
+        message = {
+            "role": "assistant",
+            "content": content,
+            "tool_calls": [
+                {
+                    "id": f"call_{n}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(args)},
+                }
+                for n, (name, args) in enumerate(calls)
+            ],
+        }
+        body = {
+            "id": "chatcmpl-tools",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": "fake",
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": 300, "completion_tokens": 40, "total_tokens": 340},
         }
         self._answers.append((200, body, {}))
 

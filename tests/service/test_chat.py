@@ -1,6 +1,9 @@
 """Chat over real HTTP: a conversation that builds, refines and rebuilds on one branch."""
 
+from pathlib import Path
+
 from tests.conftest import SEED_TEXT, git
+from tests.models.fake_openai import FakeOpenAI
 from tests.service.conftest import Server, wait_final
 
 
@@ -43,3 +46,38 @@ def test_the_seed_request_text_builds_at_once(server: Server) -> None:
         reply = client.post(f"/api/v1/chats/{chat_id}/messages", json={"content": SEED_TEXT}).json()
         assert reply["build_id"] and "Building `smoke_test`" in reply["reply"]
         assert wait_final(client, reply["build_id"])["status"] == "succeeded"
+
+
+def test_with_a_real_model_the_chat_calls_tools_and_builds(tmp_path: Path) -> None:
+    with FakeOpenAI() as fake:
+        fake.tool_calls(
+            (
+                "propose_feature",
+                {
+                    "feature": "smoke_test",
+                    "description": "Ensure builder functional",
+                    "requirements": "none",
+                },
+            ),
+            ("build", {}),
+            content="Here it is.",
+        )
+        fake.reply(SEED_TEXT)
+        env = {
+            "PETSAGE_MODEL": "openai:fake-model",
+            "OPENAI_BASE_URL": fake.base_url,
+            "OPENAI_API_KEY": "sk-test",
+        }
+        server = Server(tmp_path / "petsage_backend", env=env).start()
+        try:
+            with server.client() as client:
+                chat_id = client.post("/api/v1/chats").json()["id"]
+                reply = client.post(
+                    f"/api/v1/chats/{chat_id}/messages", json={"content": "a smoke test please"}
+                ).json()
+                assert reply["build_id"] and reply["reply"].startswith("Here it is.")
+                result = wait_final(client, reply["build_id"])
+            assert result["status"] == "succeeded" and result["model"] == "openai:fake-model"
+            assert [r.get("tools") is not None for r in fake.requests] == [True, False]
+        finally:
+            server.stop()
