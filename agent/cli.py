@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agent.events import StageEvent
+    from agent.request import FeatureRequest
     from agent.result import BuildResult
     from agent.settings import Settings
 
@@ -118,7 +119,7 @@ def _build(args: argparse.Namespace) -> int:
         for reason in event.data.get("reasons", [])[:10]:
             print(f"{'':20}- {reason}", file=sys.stderr)
 
-    request: object = raw
+    request: bytes | FeatureRequest = raw
     if args.open_pr:
         from agent.errors import RequestError
         from agent.request import decode_request
@@ -127,7 +128,7 @@ def _build(args: argparse.Namespace) -> int:
         with contextlib.suppress(RequestError):
             decoded = decode_request(raw, max_bytes=settings.max_request_bytes)
             request = decoded.model_copy(update={"open_pr": True})
-    result = builder.run(request, on_event=show)  # type: ignore[arg-type]
+    result = builder.run(request, on_event=show)
     if result.status != "rejected":
         _save_record(builder.repo.state_dir, result)
     if args.json:
