@@ -29,13 +29,12 @@ from agent.errors import (
 from agent.events import Stage, StageEvent
 from agent.layout import FeatureLayout
 from agent.models import Feedback, GenerationTask, Model, create_model
-from agent.prompt_files import skeleton_files
 from agent.report import render_report
 from agent.request import FeatureRequest, decode_request
-from agent.result import Attempt, AttemptFile, BuildResult, BuildStatus, RoundRecord, TestCounts
+from agent.result import Attempt, AttemptFile, BuildResult, BuildStatus, RoundRecord
 from agent.sandbox import UNSANDBOXED_NOTE
 from agent.settings import Settings
-from agent.testenv import ensure_test_env
+from agent.suite import commit_message, counts_of, test_python_for
 from agent.testrun import TestReport, start_tests
 from agent.wiring import MAIN_PY, patch, wire_router
 from agent.workspace import TargetRepo, Worktree
@@ -87,27 +86,6 @@ class Builder:
                 return result
             if on_event is not None:
                 on_event(event)
-
-
-def test_python_for(settings: Settings, repo: TargetRepo, start: str) -> tuple[Path, str | None]:
-    """The interpreter for the target's tests at `start`: the configured one, or the managed env."""
-    if settings.test_python is not None:
-        return settings.test_python, None
-    requirements = repo.show(start, "requirements.txt")
-    if requirements is None:
-        requirements = skeleton_files()["requirements.txt"]
-    env = ensure_test_env(requirements)
-    return env.python, env.note
-
-
-def run_suite_on(path: Path, settings: Settings, repo: TargetRepo, start: str) -> TestReport:
-    """The target's whole suite on a checkout, in the sandbox (used to vet a merge)."""
-    python, _ = test_python_for(settings, repo, start)
-    with start_tests(
-        path, python=python, timeout=settings.test_timeout, sandboxed=settings.sandbox != "off"
-    ) as run:
-        run.release()
-        return run.wait()
 
 
 class _Cancelled(BuilderError):
@@ -307,7 +285,14 @@ class _BuildRun:
                 yield self._event("tested", f"{report.passed} passed", round=round_number)
                 with self._timed("commit"):
                     self.result.commit = worktree.commit(
-                        self._commit_message(request, paths, report)
+                        commit_message(
+                            request,
+                            paths,
+                            report,
+                            self.result.id,
+                            self.model.name,
+                            len(self.result.rounds),
+                        )
                     )
                     self.repo.update_branch(
                         request.branch,
@@ -350,30 +335,12 @@ class _BuildRun:
         return paths
 
     def _record_tests(self, report: TestReport, own: int, bundle: FileBundle) -> None:
-        self.result.tests = TestCounts(
-            passed=report.passed,
-            failed=report.failed,
-            skipped=report.count("skipped"),
-            total=len(report.cases),
-            feature_tests=own,
-            seconds=round(report.seconds, 3),
-        )
+        self.result.tests = counts_of(report, own)
         if self.result.attempt is not None:
             self.result.attempt.files = [
                 AttemptFile(path=f.path, content=f.content) for f in bundle.files
             ]
             self.result.attempt.test_output = report.output
-
-    def _commit_message(self, request: FeatureRequest, paths: list[str], report: TestReport) -> str:
-        lines = [f"feat({request.feature}): {request.title}"[:100], "", "Files:"]
-        lines += [f"- {path}" for path in paths]
-        lines += [
-            "",
-            f"Tests: {report.passed} passed, {report.failed} failed, "
-            f"{report.count('skipped')} skipped",
-            f"Build: {self.result.id} (model {self.model.name}, round {len(self.result.rounds)})",
-        ]
-        return "\n".join(lines)
 
     # --- bookkeeping -----------------------------------------------------------------------------
 

@@ -258,7 +258,7 @@ class LocalPulls:
 
     def merge(self, pull_id: str, settings: Settings) -> PullRequest:
         """Merge into the base branch only if the whole suite passes on the merge result."""
-        from agent.loop import run_suite_on
+        from agent.suite import run_suite_on
 
         pull = self.get(pull_id)
         if pull.state != "open":

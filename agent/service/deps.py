@@ -1,0 +1,68 @@
+"""What the service's routes share: the running `Service` and the dependencies that find it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from agent.models.base import Model
+from agent.service.jobs import JobBackend, ThreadJobs
+from agent.service.runner import ServiceRunner
+from agent.service.schemas import errors
+from agent.service.store import BuildRecord, BuildStore
+from agent.settings import Settings
+
+
+class Service:
+    """What the routes share: settings, store, runner and job backend."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        model: Model | None,
+        jobs_factory: Callable[[ServiceRunner], JobBackend] | None,
+    ) -> None:
+        self.settings = settings
+        state_dir = settings.resolved_state_dir()
+        self.store = BuildStore(state_dir / "builds.db")
+        self.runner = ServiceRunner(settings, self.store, model)
+        factory = jobs_factory or (lambda runner: ThreadJobs(runner.run, settings.workers))
+        self.jobs = factory(self.runner)
+        self.runner.shutting_down = lambda: self.jobs.stopping
+
+    def start(self) -> None:
+        queued = self.runner.recover()
+        self.jobs.start()
+        for build_id in queued:
+            record = self.store.get(build_id)
+            if record is not None:
+                self.jobs.submit(build_id, record.feature)
+
+    def stop(self) -> None:
+        self.jobs.shutdown()
+        self.store.close()
+
+
+def service_of(request: Request) -> Service:
+    """The running app's `Service` (a FastAPI dependency)."""
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(service_of)]
+
+
+def existing_build(build_id: str, service: ServiceDep) -> BuildRecord:
+    """The build named in the path, or a 404 before any response starts."""
+    return record_of(service, build_id)
+
+
+def record_of(service: Service, build_id: str) -> BuildRecord:
+    record = service.store.get(build_id)
+    if record is None:
+        raise HTTPException(
+            404, detail=errors("not_found", [("build_id", f"no build {build_id!r}")])
+        )
+    return record

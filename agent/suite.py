@@ -1,0 +1,65 @@
+"""The target's suite as the builder runs it: the interpreter, a whole run, counts, commit text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.prompt_files import skeleton_files
+from agent.request import FeatureRequest
+from agent.result import TestCounts
+from agent.settings import Settings
+from agent.testenv import ensure_test_env
+from agent.testrun import TestReport, start_tests
+from agent.workspace import TargetRepo
+
+
+def test_python_for(settings: Settings, repo: TargetRepo, start: str) -> tuple[Path, str | None]:
+    """The interpreter for the target's tests at `start`: the configured one, or the managed env."""
+    if settings.test_python is not None:
+        return settings.test_python, None
+    requirements = repo.show(start, "requirements.txt")
+    if requirements is None:
+        requirements = skeleton_files()["requirements.txt"]
+    env = ensure_test_env(requirements)
+    return env.python, env.note
+
+
+def run_suite_on(path: Path, settings: Settings, repo: TargetRepo, start: str) -> TestReport:
+    """The target's whole suite on a checkout, in the sandbox (used to vet a merge)."""
+    python, _ = test_python_for(settings, repo, start)
+    with start_tests(
+        path, python=python, timeout=settings.test_timeout, sandboxed=settings.sandbox != "off"
+    ) as run:
+        run.release()
+        return run.wait()
+
+
+def counts_of(report: TestReport, own: int) -> TestCounts:
+    """A run's results as the build result shows them; `own` counts the feature's tests."""
+    return TestCounts(
+        passed=report.passed,
+        failed=report.failed,
+        skipped=report.count("skipped"),
+        total=len(report.cases),
+        feature_tests=own,
+        seconds=round(report.seconds, 3),
+    )
+
+
+def commit_message(
+    request: FeatureRequest,
+    paths: list[str],
+    report: TestReport,
+    build_id: str,
+    model: str,
+    round_number: int,
+) -> str:
+    """`feat(<f>): <first line>`, then the files and the test result (BLUEPRINT §5)."""
+    lines = [f"feat({request.feature}): {request.title}"[:100], "", "Files:"]
+    lines += [f"- {path}" for path in paths]
+    lines += [
+        "",
+        f"Tests: {report.passed} passed, {report.failed} failed, {report.count('skipped')} skipped",
+        f"Build: {build_id} (model {model}, round {round_number})",
+    ]
+    return "\n".join(lines)
