@@ -29,7 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except _BadInput as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return code
 
 
@@ -84,12 +88,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace) -> int:
-    try:
-        raw = _read_payload(args.payload)
-        settings = _settings(args)
-    except _BadInput as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    raw = _read_payload(args.payload)
+    settings = _settings(args)
 
     from agent.errors import ConfigError
     from agent.loop import Builder
@@ -143,11 +143,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _pulls(args: argparse.Namespace) -> int:
-    try:
-        settings = _settings(args)
-    except _BadInput as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    settings = _settings(args)
     from agent.pulls import LocalPulls, PullRequestError
     from agent.workspace import TargetRepo
 
@@ -189,22 +185,14 @@ def _pulls(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    try:
-        settings = _settings(args)
-    except _BadInput as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    settings = _settings(args)
     from agent.terminal_chat import run_chat
 
     return run_chat(settings, url=args.url, token=args.token)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    try:
-        settings = _settings(args)
-    except _BadInput as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    settings = _settings(args)
     from agent.addresses import is_loopback_host
 
     if not is_loopback_host(args.host) and not settings.token_set:
