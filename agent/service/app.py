@@ -87,9 +87,18 @@ def create_app(
 
 
 def _routes(settings: Settings) -> APIRouter:
-    def authorised(credentials: Credentials) -> None:
+    def authorised(
+        credentials: Credentials,
+        access_token: Annotated[
+            str | None,
+            Query(
+                description="The bearer token, for clients that cannot set headers (EventSource)."
+            ),
+        ] = None,
+    ) -> None:
         tokens = settings.token_set
-        if tokens and (credentials is None or credentials.credentials not in tokens):
+        given = credentials.credentials if credentials is not None else access_token
+        if tokens and given not in tokens:
             raise HTTPException(
                 401,
                 detail=errors(

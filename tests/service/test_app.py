@@ -305,6 +305,20 @@ def test_tokens_guard_every_build_route(tmp_path: Path) -> None:
             assert accepted.status_code == 202
         with server.client(headers={"Authorization": "Bearer alpha"}) as authorised:
             assert wait_final(authorised, accepted.json()["id"])["status"] == "succeeded"
+        build_id = accepted.json()["id"]
+        with server.client() as client:
+            assert (
+                client.get(
+                    f"/api/v1/builds/{build_id}", params={"access_token": "wrong"}
+                ).status_code
+                == 401
+            )
+            # EventSource cannot set headers: the page passes the token in the query.
+            with client.stream(
+                "GET", f"/api/v1/builds/{build_id}/events", params={"access_token": "alpha"}
+            ) as stream:
+                assert stream.status_code == 200
+                assert sse_events(stream)[-1]["event"] == "done"
     finally:
         server.stop()
 

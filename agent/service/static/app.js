@@ -6,6 +6,10 @@ const log = document.getElementById("log");
 const form = document.getElementById("composer");
 const input = document.getElementById("message");
 let chatId = sessionStorage.getItem("petsage-chat");
+// A service with PETSAGE_API_TOKENS: open the page as /?token=... once; it is kept for the tab.
+const params = new URLSearchParams(location.search);
+if (params.get("token")) sessionStorage.setItem("petsage-token", params.get("token"));
+const token = sessionStorage.getItem("petsage-token");
 
 function add(role, text) {
   const item = document.createElement("li");
@@ -17,9 +21,9 @@ function add(role, text) {
 }
 
 async function api(path, options = {}) {
-  const response = await fetch(`/api/v1${path}`, {
-    headers: { "content-type": "application/json" }, ...options,
-  });
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(`/api/v1${path}`, { headers, ...options });
   if (!response.ok) throw new Error(`${response.status}: ${await response.text()}`);
   const type = response.headers.get("content-type") || "";
   return type.includes("json") ? response.json() : response.text();
@@ -38,7 +42,8 @@ function follow(buildId) {
   const stages = document.createElement("ul");
   stages.className = "stages";
   panel.appendChild(stages);
-  const source = new EventSource(`/api/v1/builds/${buildId}/events`);
+  const query = token ? `?access_token=${encodeURIComponent(token)}` : "";
+  const source = new EventSource(`/api/v1/builds/${buildId}/events${query}`);
   for (const stage of STAGES) {
     source.addEventListener(stage, (event) => {
       const data = JSON.parse(event.data);
