@@ -56,10 +56,10 @@ def parse_reply(text: str, feature: str) -> FileBundle:
     candidate = _unfence_json(stripped)
     if candidate is not None:
         return _from_json(candidate)
-    files, notes, problems, summary = _scan_markdown(text)
+    files, problems, summary = _scan_markdown(text)
     if problems:
         raise BundleError(problems)
-    if not files and not notes:
+    if not files:
         raise BundleError(
             [
                 Problem(
@@ -69,7 +69,7 @@ def parse_reply(text: str, feature: str) -> FileBundle:
                 )
             ]
         )
-    return _drop_integration(FileBundle(feature=feature, files=files, summary=summary, notes=notes))
+    return _drop_integration(FileBundle(feature=feature, files=files, summary=summary))
 
 
 def normalise_content(content: str) -> str:
@@ -88,7 +88,7 @@ _FILE_LINE = re.compile(
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[\w+.-]*)\s*$")
 
 
-def _scan_markdown(text: str) -> tuple[list[BundleFile], list[str], list[Problem], str]:
+def _scan_markdown(text: str) -> tuple[list[BundleFile], list[Problem], str]:
     lines = text.splitlines()
     files: list[BundleFile] = []
     problems: list[Problem] = []
@@ -125,7 +125,7 @@ def _scan_markdown(text: str) -> tuple[list[BundleFile], list[str], list[Problem
         ]
         files.append(BundleFile(path=path, content=normalise_content("\n".join(body))))
         index = closing + 1
-    return files, [], problems, summary
+    return files, problems, summary
 
 
 def _find_closing(lines: list[str], start: int, fence: str) -> int | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import git
@@ -322,4 +321,4 @@ class LocalPulls:
         temporary.replace(self.path)
 
 
-__all__ = ["LocalPulls", "Path", "PullRequestError", "open_pull_request"]
+__all__ = ["LocalPulls", "PullRequestError", "open_pull_request"]

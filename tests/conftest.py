@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.bundle import BundleFile, FileBundle
 from agent.loop import Builder
 from agent.models.base import Model
 from agent.settings import Settings
@@ -82,3 +83,22 @@ def git_repo(tmp_path: Path) -> Path:
     git(path, "config", "user.name", "Test User")
     git(path, "config", "user.email", "test@example.invalid")
     return path
+
+
+@pytest.fixture
+def fake_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A local OpenAI-compatible server the SDK is pointed at (its variables set for the test)."""
+    from tests.models.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+        yield server
+
+
+def with_file(bundle: FileBundle, path: str, content: str | None) -> FileBundle:
+    """`bundle` with `path` replaced by `content`, or removed when `content` is None."""
+    files = [f for f in bundle.files if f.path != path]
+    if content is not None:
+        files.append(BundleFile(path=path, content=content))
+    return bundle.model_copy(update={"files": files})

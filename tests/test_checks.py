@@ -3,7 +3,7 @@ import pytest
 from agent.bundle import BundleFile, FileBundle, parse_reply
 from agent.checks import MAX_FILE_BYTES, check_bundle
 from agent.errors import BundleError
-from tests.conftest import SEED_TEXT
+from tests.conftest import SEED_TEXT, with_file
 
 MODELS = "src/features/smoke_test/smoke_test_models.py"
 ROUTER = "src/features/smoke_test/smoke_test_router.py"
@@ -12,13 +12,6 @@ TESTS = "tests/features/smoke_test/test_smoke_test.py"
 
 def seed_bundle() -> FileBundle:
     return parse_reply(SEED_TEXT, "smoke_test")
-
-
-def replace(bundle: FileBundle, path: str, content: str | None) -> FileBundle:
-    files = [f for f in bundle.files if f.path != path]
-    if content is not None:
-        files.append(BundleFile(path=path, content=content))
-    return bundle.model_copy(update={"files": files})
 
 
 def add(bundle: FileBundle, path: str, content: str = "x = 1\n") -> FileBundle:
@@ -80,12 +73,12 @@ def test_paths_outside_the_rules_are_refused(path: str, reason: str) -> None:
     ],
 )
 def test_missing_modules_are_refused(path: str, reason: str) -> None:
-    found = problems(replace(seed_bundle(), path, None))
+    found = problems(with_file(seed_bundle(), path, None))
     assert f"{path}: missing: {reason} is required" in found
 
 
 def test_syntax_errors_name_file_and_line() -> None:
-    found = problems(replace(seed_bundle(), MODELS, "class A(:\n    pass\n"))
+    found = problems(with_file(seed_bundle(), MODELS, "class A(:\n    pass\n"))
     assert found == [f"{MODELS}:1: does not parse as Python: invalid syntax"] or any(
         p.startswith(f"{MODELS}:1: does not parse") for p in found
     )
@@ -93,25 +86,25 @@ def test_syntax_errors_name_file_and_line() -> None:
 
 def test_router_rules() -> None:
     no_router = problems(
-        replace(seed_bundle(), ROUTER, "from fastapi import APIRouter\nr = APIRouter()\n")
+        with_file(seed_bundle(), ROUTER, "from fastapi import APIRouter\nr = APIRouter()\n")
     )
     assert any("defines no module-level `router = APIRouter" in p for p in no_router)
     wrong_prefix = problems(
-        replace(
+        with_file(
             seed_bundle(),
             ROUTER,
             "from fastapi import APIRouter\nrouter = APIRouter(prefix='/smoke_test')\n",
         )
     )
     assert any("must use prefix '/smoke-test', got '/smoke_test'" in p for p in wrong_prefix)
-    not_router = problems(replace(seed_bundle(), ROUTER, "router = dict(prefix='/smoke-test')\n"))
+    not_router = problems(with_file(seed_bundle(), ROUTER, "router = dict(prefix='/smoke-test')\n"))
     assert any("is not an `APIRouter" in p for p in not_router)
 
 
 def test_models_module_needs_a_pydantic_model() -> None:
-    found = problems(replace(seed_bundle(), MODELS, "class A:\n    pass\n"))
+    found = problems(with_file(seed_bundle(), MODELS, "class A:\n    pass\n"))
     assert any("defines no Pydantic model" in p for p in found)
-    derived = replace(
+    derived = with_file(
         seed_bundle(),
         MODELS,
         "import pydantic\nclass A(pydantic.BaseModel):\n    pass\nclass B(A):\n    pass\n",
@@ -120,9 +113,9 @@ def test_models_module_needs_a_pydantic_model() -> None:
 
 
 def test_test_module_needs_a_test() -> None:
-    found = problems(replace(seed_bundle(), TESTS, "def helper():\n    pass\n"))
+    found = problems(with_file(seed_bundle(), TESTS, "def helper():\n    pass\n"))
     assert any("defines no `test_*` function" in p for p in found)
-    in_class = replace(
+    in_class = with_file(
         seed_bundle(), TESTS, "class TestIt:\n    def test_a(self):\n        assert True\n"
     )
     check_bundle(in_class, "smoke_test")
@@ -132,7 +125,7 @@ def test_dangerous_code_is_refused_with_its_line() -> None:
     router = seed_bundle().get(ROUTER)
     assert router is not None
     hostile = router.content + "\nimport subprocess\nsubprocess.run(['id'])\n"
-    found = problems(replace(seed_bundle(), ROUTER, hostile))
+    found = problems(with_file(seed_bundle(), ROUTER, hostile))
     line = len(router.content.splitlines()) + 2
     assert f"{ROUTER}:{line}: imports `subprocess`, which generated code may not use" in found
 
@@ -155,8 +148,8 @@ def test_duplicates_and_wrong_feature() -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    bundle = replace(seed_bundle(), TESTS, None)
+    bundle = with_file(seed_bundle(), TESTS, None)
     bundle = add(bundle, "../escape.py")
-    bundle = replace(bundle, MODELS, "eval('1')\n")
+    bundle = with_file(bundle, MODELS, "eval('1')\n")
     found = problems(bundle)
     assert len(found) >= 4, found

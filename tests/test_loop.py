@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.bundle import BundleFile, FileBundle, parse_reply
+from agent.bundle import FileBundle, parse_reply
 from agent.errors import ModelError
 from agent.events import StageEvent
 from agent.loop import Builder
 from agent.models.scripted import ScriptedModel
 from agent.prompt_files import skeleton_files
 from agent.settings import Settings
-from tests.conftest import SEED_TEXT, SMOKE_REQUEST, branch_files, git, refs
+from tests.conftest import SEED_TEXT, SMOKE_REQUEST, branch_files, git, refs, with_file
 
 ROUTER = "src/features/smoke_test/smoke_test_router.py"
 TESTS = "tests/features/smoke_test/test_smoke_test.py"
@@ -43,13 +43,6 @@ PETS = {
 
 def seed_bundle() -> FileBundle:
     return parse_reply(SEED_TEXT, "smoke_test")
-
-
-def with_file(bundle: FileBundle, path: str, content: str | None) -> FileBundle:
-    files = [f for f in bundle.files if f.path != path]
-    if content is not None:
-        files.append(BundleFile(path=path, content=content))
-    return bundle.model_copy(update={"files": files})
 
 
 def failing_tests_bundle() -> FileBundle:

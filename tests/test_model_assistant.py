@@ -1,7 +1,5 @@
 """The chat assistant with a real model's tool calls, through the openai adapter over HTTP."""
 
-from collections.abc import Iterator
-
 import pytest
 
 from agent.assistant import ChatState
@@ -16,11 +14,8 @@ FIELDS = "name: str len>=1 len<=40\nage: int >=0 <=40"
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        yield server
+def fake(fake_openai: FakeOpenAI) -> FakeOpenAI:
+    return fake_openai
 
 
 def test_tool_calls_propose_then_build(settings: Settings, fake: FakeOpenAI) -> None:

@@ -224,16 +224,8 @@ def _routes(settings: Settings) -> APIRouter:
         responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
     )
     def get_report(build_id: str, service: ServiceDep) -> PlainTextResponse:
-        record = record_of(service, build_id)
-        if record.result is None:
-            raise HTTPException(
-                409,
-                detail=errors(
-                    "not_ended",
-                    [(None, f"the build is {record.status}; its report comes when it ends")],
-                ),
-            )
-        return PlainTextResponse(record.result.report, media_type="text/markdown; charset=utf-8")
+        result = _ended_result(record_of(service, build_id))
+        return PlainTextResponse(result.report, media_type="text/markdown; charset=utf-8")
 
     @protected.get(
         "/builds/{build_id}/diff",
@@ -242,12 +234,7 @@ def _routes(settings: Settings) -> APIRouter:
         responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
     )
     def get_diff(build_id: str, service: ServiceDep) -> PlainTextResponse:
-        record = record_of(service, build_id)
-        result = record.result
-        if result is None:
-            raise HTTPException(
-                409, detail=errors("not_ended", [(None, f"the build is {record.status}")])
-            )
+        result = _ended_result(record_of(service, build_id))
         if result.commit:
             text = service.runner.commit_diff(result.commit)
         elif result.attempt is not None and result.attempt.diff:
@@ -330,6 +317,14 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _ended_result(record: BuildRecord) -> BuildResult:
+    """The result of a build that has ended; 409 while it is queued or running."""
+    if record.result is None:
+        reason = f"the build is {record.status}; its report and diff come when it ends"
+        raise HTTPException(409, detail=errors("not_ended", [(None, reason)]))
+    return record.result
 
 
 def _accepted(record: BuildRecord) -> BuildAccepted:
