@@ -84,6 +84,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, metavar="N", help="builds at once (default: cores)")
     serve.add_argument("--workspace", type=Path, metavar="DIR", help="the target repository")
     serve.set_defaults(handler=_serve)
+    worker = commands.add_parser(
+        "worker", help="run builds from the Celery queue (PETSAGE_JOBS=celery deployments)"
+    )
+    worker.add_argument(
+        "--workspace", type=Path, metavar="DIR", help="this worker's own clone of the remote"
+    )
+    worker.add_argument("--name", help="this worker's name (default petsage-<pid>@<host>)")
+    worker.add_argument(
+        "--concurrency", type=int, default=1, metavar="N", help="builds at once (default 1)"
+    )
+    worker.set_defaults(handler=_worker)
     return parser
 
 
@@ -221,6 +232,25 @@ def _serve(args: argparse.Namespace) -> int:
     sys.setswitchinterval(0.0005)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return EXIT_OK
+
+
+def _worker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not 1 <= args.concurrency <= 64:
+        raise _BadInput("--concurrency: must be between 1 and 64")
+    from agent.errors import BuilderError
+    from agent.service.worker import run_worker
+
+    print(
+        f"petsage-builder: worker on queue {settings.queue}, model {settings.model}, "
+        f"clone {settings.workspace} of {settings.git_remote}",
+        file=sys.stderr,
+    )
+    try:
+        return run_worker(settings, name=args.name, concurrency=args.concurrency)
+    except BuilderError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 class _BadInput(Exception):

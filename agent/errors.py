@@ -33,6 +33,10 @@ class ConfigError(BuilderError):
     """The builder's settings are wrong or incomplete (names the variable to set)."""
 
 
+class JobsUnavailable(BuilderError):
+    """The job backend (Celery's broker) cannot take a build now."""
+
+
 class RequestError(BuilderError):
     """A feature request that cannot be decoded or breaks a rule of BLUEPRINT §1."""
 

@@ -16,6 +16,7 @@ Stage = Literal[
     "tested",
     "committed",
     "pr_opened",
+    "requeued",
     "done",
     "failed",
 ]
@@ -30,6 +31,7 @@ STAGES: tuple[Stage, ...] = (
     "tested",
     "committed",
     "pr_opened",
+    "requeued",
     "done",
     "failed",
 )

@@ -80,7 +80,48 @@ class Settings(BaseSettings):
     record: Path | None = Field(
         default=None, description="Folder where each build's model exchanges are saved."
     )
-    git_remote: str | None = Field(default=None, description="URL or path pull requests push to.")
+    git_remote: str | None = Field(
+        default=None,
+        description="The shared remote: pull requests push to it; Celery workers fetch their base "
+        "from it and push each passing build's branch to it.",
+    )
+    jobs: Literal["threads", "celery"] = Field(
+        default="threads",
+        description="Where service builds run: `threads` in the API process, or `celery` workers "
+        "(`petsage-builder worker`) through PETSAGE_BROKER_URL.",
+    )
+    broker_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Celery's broker and result backend (Redis) when PETSAGE_JOBS=celery.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="The build store: postgresql://user@host:port/name, or sqlite:///path; "
+        "default: a SQLite file in the state folder.",
+        repr=False,
+    )
+    queue: str = Field(
+        default="petsage-builds",
+        pattern=r"^[A-Za-z0-9_.-]{1,100}$",
+        description="The Celery queue builds go through.",
+    )
+    lease_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        description="A worker renews its hold on a running build this often (÷3); a hold not "
+        "renewed for this long means the worker died, and another takes the build over.",
+    )
+    max_attempts: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="Tries per build before a dead worker's build ends `interrupted`.",
+    )
+    visibility_timeout: float = Field(
+        default=3600.0,
+        ge=1,
+        description="Seconds before Redis hands an unacknowledged build message to another worker.",
+    )
     forge_api_url: str = Field(
         default="https://api.github.com", description="The forge's REST API."
     )

@@ -13,6 +13,7 @@ from agent.bundle import BundleFile, FileBundle
 from agent.loop import Builder
 from agent.models.base import Model
 from agent.settings import Settings
+from tests.scaleout import postgres_url, redis_url  # noqa: F401  (fixtures)
 
 DATA = Path(__file__).parent / "data"
 SEED_TEXT = (DATA / "seed_smoke_test.txt").read_text()

@@ -7,6 +7,7 @@ crash ends the builds that were running and runs the queued ones.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 
 from agent import __version__
-from agent.errors import RequestError
+from agent.errors import BuilderError, ConfigError, JobsUnavailable, RequestError
 from agent.models.base import Model
 from agent.request import decode_request
 from agent.result import FINAL_STATUSES, BuildResult, BuildStatus
@@ -41,6 +42,7 @@ from agent.service.schemas import (
 from agent.service.store import BuildRecord, IdempotencyConflict
 from agent.settings import Settings, get_settings
 
+log = logging.getLogger("petsage.service")
 ACCEPTED_TYPES = frozenset({"application/json", "text/plain", "application/octet-stream", ""})
 _STATUS_FOR_KIND = {"undecodable": 400, "invalid": 422, "too_large": 413}
 
@@ -58,11 +60,22 @@ def create_app(
     """The service's FastAPI app; builds start running when the app starts."""
     settings = settings or get_settings()
 
+    if settings.jobs == "celery" and jobs_factory is None and not settings.database_url:
+        raise ConfigError(
+            "PETSAGE_DATABASE_URL: with PETSAGE_JOBS=celery the API and its workers share one "
+            "store, e.g. postgresql://user@host:5432/petsage"
+        )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = Service(settings, model, jobs_factory)
         app.state.service = service
-        service.start()
+        try:
+            service.start()
+        except BuilderError as e:
+            log.error("cannot start: %s", e)
+            await asyncio.to_thread(service.stop)
+            raise
         try:
             yield
         finally:
@@ -122,14 +135,16 @@ def _routes(settings: Settings) -> APIRouter:
 
     @router.get("/health", response_model=Health, tags=["service"])
     def health(service: ServiceDep) -> Health:
+        counts = service.store.count_by_status()
         return Health(
             status="ok",
             version=__version__,
             model=service.runner.model_name,
             workspace=str(settings.workspace.resolve()),
+            jobs=settings.jobs,
             workers=settings.workers,
-            queued=len(service.store.ids_with_status("queued")),
-            running=len(service.store.ids_with_status("running")),
+            queued=counts.get("queued", 0),
+            running=counts.get("running", 0),
         )
 
     @protected.post(
@@ -185,7 +200,16 @@ def _routes(settings: Settings) -> APIRouter:
                 ),
             ) from e
         if created:
-            service.jobs.submit(record.id, record.feature)
+            try:
+                service.jobs.submit(record.id, record.feature)
+            except JobsUnavailable as e:
+                # Stored but never sent: it ends now, saying why, rather than wait forever.
+                service.runner.fail_unsent(record.id, str(e))
+                raise HTTPException(
+                    503,
+                    detail=errors("jobs_unavailable", [(None, f"{e}; post it again later")]),
+                    headers={"Retry-After": "5"},
+                ) from e
         else:
             response.headers["Idempotent-Replayed"] = "true"
         response.headers["Location"] = f"/api/v1/builds/{record.id}"

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from agent.errors import ConfigError
 from agent.models.base import Model
 from agent.service.jobs import JobBackend, ThreadJobs
 from agent.service.runner import ServiceRunner
@@ -25,14 +26,36 @@ class Service:
         jobs_factory: Callable[[ServiceRunner], JobBackend] | None,
     ) -> None:
         self.settings = settings
-        state_dir = settings.resolved_state_dir()
-        self.store = BuildStore(state_dir / "builds.db")
+        self.distributed = settings.jobs == "celery" and jobs_factory is None
+        if self.distributed and not settings.database_url:
+            raise ConfigError(
+                "PETSAGE_DATABASE_URL: with PETSAGE_JOBS=celery the API and its workers share "
+                "one store, e.g. postgresql://user@host:5432/petsage"
+            )
+        default_db = settings.resolved_state_dir() / "builds.db"
+        self.store = BuildStore.open(settings.database_url, default_db)
         self.runner = ServiceRunner(settings, self.store, model)
-        factory = jobs_factory or (lambda runner: ThreadJobs(runner.run, settings.workers))
-        self.jobs = factory(self.runner)
+        self.jobs: JobBackend
+        if jobs_factory is not None:
+            self.jobs = jobs_factory(self.runner)
+        elif self.distributed:
+            from agent.remote import RemoteClone
+            from agent.service.celery_jobs import CeleryJobs
+
+            # The API's own mirror of the shared remote: diffs and pull requests read it.
+            self.runner.mirror = RemoteClone(self.runner.repo, settings.git_remote)
+            self.jobs = CeleryJobs(settings, self.store)
+        else:
+            self.jobs = ThreadJobs(self.runner.run, settings.workers)
         self.runner.shutting_down = lambda: self.jobs.stopping
 
     def start(self) -> None:
+        if self.distributed:
+            # Running builds belong to the workers, whose sweep takes over a dead one's.
+            assert self.runner.mirror is not None
+            self.runner.mirror.prepare()
+            self.jobs.start()
+            return
         queued = self.runner.recover()
         self.jobs.start()
         for build_id in queued:

@@ -31,6 +31,7 @@ def pull_routes(
                 409, detail=errors("not_succeeded", [(None, f"the build is {record.status}")])
             )
         try:
+            service.runner.sync_mirror(record.result.commit)
             pull = open_pull_request(record.result, settings, service.runner.repo)
         except PullRequestError as e:
             raise HTTPException(502, detail=errors("pull_request_failed", [(None, str(e))])) from e

@@ -14,9 +14,10 @@ import git
 from agent.events import StageEvent
 from agent.loop import Builder
 from agent.models.base import Model
+from agent.remote import RemoteClone
 from agent.report import render_report
 from agent.result import BuildResult, BuildStatus
-from agent.service.store import BuildStore
+from agent.service.store import BuildRecord, BuildStore
 from agent.settings import Settings
 from agent.workspace import TargetRepo
 
@@ -35,6 +36,8 @@ class ServiceRunner:
         self.model_name = self.model.name
         #: Set by the app: true once the service is shutting down.
         self.shutting_down: Callable[[], bool] = lambda: False
+        #: With distributed workers: the API's mirror of the shared remote.
+        self.mirror: RemoteClone | None = None
 
     @property
     def repo(self) -> TargetRepo:
@@ -45,10 +48,25 @@ class ServiceRunner:
         return self._builder.repo.state_dir
 
     def run(self, build_id: str, should_stop: Callable[[], bool]) -> None:
-        """Run a queued build to its end (the job backend calls this in a worker)."""
+        """Run a queued build to its end (the in-process job backend calls this in a thread)."""
         record = self.store.get(build_id)
         if record is None or not self.store.set_status(build_id, "running", only_from=("queued",)):
             return
+        self.execute(record, should_stop)
+
+    def execute(
+        self,
+        record: BuildRecord,
+        should_stop: Callable[[], bool],
+        *,
+        publish: Callable[[BuildResult], BuildResult] | None = None,
+        worker: str | None = None,
+    ) -> BuildResult:
+        """Run a build this process holds; store its events and its result.
+
+        `publish` gets a succeeded result before it is stored (a worker pushes its branch
+        there). With `worker`, the result is stored only while that worker still holds the build.
+        """
         builder = Builder(self.settings, model=self._builder.model)
         final: list[StageEvent] = []
 
@@ -61,16 +79,22 @@ class ServiceRunner:
 
         try:
             result = builder.run(
-                record.request, build_id=build_id, on_event=record_event, should_stop=should_stop
+                record.request, build_id=record.id, on_event=record_event, should_stop=should_stop
             )
+            if publish is not None and result.status == "succeeded":
+                result = publish(result)
         except Exception as e:
-            log.exception("build %s crashed", build_id)
-            result = _ended(build_id, "failed", [f"internal error: {type(e).__name__}: {e}"])
+            log.exception("build %s crashed", record.id)
+            result = ended(record.id, "failed", [f"internal error: {type(e).__name__}: {e}"])
         if result.status == "cancelled" and self.shutting_down():
             result.status = "interrupted"
             result.reasons = ["the service shut down while this build ran; post it again to retry"]
-        self.store.finish(result)
-        for event in final or [_final_event(result)]:
+        if not self.store.finish(result, worker=worker):
+            log.warning("build %s: another worker took it over; its result is theirs", record.id)
+            return result
+        if final and final[0].stage == "done" and result.status != "succeeded":
+            final = []
+        for event in final or [final_event(result)]:
             if result.status == "interrupted":
                 event = replace(
                     event,
@@ -78,17 +102,27 @@ class ServiceRunner:
                     data={"status": "interrupted"},
                 )
             self.store.append_event(event)
+        return result
 
     def cancel_queued(self, build_id: str) -> bool:
         """Mark a build that never started as cancelled."""
         if not self.store.set_status(build_id, "cancelled", only_from=("queued",)):
             return False
         record = self.store.get(build_id)
-        result = _ended(build_id, "cancelled", ["cancelled before it started"])
+        result = ended(build_id, "cancelled", ["cancelled before it started"])
         if record is not None:
             result.feature, result.request = record.feature, record.request
         self.store.finish(result)
         return True
+
+    def fail_unsent(self, build_id: str, reason: str) -> None:
+        """End a stored build the job backend never took."""
+        record = self.store.get(build_id)
+        if record is None or not self.store.set_status(build_id, "running", only_from=("queued",)):
+            return
+        result = ended_for(record, "failed", [reason])
+        self.store.finish(result)
+        self.store.append_event(final_event(result))
 
     def recover(self) -> list[str]:
         """After a crash: end builds that were running, clear worktrees; return the queued ids."""
@@ -98,29 +132,44 @@ class ServiceRunner:
                 continue
             commit = self._committed_by(build_id, record.request.branch)
             if commit is not None:
-                result = _ended(build_id, "succeeded", [])
-                result.commit = commit
-                result.notes = [
-                    "the service stopped after this build committed; recovered on restart"
-                ]
+                result = recovered(
+                    record, commit, "the service stopped after this build committed; recovered"
+                )
             else:
-                result = _ended(
+                result = ended(
                     build_id,
                     "interrupted",
                     ["the service stopped while this build ran; post it again to retry"],
                 )
-            result.feature, result.request = record.feature, record.request
-            result.branch, result.base_branch = record.request.branch, record.request.base_branch
-            result.report = render_report(result)
+                result.feature, result.request = record.feature, record.request
+                result.branch, result.base_branch = (
+                    record.request.branch,
+                    record.request.base_branch,
+                )
+                result.report = render_report(result)
             self.store.finish(result)
-            self.store.append_event(_final_event(result))
+            self.store.append_event(final_event(result))
         self._clear_worktrees()
         return self.store.ids_with_status("queued")
 
     def commit_diff(self, commit: str) -> str:
-        """The patch a build's commit made."""
+        """The patch a build's commit made (fetched from the shared remote when not here yet)."""
+        if self.mirror is not None:
+            self.sync_mirror(commit)
         repo = git.Repo(self._builder.repo.path)
         return str(repo.git.show("--format=", "--no-color", commit, strip_newline_in_stdout=False))
+
+    def sync_mirror(self, commit: str | None = None) -> None:
+        """Bring the API's mirror up to the remote (only when `commit` is missing, if given)."""
+        if self.mirror is None:
+            return
+        if commit is not None:
+            try:
+                git.Repo(self._builder.repo.path).git.cat_file("-e", f"{commit}^{{commit}}")
+                return
+            except git.GitCommandError:
+                pass
+        self.mirror.sync()
 
     def _committed_by(self, build_id: str, branch: str) -> str | None:
         """The commit a build made before a crash, found by the build id in its message."""
@@ -143,7 +192,7 @@ class ServiceRunner:
             log.warning("could not prune worktrees: %s", e)
 
 
-def _ended(build_id: str, status: BuildStatus, reasons: list[str]) -> BuildResult:
+def ended(build_id: str, status: BuildStatus, reasons: list[str]) -> BuildResult:
     now = datetime.now(UTC)
     result = BuildResult(
         id=build_id, status=status, reasons=reasons, started_at=now, finished_at=now
@@ -152,7 +201,25 @@ def _ended(build_id: str, status: BuildStatus, reasons: list[str]) -> BuildResul
     return result
 
 
-def _final_event(result: BuildResult) -> StageEvent:
+def recovered(record: BuildRecord, commit: str, note: str) -> BuildResult:
+    """A build whose commit landed, though whoever ran it stopped before storing its result."""
+    result = ended_for(record, "succeeded", [])
+    result.commit = commit
+    result.notes = [note]
+    result.report = render_report(result)
+    return result
+
+
+def ended_for(record: BuildRecord, status: BuildStatus, reasons: list[str]) -> BuildResult:
+    """`ended`, with the stored build's request, feature and branches."""
+    result = ended(record.id, status, reasons)
+    result.feature, result.request = record.feature, record.request
+    result.branch, result.base_branch = record.request.branch, record.request.base_branch
+    result.report = render_report(result)
+    return result
+
+
+def final_event(result: BuildResult) -> StageEvent:
     ok = result.status == "succeeded"
     return StageEvent(
         build_id=result.id,

@@ -60,7 +60,8 @@ class Health(BaseModel):
     version: str
     model: str
     workspace: str
-    workers: int
+    jobs: str = Field(description="`threads` (in this process) or `celery` (workers).")
+    workers: int = Field(description="Builds at once in this process (threads mode).")
     queued: int
     running: int
 

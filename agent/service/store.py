@@ -1,17 +1,16 @@
-"""The build store: builds, their events and results, in one SQLite file (WAL).
+"""The build store: builds, their events and results, in SQLite (WAL) or PostgreSQL.
 
-A thin layer of plain SQL with numbered migrations, so that a PostgreSQL store can implement the
-same methods later. Every method is safe to call from any thread.
+Plain SQL with one list of numbered migrations for both databases (`agent.service.database`
+spells the few column types that differ). Every method is safe to call from any thread and from
+any number of processes sharing the database: the API, and workers on other machines.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,12 @@ from typing import Any
 from agent.events import StageEvent
 from agent.request import FeatureRequest
 from agent.result import FINAL_STATUSES, BuildResult, BuildStatus
+from agent.service.database import Database, open_database
 
 MIGRATIONS = (
     """
     CREATE TABLE builds (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq {serial},
         id TEXT NOT NULL UNIQUE,
         feature TEXT NOT NULL,
         status TEXT NOT NULL,
@@ -32,8 +32,8 @@ MIGRATIONS = (
         request_hash TEXT NOT NULL,
         idempotency_key TEXT UNIQUE,
         result TEXT,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
+        created_at {float} NOT NULL,
+        updated_at {float} NOT NULL
     )
     """,
     "CREATE INDEX builds_status ON builds (status, seq)",
@@ -51,7 +51,7 @@ MIGRATIONS = (
     CREATE TABLE chats (
         id TEXT PRIMARY KEY,
         state TEXT NOT NULL,
-        created_at REAL NOT NULL
+        created_at {float} NOT NULL
     )
     """,
     """
@@ -61,10 +61,16 @@ MIGRATIONS = (
         role TEXT NOT NULL,
         content TEXT NOT NULL,
         build_id TEXT,
-        at REAL NOT NULL,
+        at {float} NOT NULL,
         PRIMARY KEY (chat_id, seq)
     )
     """,
+    # Distributed builds: who runs a build, since when, its lease, tries and a cancel request.
+    "ALTER TABLE builds ADD COLUMN worker TEXT",
+    "ALTER TABLE builds ADD COLUMN started_at {float}",
+    "ALTER TABLE builds ADD COLUMN heartbeat_at {float}",
+    "ALTER TABLE builds ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE builds ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0",
 )
 
 
@@ -79,6 +85,11 @@ class BuildRecord:
     result: BuildResult | None
     created_at: float
     updated_at: float
+    worker: str | None = None
+    started_at: float | None = None
+    heartbeat_at: float | None = None
+    attempts: int = 0
+    cancel_requested: bool = False
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -87,6 +98,9 @@ class BuildRecord:
             "status": self.status,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "started_at": self.started_at,
+            "worker": self.worker,
+            "attempts": self.attempts,
         }
 
 
@@ -95,21 +109,19 @@ class IdempotencyConflict(Exception):
 
 
 class BuildStore:
-    """Builds and events in SQLite; one connection, serialised by a lock."""
+    """Builds, events and chats in one database (SQLite file or PostgreSQL)."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
+    def __init__(self, where: Path | Database) -> None:
+        self.db = where if isinstance(where, Database) else open_database(None, where)
         self._migrate()
 
+    @classmethod
+    def open(cls, url: str | None, default_path: Path) -> BuildStore:
+        """The store at `url` (PETSAGE_DATABASE_URL), or the SQLite file at `default_path`."""
+        return cls(open_database(url, default_path))
+
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.db.close()
 
     # --- builds ----------------------------------------------------------------------------------
 
@@ -120,32 +132,42 @@ class BuildStore:
         body = request.model_dump_json()
         digest = hashlib.sha256(body.encode()).hexdigest()
         now = time.time()
-        with self._transaction() as db:
-            if idempotency_key is not None:
-                row = db.execute(
-                    "SELECT id, request_hash FROM builds WHERE idempotency_key = ?",
-                    (idempotency_key,),
-                ).fetchone()
-                if row is not None:
-                    if row[1] != digest:
-                        raise IdempotencyConflict(idempotency_key)
-                    existing = self.get(row[0])
-                    assert existing is not None
-                    return existing, False
-            db.execute(
-                "INSERT INTO builds (id, feature, status, request, request_hash, idempotency_key,"
-                " created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
-                (build_id, request.feature, body, digest, idempotency_key, now, now),
-            )
+        try:
+            with self.db.transaction() as db:
+                if idempotency_key is not None:
+                    existing = self._by_key(db, idempotency_key, digest)
+                    if existing is not None:
+                        return existing, False
+                db.execute(
+                    "INSERT INTO builds (id, feature, status, request, request_hash,"
+                    " idempotency_key, created_at, updated_at)"
+                    " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                    (build_id, request.feature, body, digest, idempotency_key, now, now),
+                )
+        except self.db.integrity_errors:
+            # Another process stored the same key between our read and our insert.
+            if idempotency_key is None:
+                raise
+            existing = self._by_key(self.db, idempotency_key, digest)
+            if existing is None:
+                raise
+            return existing, False
         record = self.get(build_id)
         assert record is not None
         return record, True
 
+    def _by_key(self, db: Database, key: str, digest: str) -> BuildRecord | None:
+        row = db.execute(
+            "SELECT id, request_hash FROM builds WHERE idempotency_key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        if row[1] != digest:
+            raise IdempotencyConflict(key)
+        return self.get(row[0])
+
     def get(self, build_id: str) -> BuildRecord | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM builds WHERE id = ?", (build_id,)
-            ).fetchone()
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM builds WHERE id = ?", (build_id,)).fetchone()
         return _record(row) if row else None
 
     def page(
@@ -165,9 +187,9 @@ class BuildStore:
             where.append("feature = ?")
             args.append(feature)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self._lock:
-            total = self._db.execute(f"SELECT COUNT(*) FROM builds {clause}", args).fetchone()[0]
-            rows = self._db.execute(
+        with self.db.transaction() as db:
+            total = db.execute(f"SELECT COUNT(*) FROM builds {clause}", args).rows[0][0]
+            rows = db.execute(
                 f"SELECT {_COLUMNS} FROM builds {clause} ORDER BY seq DESC LIMIT ? OFFSET ?",
                 [*args, limit, offset],
             ).fetchall()
@@ -175,11 +197,14 @@ class BuildStore:
 
     def ids_with_status(self, status: BuildStatus) -> list[str]:
         """Oldest first: the order in which queued builds run."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id FROM builds WHERE status = ? ORDER BY seq", (status,)
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT id FROM builds WHERE status = ? ORDER BY seq", (status,)
+        ).fetchall()
         return [row[0] for row in rows]
+
+    def count_by_status(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM builds GROUP BY status").fetchall()
+        return {str(status): int(count) for status, count in rows}
 
     def set_status(
         self, build_id: str, status: BuildStatus, *, only_from: tuple[str, ...] = ()
@@ -190,25 +215,104 @@ class BuildStore:
         if only_from:
             query += f" AND status IN ({', '.join('?' for _ in only_from)})"
             args += list(only_from)
-        with self._transaction() as db:
-            return db.execute(query, args).rowcount == 1
+        return self.db.execute(query, args).rowcount == 1
 
-    def finish(self, result: BuildResult) -> None:
-        """Store a build's final result (and its status)."""
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE builds SET status = ?, result = ?, updated_at = ? WHERE id = ?",
-                (result.status, result.model_dump_json(), time.time(), result.id),
-            )
+    def finish(self, result: BuildResult, *, worker: str | None = None) -> bool:
+        """Store a build's final result (and its status).
+
+        With `worker`, only while that worker still holds the build: a worker that lost its
+        lease (another took the build over) cannot overwrite what the new holder stores.
+        """
+        query = "UPDATE builds SET status = ?, result = ?, updated_at = ? WHERE id = ?"
+        args: list[Any] = [result.status, result.model_dump_json(), time.time(), result.id]
+        if worker is not None:
+            query += " AND worker = ? AND status = 'running'"
+            args.append(worker)
+        return self.db.execute(query, args).rowcount == 1
+
+    # --- distributed builds: claims, leases, cancel requests -------------------------------------
+
+    def claim(self, build_id: str, worker: str) -> bool:
+        """A worker takes a queued build: it becomes `running`, held by `worker`, one more try."""
+        now = time.time()
+        return (
+            self.db.execute(
+                "UPDATE builds SET status = 'running', worker = ?, started_at = ?,"
+                " heartbeat_at = ?, attempts = attempts + 1, updated_at = ?"
+                " WHERE id = ? AND status = 'queued'",
+                (worker, now, now, now, build_id),
+            ).rowcount
+            == 1
+        )
+
+    def heartbeat(self, build_id: str, worker: str) -> tuple[bool, bool]:
+        """Renew `worker`'s lease on a build: (still held, cancel requested)."""
+        with self.db.transaction() as db:
+            changed = db.execute(
+                "UPDATE builds SET heartbeat_at = ? WHERE id = ? AND worker = ?"
+                " AND status = 'running'",
+                (time.time(), build_id, worker),
+            ).rowcount
+            row = db.execute(
+                "SELECT cancel_requested FROM builds WHERE id = ?", (build_id,)
+            ).fetchone()
+        return changed == 1, bool(row and row[0])
+
+    def request_cancel(self, build_id: str) -> bool:
+        """Ask whichever worker runs a build to stop it."""
+        return (
+            self.db.execute(
+                "UPDATE builds SET cancel_requested = 1, updated_at = ? WHERE id = ?"
+                " AND status IN ('queued', 'running')",
+                (time.time(), build_id),
+            ).rowcount
+            == 1
+        )
+
+    def stale(self, older_than: float) -> list[BuildRecord]:
+        """Running builds whose holder has not renewed its lease since `older_than`."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM builds WHERE status = 'running'"
+            " AND (heartbeat_at IS NULL OR heartbeat_at < ?) ORDER BY seq",
+            (older_than,),
+        ).fetchall()
+        return [_record(row) for row in rows]
+
+    def settle_stale(self, build_id: str, older_than: float, result: BuildResult | None) -> bool:
+        """Take over a stale build: end it with `result`, or (None) queue it again.
+
+        Only one process wins: the update holds only while the lease is still stale.
+        """
+        now = time.time()
+        if result is None:
+            query = "UPDATE builds SET status = 'queued', worker = NULL, updated_at = ?"
+            args: list[Any] = [now]
+        else:
+            query = "UPDATE builds SET status = ?, result = ?, updated_at = ?"
+            args = [result.status, result.model_dump_json(), now]
+        query += (
+            " WHERE id = ? AND status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?)"
+        )
+        return self.db.execute(query, [*args, build_id, older_than]).rowcount == 1
+
+    @contextmanager
+    def feature_lock(
+        self, feature: str, should_stop: Callable[[], bool] = lambda: False
+    ) -> Iterator[bool]:
+        """The lock that serialises builds of one feature across every process and machine."""
+        with self.db.feature_lock(feature, should_stop) as held:
+            yield held
 
     # --- events ----------------------------------------------------------------------------------
 
     def append_event(self, event: StageEvent) -> int:
         """Store an event; its number (1 up, per build) is its SSE id."""
-        with self._transaction() as db:
+        with self.db.transaction() as db:
+            db.execute(f"SELECT id FROM builds WHERE id = ?{db.for_update}", (event.build_id,))
             seq = db.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE build_id = ?", (event.build_id,)
-            ).fetchone()[0]
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE build_id = ?",
+                (event.build_id,),
+            ).rows[0][0]
             db.execute(
                 "INSERT INTO events (build_id, seq, stage, body) VALUES (?, ?, ?, ?)",
                 (event.build_id, seq, event.stage, json.dumps(event.to_dict())),
@@ -216,36 +320,34 @@ class BuildStore:
         return int(seq)
 
     def events(self, build_id: str, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, body FROM events WHERE build_id = ? AND seq > ? ORDER BY seq",
-                (build_id, after),
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT seq, body FROM events WHERE build_id = ? AND seq > ? ORDER BY seq",
+            (build_id, after),
+        ).fetchall()
         return [(int(seq), json.loads(body)) for seq, body in rows]
 
     # --- chats -----------------------------------------------------------------------------------
 
     def create_chat(self, chat_id: str, state: str) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO chats (id, state, created_at) VALUES (?, ?, ?)",
-                (chat_id, state, time.time()),
-            )
+        self.db.execute(
+            "INSERT INTO chats (id, state, created_at) VALUES (?, ?, ?)",
+            (chat_id, state, time.time()),
+        )
 
     def chat_state(self, chat_id: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT state FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        row = self.db.execute("SELECT state FROM chats WHERE id = ?", (chat_id,)).fetchone()
         return str(row[0]) if row else None
 
     def save_chat_turn(
         self, chat_id: str, state: str, messages: list[tuple[str, str, str | None]]
     ) -> None:
         """Store the chat's new state and the turn's messages (role, content, build id)."""
-        with self._transaction() as db:
+        with self.db.transaction() as db:
+            db.execute(f"SELECT id FROM chats WHERE id = ?{db.for_update}", (chat_id,))
             db.execute("UPDATE chats SET state = ? WHERE id = ?", (state, chat_id))
             seq = db.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM chat_messages WHERE chat_id = ?", (chat_id,)
-            ).fetchone()[0]
+            ).rows[0][0]
             for role, content, build_id in messages:
                 seq += 1
                 db.execute(
@@ -255,12 +357,11 @@ class BuildStore:
                 )
 
     def chat_messages(self, chat_id: str) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, role, content, build_id, at FROM chat_messages"
-                " WHERE chat_id = ? ORDER BY seq",
-                (chat_id,),
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT seq, role, content, build_id, at FROM chat_messages"
+            " WHERE chat_id = ? ORDER BY seq",
+            (chat_id,),
+        ).fetchall()
         return [
             {"seq": seq, "role": role, "content": content, "build_id": build_id, "at": at}
             for seq, role, content, build_id, at in rows
@@ -268,33 +369,29 @@ class BuildStore:
 
     # --- internals -------------------------------------------------------------------------------
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
     def _migrate(self) -> None:
-        with self._transaction() as db:
+        """Apply the migrations this database lacks; concurrent starters apply each once."""
+        with self.db.transaction() as db:
+            if db.dialect == "postgresql":
+                # Two processes starting at once: the second waits, then finds nothing to do.
+                db.execute("SELECT pg_advisory_xact_lock(7454617)")
             db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            current = row[0] or 0
+            current = db.execute("SELECT MAX(version) FROM schema_version").rows[0][0] or 0
             for number, statement in enumerate(MIGRATIONS, start=1):
                 if number > current:
-                    db.execute(statement)
+                    db.execute(db.render(statement))
                     db.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
 
 
-_COLUMNS = "id, feature, status, request, result, created_at, updated_at"
+_COLUMNS = (
+    "id, feature, status, request, result, created_at, updated_at,"
+    " worker, started_at, heartbeat_at, attempts, cancel_requested"
+)
 
 
 def _record(row: tuple[Any, ...]) -> BuildRecord:
-    build_id, feature, status, request, result, created, updated = row
+    (build_id, feature, status, request, result, created, updated) = row[:7]
+    worker, started, heartbeat, attempts, cancel = row[7:]
     return BuildRecord(
         id=build_id,
         feature=feature,
@@ -303,6 +400,11 @@ def _record(row: tuple[Any, ...]) -> BuildRecord:
         result=BuildResult.model_validate_json(result) if result else None,
         created_at=created,
         updated_at=updated,
+        worker=worker,
+        started_at=started,
+        heartbeat_at=heartbeat,
+        attempts=int(attempts),
+        cancel_requested=bool(cancel),
     )
 
 

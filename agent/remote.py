@@ -1,0 +1,100 @@
+"""A worker's own clone of the shared remote (`PETSAGE_GIT_REMOTE`).
+
+Workers share no disk: each keeps a clone whose branches mirror the remote's. Before a build the
+clone fetches every branch (the remote is the truth); after a passing build it pushes the feature
+branch, never forced, so a push that would lose someone else's commit is refused, not made.
+An empty remote gets the PetSage skeleton as its `main` from the first worker that needs it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+
+import git
+
+from agent.errors import ConfigError, WorkspaceError
+from agent.workspace import TargetRepo
+
+_MIRROR = "+refs/heads/*:refs/heads/*"
+
+
+class RemoteClone:
+    """`repo` kept as a mirror of `remote`'s branches."""
+
+    def __init__(self, repo: TargetRepo, remote: str | None) -> None:
+        if not remote:
+            raise ConfigError(
+                "PETSAGE_GIT_REMOTE: distributed builds need a shared remote (a URL or path) "
+                "that every worker fetches from and pushes to"
+            )
+        self.repo = repo
+        self.remote = remote
+        self._lock = threading.Lock()
+
+    def prepare(self) -> None:
+        """Make the clone if it is missing (no checkout: builds use worktrees of their own)."""
+        path = self.repo.path
+        if not (path / ".git").exists():
+            if path.exists() and any(path.iterdir()):
+                raise WorkspaceError(
+                    f"workspace {path} is neither empty nor a clone of {self.remote}"
+                )
+            path.mkdir(parents=True, exist_ok=True)
+            repo = git.Repo.init(path, initial_branch="main")
+            repo.create_remote("origin", self.remote)
+        else:
+            self._git("remote", "set-url", "origin", self.remote)
+
+    def sync(self) -> dict[str, str]:
+        """Fetch every branch of the remote over the local ones; return branch → commit."""
+        self._git("fetch", "--quiet", "--prune", "--update-head-ok", "origin", _MIRROR)
+        return self.repo.branches()
+
+    def seed(self, base_branch: str = "main") -> bool:
+        """Give an empty remote the skeleton as `base_branch`; False when it already has one."""
+        if base_branch in self.sync():
+            return False
+        with tempfile.TemporaryDirectory(prefix="petsage-seed-") as scratch:
+            skeleton = TargetRepo(
+                Path(scratch) / "skeleton", Path(scratch) / "state", author=self.repo.author
+            )
+            skeleton.ensure()
+            try:
+                skeleton.repo.git.push(self.remote, f"main:refs/heads/{base_branch}")
+            except git.GitCommandError:
+                # Another worker seeded it first: theirs stands.
+                self.sync()
+                return False
+        self.sync()
+        return True
+
+    def push(self, commit: str, branch: str) -> None:
+        """Push `commit` as `branch`; the remote refuses anything but a fast-forward.
+
+        The commit itself is pushed, not the local branch, so a fetch by another thread of
+        this worker (which mirrors the remote's branches) can never make it push something else.
+        """
+        self._git("push", "--quiet", "origin", f"{commit}:refs/heads/{branch}")
+
+    def commit_of_build(self, branch: str, build_id: str) -> str | None:
+        """The commit `build_id` made on the remote's `branch` (fetched first), if any."""
+        branches = self.sync()
+        if branch not in branches:
+            return None
+        found = self._git("log", branch, f"--grep=^Build: {build_id} ", "--format=%H", "-1")
+        return found.strip() or None
+
+    def _git(self, *args: str) -> str:
+        with self._lock:
+            return self._run(*args)
+
+    def _run(self, *args: str) -> str:
+        try:
+            return str(self.repo.repo.git.execute(["git", *args]))
+        except git.GitCommandError as e:
+            detail = (e.stderr or e.stdout or "").strip()
+            raise WorkspaceError(
+                f"git {args[0]} with {self.remote} failed: {detail or e.status}"
+            ) from e
