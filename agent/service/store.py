@@ -202,6 +202,14 @@ class BuildStore:
         ).fetchall()
         return [row[0] for row in rows]
 
+    def first_queued(self, feature: str) -> str | None:
+        """The oldest queued build of `feature`: the one whose turn comes next."""
+        row = self.db.execute(
+            "SELECT id FROM builds WHERE feature = ? AND status = 'queued' ORDER BY seq LIMIT 1",
+            (feature,),
+        ).fetchone()
+        return str(row[0]) if row else None
+
     def count_by_status(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, COUNT(*) FROM builds GROUP BY status").fetchall()
         return {str(status): int(count) for status, count in rows}

@@ -5,7 +5,8 @@ API only through the shared store. For one build it:
 
 1. skips it unless it is still queued (a redelivered message, a cancelled build);
 2. takes the feature's lock in the database, so builds of one feature run one at a time on
-   every machine, and claims the build (`queued` → `running`, held by this worker);
+   every machine, in the order they were posted (a build whose elder is still queued goes
+   back to the queue), and claims the build (`queued` → `running`, held by this worker);
 3. fetches every branch from the remote, runs the build, and pushes the branch after a passing
    build, never forced; a refused push fails the build instead of losing a commit;
 4. renews its hold (a lease) while the build runs, which also carries cancel requests.
@@ -89,6 +90,12 @@ class BuildWorker:
         if record.status != "queued":
             return record.status
         with self.store.feature_lock(record.feature, self._gone_check(build_id)) as held:
+            first = self.store.first_queued(record.feature) if held else None
+            if held and first not in (None, build_id):
+                # An older build of this feature waits its turn: it goes first, this one after.
+                time.sleep(0.1)
+                self.requeue(build_id)
+                return "queued"
             if not held or not self.store.claim(build_id, self.name):
                 current = self.store.get(build_id)
                 return current.status if current is not None else "unknown"

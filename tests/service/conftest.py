@@ -99,8 +99,16 @@ def wait_final(client: httpx.Client, build_id: str, timeout: float = 180) -> dic
     raise AssertionError(f"build {build_id} did not end in {timeout} s")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The service's store: its own SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return {}
+    return {"PETSAGE_DATABASE_URL": request.getfixturevalue("postgres_url")}
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "petsage_backend").start()
+def server(tmp_path: Path, store_env: dict[str, str]) -> Iterator[Server]:
+    running = Server(tmp_path / "petsage_backend", env=store_env).start()
     yield running
     running.stop()

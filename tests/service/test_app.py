@@ -169,8 +169,10 @@ def test_an_idempotency_key_returns_the_same_build(server: Server) -> None:
         wait_final(client, first.json()["id"])
 
 
-def test_twelve_features_at_once_and_three_builds_of_one(tmp_path: Path) -> None:
-    server = Server(tmp_path / "petsage_backend", workers=2).start()
+def test_twelve_features_at_once_and_three_builds_of_one(
+    tmp_path: Path, store_env: dict[str, str]
+) -> None:
+    server = Server(tmp_path / "petsage_backend", workers=2, env=store_env).start()
     try:
         with server.client() as client:
             features = [f"feature_{n:02d}" for n in range(12)]
@@ -201,9 +203,9 @@ def test_twelve_features_at_once_and_three_builds_of_one(tmp_path: Path) -> None
         server.stop()
 
 
-def test_a_killed_server_loses_no_build(tmp_path: Path) -> None:
+def test_a_killed_server_loses_no_build(tmp_path: Path, store_env: dict[str, str]) -> None:
     workspace = tmp_path / "petsage_backend"
-    server = Server(workspace, workers=1).start()
+    server = Server(workspace, workers=1, env=store_env).start()
     with server.client() as client:
         ids = [
             client.post("/api/v1/builds", json=request_for(f"killed_{n}")).json()["id"]
@@ -214,7 +216,7 @@ def test_a_killed_server_loses_no_build(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.05)
     server.kill()
-    restarted = Server(workspace, workers=2).start()
+    restarted = Server(workspace, workers=2, env=store_env).start()
     try:
         with restarted.client() as client:
             results = [wait_final(client, build_id, timeout=300) for build_id in ids]
@@ -233,8 +235,8 @@ def test_a_killed_server_loses_no_build(tmp_path: Path) -> None:
         restarted.stop()
 
 
-def test_cancel_a_queued_build(tmp_path: Path) -> None:
-    server = Server(tmp_path / "petsage_backend", workers=1).start()
+def test_cancel_a_queued_build(tmp_path: Path, store_env: dict[str, str]) -> None:
+    server = Server(tmp_path / "petsage_backend", workers=1, env=store_env).start()
     try:
         with server.client() as client:
             first = client.post("/api/v1/builds", json=request_for("first_one")).json()["id"]
@@ -252,9 +254,9 @@ def test_cancel_a_queued_build(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_a_failed_builds_diff_is_its_attempt(tmp_path: Path) -> None:
+def test_a_failed_builds_diff_is_its_attempt(tmp_path: Path, store_env: dict[str, str]) -> None:
     workspace = tmp_path / "petsage_backend"
-    server = Server(workspace, workers=1).start()
+    server = Server(workspace, workers=1, env=store_env).start()
     try:
         with server.client() as client:
             wait_final(
@@ -288,8 +290,10 @@ def test_a_failed_builds_diff_is_its_attempt(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_tokens_guard_every_build_route(tmp_path: Path) -> None:
-    server = Server(tmp_path / "petsage_backend", env={"PETSAGE_API_TOKENS": "alpha, beta"}).start()
+def test_tokens_guard_every_build_route(tmp_path: Path, store_env: dict[str, str]) -> None:
+    server = Server(
+        tmp_path / "petsage_backend", env={**store_env, "PETSAGE_API_TOKENS": "alpha, beta"}
+    ).start()
     try:
         with server.client() as client:
             assert client.get("/api/v1/health").status_code == 200
@@ -371,7 +375,9 @@ def test_openapi_documents_the_models_and_the_seed_example(server: Server) -> No
     }
 
 
-def test_the_service_keeps_answering_while_a_hostile_build_runs(tmp_path: Path) -> None:
+def test_the_service_keeps_answering_while_a_hostile_build_runs(
+    tmp_path: Path, store_env: dict[str, str]
+) -> None:
     seed = SEED_TEXT.replace(
         "def test_smoke_test_endpoint_success(client: TestClient):",
         "def test_smoke_test_endpoint_success(client: TestClient):\n    while True:\n        pass\n",
@@ -391,7 +397,7 @@ def test_the_service_keeps_answering_while_a_hostile_build_runs(tmp_path: Path) 
         "PETSAGE_TEST_TIMEOUT": "10",
         "PETSAGE_MAX_ROUNDS": "1",
     }
-    server = Server(tmp_path / "petsage_backend", workers=1, env=env).start()
+    server = Server(tmp_path / "petsage_backend", workers=1, env={**store_env, **env}).start()
     try:
         with server.client() as client:
             build_id = client.post("/api/v1/builds", json=SMOKE).json()["id"]

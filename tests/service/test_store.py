@@ -91,7 +91,10 @@ def test_an_idempotency_key_returns_the_same_build(open_store: Callable[[], Buil
 def test_a_claim_is_won_once_and_a_lease_goes_stale(open_store: Callable[[], BuildStore]) -> None:
     store = open_store()
     store.create("b1", PETS)
+    store.create("b2", PETS)
+    assert store.first_queued("pets") == "b1" and store.first_queued("toys") is None
     assert store.claim("b1", "worker-a")
+    assert store.first_queued("pets") == "b2"
     assert not store.claim("b1", "worker-b")
     record = store.get("b1")
     assert record is not None and record.worker == "worker-a" and record.attempts == 1
