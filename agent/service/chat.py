@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from agent.assistant import ChatState
+from agent.errors import JobsUnavailable
 from agent.model_assistant import assistant_for
 from agent.result import BuildResult
 
@@ -58,10 +59,15 @@ def chat_routes(service_dependency: Any) -> APIRouter:
         new_state = turn.state
         if turn.build is not None:
             record, _ = service.store.create(uuid.uuid4().hex[:12], turn.build)
-            service.jobs.submit(record.id, record.feature)
             build_id = record.id
             new_state = new_state.model_copy(update={"last_build_id": build_id})
-            reply = f"{reply} Build `{build_id}` is queued: /api/v1/builds/{build_id}/events."
+            try:
+                service.jobs.submit(record.id, record.feature)
+            except JobsUnavailable as e:
+                service.runner.fail_unsent(record.id, str(e))
+                reply = f"I could not start build `{build_id}`: {e}. Ask me again in a moment."
+            else:
+                reply = f"{reply} Build `{build_id}` is queued: /api/v1/builds/{build_id}/events."
         elif turn.action in ("status", "diff", "report"):
             reply = _about_last_build(service, state, turn.action)
         service.store.save_chat_turn(

@@ -5,6 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
+from agent.errors import BuilderError
 from agent.pulls import LocalPulls, PullRequestError, open_pull_request
 from agent.result import PullRequest
 from agent.service.schemas import ErrorBody, errors
@@ -33,7 +34,7 @@ def pull_routes(
         try:
             service.runner.sync_mirror(record.result.commit)
             pull = open_pull_request(record.result, settings, service.runner.repo)
-        except PullRequestError as e:
+        except BuilderError as e:
             raise HTTPException(502, detail=errors("pull_request_failed", [(None, str(e))])) from e
         service.store.finish(
             record.result.model_copy(update={"pull_request": pull, "pr_error": None})
