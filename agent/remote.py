@@ -34,7 +34,11 @@ class RemoteClone:
         self._lock = threading.Lock()
 
     def prepare(self) -> None:
-        """Make the clone if it is missing (no checkout: builds use worktrees of their own)."""
+        """Make the clone if it is missing (no checkout: builds use worktrees of their own).
+
+        Its branches are overwritten by every fetch, so an existing repository is used only if
+        it is such a mirror already (marked `petsage.mirror` in its config): never a user's.
+        """
         path = self.repo.path
         if not (path / ".git").exists():
             if path.exists() and any(path.iterdir()):
@@ -44,8 +48,19 @@ class RemoteClone:
             path.mkdir(parents=True, exist_ok=True)
             repo = git.Repo.init(path, initial_branch="main")
             repo.create_remote("origin", self.remote)
-        else:
-            self._git("remote", "set-url", "origin", self.remote)
+            with repo.config_writer() as config:
+                config.set_value("petsage", "mirror", "true")
+            return
+        try:
+            marked = self._git("config", "--get", "petsage.mirror") == "true"
+        except WorkspaceError:
+            marked = False
+        if not marked:
+            raise WorkspaceError(
+                f"workspace {path} is a git repository of its own, not a worker's mirror of "
+                f"{self.remote}: its branches would be overwritten; give an empty folder"
+            )
+        self._git("remote", "set-url", "origin", self.remote)
 
     def sync(self) -> dict[str, str]:
         """Fetch every branch of the remote over the local ones; return branch → commit."""

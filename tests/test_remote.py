@@ -84,3 +84,14 @@ def test_a_clone_needs_a_remote_and_an_empty_or_cloned_folder(tmp_path: Path, re
     (tmp_path / "w" / "notes.txt").write_text("mine")
     with pytest.raises(WorkspaceError, match="neither empty nor a clone"):
         RemoteClone(repo, str(remote)).prepare()
+    # A repository of the user's own is never taken over: a fetch would overwrite its branches.
+    own = tmp_path / "own"
+    own.mkdir()
+    git(own, "init", "-q", "-b", "main")
+    mine = TargetRepo(own, tmp_path / "own-state", author=AUTHOR)
+    with pytest.raises(WorkspaceError, match="git repository of its own"):
+        RemoteClone(mine, str(remote)).prepare()
+    # A mirror made before is used again, pointed at the remote it is given.
+    made = clone_of(tmp_path, remote, "again")
+    clone_of(tmp_path, tmp_path / "moved.git", "again")
+    assert git(made.repo.path, "remote", "get-url", "origin").strip() == str(tmp_path / "moved.git")

@@ -163,15 +163,21 @@ class PostgresDatabase(Database):
                 f"PETSAGE_DATABASE_URL: cannot connect to PostgreSQL: {_first_line(e)}"
             ) from e
 
+    def _live(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """The connection, made again if the server dropped it (a restart, a failover)."""
+        if self._db.closed or self._db.broken:
+            self._db = self._connect()
+        return self._db
+
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
         with self._lock:
-            cursor = self._db.execute(sql.replace("?", "%s"), tuple(args))
+            cursor = self._live().execute(sql.replace("?", "%s"), tuple(args))
             rows = cursor.fetchall() if cursor.description is not None else []
             return Cursor(rows, cursor.rowcount)
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:
-        with self._lock, self._db.transaction():
+        with self._lock, self._live().transaction():
             yield self
 
     @contextmanager

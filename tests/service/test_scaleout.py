@@ -169,7 +169,10 @@ def test_a_build_on_a_killed_worker_ends_and_commits_once(cluster: Cluster) -> N
         assert listed[build_id]["attempts"] in (1, 2)
         log = git(cluster.remote, "log", "--format=%s", "feature/survivor").splitlines()
         # One commit, however many tries it took.
-        assert log == ["feat(survivor): Ensure builder functional", "chore: PetSage backend skeleton"]
+        assert log == [
+            "feat(survivor): Ensure builder functional",
+            "chore: PetSage backend skeleton",
+        ]
     assert "feature/never_built" not in cluster.remote_branches()
 
 

@@ -212,3 +212,22 @@ def test_a_bad_database_url_names_the_variable() -> None:
         BuildStore.open("mysql://somewhere/db", Path("unused.db"))
     with pytest.raises(ConfigError, match="PETSAGE_DATABASE_URL: cannot connect"):
         BuildStore.open("postgresql://nobody@127.0.0.1:9/none", Path("unused.db"))
+
+
+def test_a_dropped_postgresql_connection_is_made_again(postgres_url: str) -> None:
+    import psycopg
+
+    store = BuildStore.open(postgres_url, Path("unused.db"))
+    try:
+        store.create("b1", PETS)
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with pytest.raises(psycopg.OperationalError):
+            store.get("b1")
+        record = store.get("b1")
+        assert record is not None and record.status == "queued"
+    finally:
+        store.close()
