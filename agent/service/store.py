@@ -303,6 +303,24 @@ class BuildStore:
         )
         return self.db.execute(query, [*args, build_id, older_than]).rowcount == 1
 
+    def resend_due(self, older_than: float) -> list[str]:
+        """Queued builds untouched since `older_than` (their message may be lost): each is
+        returned to exactly one caller, and counts as touched now."""
+        rows = self.db.execute(
+            "SELECT id FROM builds WHERE status = 'queued' AND updated_at < ? ORDER BY seq",
+            (older_than,),
+        ).fetchall()
+        won = []
+        for (build_id,) in rows:
+            changed = self.db.execute(
+                "UPDATE builds SET updated_at = ? WHERE id = ? AND status = 'queued'"
+                " AND updated_at < ?",
+                (time.time(), build_id, older_than),
+            ).rowcount
+            if changed == 1:
+                won.append(str(build_id))
+        return won
+
     @contextmanager
     def feature_lock(
         self, feature: str, should_stop: Callable[[], bool] = lambda: False

@@ -13,7 +13,8 @@ API only through the shared store. For one build it:
 
 Every worker also sweeps for builds whose holder stopped renewing (SIGKILL, a lost machine):
 one that already pushed its commit ends `succeeded`; one with tries left is queued again; the
-rest end `interrupted`. A build is never lost and never committed twice.
+rest end `interrupted`. Builds queued for longer than the visibility timeout are sent again, in
+case the broker lost their message. A build is never lost and never committed twice.
 """
 
 from __future__ import annotations
@@ -228,6 +229,15 @@ class BuildWorker:
                 log.warning(
                     "build %s: worker %s stopped; %s", record.id, record.worker, result.status
                 )
+        # A build queued longer than Redis keeps a message unseen may have lost its message
+        # (a broker restarted without persistence): send it again; a duplicate is a no-op.
+        for build_id in self.store.resend_due(time.time() - self.settings.visibility_timeout):
+            self.requeue(build_id)
+            log.warning(
+                "build %s: queued for over %.0f s; sent again",
+                build_id,
+                self.settings.visibility_timeout,
+            )
         return taken
 
 

@@ -117,3 +117,32 @@ def test_a_refused_push_fails_the_build_and_loses_nothing(
     assert record is not None and record.result is not None
     assert "refused" in record.result.reasons[0] and record.result.commit is None
     assert "feature/smoke_test" not in git(tmp_path / "remote.git", "branch", "--list")
+
+
+def test_a_cancel_request_reaches_the_running_build_within_a_beat(
+    tmp_path: Path, store: BuildStore
+) -> None:
+    worker = worker_on(tmp_path, store, "alpha", [])
+    store.create("b1", smoke("Stop"))
+    assert store.claim("b1", "alpha")
+    with worker._lease("b1") as should_stop:
+        time.sleep(0.5)
+        assert not should_stop()
+        assert store.request_cancel("b1")
+        deadline = time.monotonic() + 3
+        while not should_stop():
+            assert time.monotonic() < deadline, "the cancel never reached the build"
+            time.sleep(0.05)
+
+
+def test_a_build_queued_too_long_is_sent_again_once(tmp_path: Path, store: BuildStore) -> None:
+    requeued: list[str] = []
+    worker = worker_on(tmp_path, store, "alpha", requeued)
+    other = worker_on(tmp_path, store, "beta", requeued)
+    store.create("b1", smoke("Lost message"))
+    worker.settings.visibility_timeout = other.settings.visibility_timeout = 1
+    assert worker.sweep() == [] and requeued == []
+    time.sleep(1.1)
+    worker.sweep()
+    other.sweep()
+    assert requeued == ["b1"]
