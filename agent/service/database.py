@@ -115,19 +115,19 @@ class SqliteDatabase(Database):
         folder = self.path.parent / f"{self.path.name}.locks"
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / f"{feature}.lock", "a") as handle:
-            while True:
+
+            def take() -> bool:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
                 except BlockingIOError:
-                    if should_stop():
-                        yield False
-                        return
-                    time.sleep(0.05)
-            try:
-                yield True
-            finally:
+                    return False
+                return True
+
+            def release() -> None:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+            with _holding(take, release, should_stop) as held:
+                yield held
 
     def close(self) -> None:
         with self._lock:
@@ -187,18 +187,16 @@ class PostgresDatabase(Database):
             hashlib.sha256(f"petsage:{feature}".encode()).digest()[:8], "big", signed=True
         )
         with self._connect() as connection:
-            while True:
+
+            def take() -> bool:
                 row = connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-                if row is not None and row[0]:
-                    break
-                if should_stop():
-                    yield False
-                    return
-                time.sleep(0.05)
-            try:
-                yield True
-            finally:
+                return bool(row and row[0])
+
+            def release() -> None:
                 connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+            with _holding(take, release, should_stop) as held:
+                yield held
 
     def close(self) -> None:
         with self._lock:
@@ -217,6 +215,22 @@ def open_database(url: str | None, default_path: Path) -> Database:
         "PETSAGE_DATABASE_URL: expected postgresql://user@host:port/name or sqlite:///path, "
         f"got {url.split('://')[0]!r}"
     )
+
+
+@contextmanager
+def _holding(
+    take: Callable[[], bool], release: Callable[[], object], should_stop: Callable[[], bool]
+) -> Iterator[bool]:
+    """Try `take` until it succeeds, then hold until the block ends; False if told to stop."""
+    while not take():
+        if should_stop():
+            yield False
+            return
+        time.sleep(0.05)
+    try:
+        yield True
+    finally:
+        release()
 
 
 def _first_line(error: Exception) -> str:

@@ -75,18 +75,24 @@ class Server:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
 
     def kill(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as a user would; SIGKILL if it does not end within a minute."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def wait_final(client: httpx.Client, build_id: str, timeout: float = 180) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import git
 from tests.scaleout import queue_name
-from tests.service.conftest import ROOT, Server, wait_final
+from tests.service.conftest import ROOT, Server, stop_process, wait_final
 from tests.service.test_app import SMOKE, request_for, sse_events
 
 
@@ -59,13 +59,7 @@ class Worker:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 class Cluster:

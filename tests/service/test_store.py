@@ -158,20 +158,26 @@ def test_opening_twice_migrates_once(open_store: Callable[[], BuildStore]) -> No
     assert first.get("nothing") is None
 
 
-def test_the_feature_lock_holds_across_processes(
-    database: str, open_store: Callable[[], BuildStore]
-) -> None:
-    store = open_store()
+def lock_holder(database: str, seconds: float) -> subprocess.Popen[str]:
+    """Another process that holds the lock on `pets` for `seconds` (returns once it does)."""
     code = (
         "import sys, time; from pathlib import Path; from agent.service.store import BuildStore\n"
         "store = BuildStore.open(sys.argv[1], Path('unused.db'))\n"
         "with store.feature_lock('pets') as held:\n"
-        "    print('held', held, flush=True); time.sleep(1.5)\n"
+        f"    print('held', held, flush=True); time.sleep({seconds})\n"
     )
     holder = subprocess.Popen(
         [sys.executable, "-c", code, database], stdout=subprocess.PIPE, text=True
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held True"
+    return holder
+
+
+def test_the_feature_lock_holds_across_processes(
+    database: str, open_store: Callable[[], BuildStore]
+) -> None:
+    store = open_store()
+    holder = lock_holder(database, seconds=1.5)
     began = time.monotonic()
     with store.feature_lock("pets", should_stop=lambda: time.monotonic() - began > 0.3) as held:
         assert not held
@@ -182,6 +188,7 @@ def test_the_feature_lock_holds_across_processes(
         # Only once the holder let go (after its 1.5 s).
         assert held and time.monotonic() - began > 1.2
     holder.wait()
+    assert holder.stdout is not None
     holder.stdout.close()
 
 
@@ -189,18 +196,10 @@ def test_a_killed_holder_releases_the_feature_lock(
     database: str, open_store: Callable[[], BuildStore]
 ) -> None:
     store = open_store()
-    code = (
-        "import sys, time; from pathlib import Path; from agent.service.store import BuildStore\n"
-        "store = BuildStore.open(sys.argv[1], Path('unused.db'))\n"
-        "with store.feature_lock('pets') as held:\n"
-        "    print('held', held, flush=True); time.sleep(60)\n"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code, database], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "held True"
+    holder = lock_holder(database, seconds=60)
     holder.send_signal(signal.SIGKILL)
     holder.wait()
+    assert holder.stdout is not None
     holder.stdout.close()
     began = time.monotonic()
     with store.feature_lock("pets", should_stop=lambda: time.monotonic() - began > 10) as held:
