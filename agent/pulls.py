@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import git
@@ -255,8 +256,17 @@ class LocalPulls:
     def close(self, pull_id: str) -> PullRequest:
         return self._set(pull_id, state="closed")
 
-    def merge(self, pull_id: str, settings: Settings) -> PullRequest:
-        """Merge into the base branch only if the whole suite passes on the merge result."""
+    def merge(
+        self,
+        pull_id: str,
+        settings: Settings,
+        publish: Callable[[str, str], None] | None = None,
+    ) -> PullRequest:
+        """Merge into the base branch only if the whole suite passes on the merge result.
+
+        `publish(commit, base)` runs before the base moves here: with distributed workers it
+        pushes the merge to the shared remote, and a refusal leaves everything as it was.
+        """
         from agent.suite import run_suite_on
 
         pull = self.get(pull_id)
@@ -287,6 +297,11 @@ class LocalPulls:
                         f"the suite fails on the merge result: {'; '.join(reasons[:5])}"
                     )
                 merged = worktree.head()
+            if publish is not None:
+                try:
+                    publish(merged, pull.base)
+                except BuilderError as e:
+                    raise PullRequestError(f"the remote refused the merge: {e}") from e
             self.repo.update_branch(
                 pull.base, merged, base_tip, f"petsage-builder: merge PR {pull_id}"
             )

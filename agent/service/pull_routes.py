@@ -61,8 +61,21 @@ def pull_routes(
         responses={409: {"model": ErrorBody}},
     )
     def merge_pull(pull_id: str, service: service_dependency) -> PullRequest:
-        """Merge into the base branch only after the whole suite passes on the merge result."""
-        return _pull_action(lambda pulls: pulls.merge(pull_id, settings), service, 409)
+        """Merge into the base branch only after the whole suite passes on the merge result.
+
+        With distributed workers the merge is made on the API's mirror of the shared remote,
+        fetched first, and pushed there as a fast-forward before it counts as merged.
+        """
+        mirror = service.runner.mirror
+        if mirror is None:
+            return _pull_action(lambda pulls: pulls.merge(pull_id, settings), service, 409)
+        try:
+            service.runner.sync_mirror()
+        except BuilderError as e:
+            raise HTTPException(502, detail=errors("pull_request", [(None, str(e))])) from e
+        return _pull_action(
+            lambda pulls: pulls.merge(pull_id, settings, publish=mirror.push), service, 409
+        )
 
     @router.post(
         "/pulls/{pull_id}/close",

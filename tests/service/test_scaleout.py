@@ -119,6 +119,9 @@ def test_two_workers_build_thirteen_features_and_push_every_branch(cluster: Clus
             stages = [event["event"] for event in sse_events(stream)]
         diff = client.get(f"/api/v1/builds/{ids[0]}/diff")
         health = client.get("/api/v1/health").json()
+        # A local pull request, merged on the API's mirror, lands on the shared remote.
+        pull = client.post(f"/api/v1/builds/{ids[0]}/pull-request").json()
+        merged = client.post(f"/api/v1/pulls/{pull['id']}/merge").json()
     assert [r["status"] for r in results] == ["succeeded"] * 13, [r["reasons"] for r in results]
     # Both workers took builds; each build ran once.
     assert {item["worker"] for item in listed} == {"alpha", "beta"}
@@ -136,6 +139,8 @@ def test_two_workers_build_thirteen_features_and_push_every_branch(cluster: Clus
     assert stages[0] == "received" and stages[-2:] == ["committed", "done"]
     assert diff.status_code == 200 and "src/features/spread_00/" in diff.text
     assert health["jobs"] == "celery" and health["queued"] == health["running"] == 0
+    assert merged["state"] == "merged"
+    assert git(cluster.remote, "rev-parse", "main").strip() == merged["merge_commit"]
 
 
 def test_a_build_on_a_killed_worker_ends_and_commits_once(cluster: Cluster) -> None:
