@@ -278,7 +278,8 @@ class _BuildRun:
                 self._check_stop()
                 with self._timed("test"):
                     test_run.release()
-                    report = test_run.wait()
+                    report = test_run.wait(self.should_stop)
+                self._check_stop()
             own = report.ran_under(f"tests.features.{request.feature}.")
             self._record_tests(report, own, bundle)
             if report.ok and own > 0:

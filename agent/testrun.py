@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,13 +217,23 @@ class TestRun:
         os.close(self._gate)
         self._gate = -1
 
-    def wait(self) -> TestReport:
+    def wait(self, should_stop: Callable[[], bool] | None = None) -> TestReport:
+        """The run's report once it ends, passes its timeout, or `should_stop` says so."""
         timed_out = False
+        returncode: int | None = None
+        deadline = time.monotonic() + self.timeout
         try:
-            returncode: int | None = self._process.wait(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            returncode = None
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                try:
+                    returncode = self._process.wait(timeout=min(remaining, 0.5))
+                    break
+                except subprocess.TimeoutExpired:
+                    if should_stop is not None and should_stop():
+                        break
         finally:
             _kill_group(self._process.pid)
             self._process.wait()

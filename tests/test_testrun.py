@@ -116,3 +116,17 @@ def test_a_released_run_and_an_abandoned_one(tmp_path: Path) -> None:
     with start_tests(root, python=Path(sys.executable), timeout=60) as run:
         process = run._process
     assert process.poll() is not None
+
+
+def test_a_stop_request_ends_a_run_long_before_its_timeout(tmp_path: Path) -> None:
+    import time
+
+    from agent.testrun import start_tests
+
+    body = "import time\ndef test_hangs():\n    time.sleep(60)\n"
+    began = time.monotonic()
+    with start_tests(suite(tmp_path, body), python=Path(sys.executable), timeout=60) as run:
+        run.release()
+        report = run.wait(should_stop=lambda: time.monotonic() - began > 1.0)
+    assert not report.ok and not report.timed_out
+    assert time.monotonic() - began < 10

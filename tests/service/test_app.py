@@ -375,12 +375,11 @@ def test_openapi_documents_the_models_and_the_seed_example(server: Server) -> No
     }
 
 
-def test_the_service_keeps_answering_while_a_hostile_build_runs(
-    tmp_path: Path, store_env: dict[str, str]
-) -> None:
+def hostile_recording(tmp_path: Path, body: str) -> Path:
+    """A recorded model whose smoke_test reply has a test that starts with `body`."""
     seed = SEED_TEXT.replace(
         "def test_smoke_test_endpoint_success(client: TestClient):",
-        "def test_smoke_test_endpoint_success(client: TestClient):\n    while True:\n        pass\n",
+        f"def test_smoke_test_endpoint_success(client: TestClient):\n{body}",
     )
     recording = tmp_path / "hostile.json"
     recording.write_text(
@@ -392,6 +391,43 @@ def test_the_service_keeps_answering_while_a_hostile_build_runs(
             }
         )
     )
+    return recording
+
+
+def test_cancel_stops_a_build_while_its_tests_run(
+    tmp_path: Path, store_env: dict[str, str]
+) -> None:
+    recording = hostile_recording(tmp_path, "    import time; time.sleep(120)\n")
+    env = {
+        "PETSAGE_MODEL": f"replay:{recording}",
+        "PETSAGE_TEST_TIMEOUT": "100",
+        "PETSAGE_MAX_ROUNDS": "1",
+    }
+    server = Server(tmp_path / "petsage_backend", workers=1, env={**store_env, **env}).start()
+    try:
+        with server.client() as client:
+            build_id = client.post("/api/v1/builds", json=SMOKE).json()["id"]
+            # Follow the live stream until the files are in place and the tests start.
+            with client.stream("GET", f"/api/v1/builds/{build_id}/events") as stream:
+                for line in stream.iter_lines():
+                    if line == "event: integrated":
+                        break
+            time.sleep(1)  # the tests are running now
+            began = time.monotonic()
+            assert client.post(f"/api/v1/builds/{build_id}/cancel").status_code == 202
+            result = wait_final(client, build_id, timeout=60)
+            stopped_in = time.monotonic() - began
+        assert result["status"] == "cancelled", result["reasons"]
+        assert stopped_in < 15
+        assert "refs/heads/feature/smoke_test" not in refs(server.workspace)
+    finally:
+        server.stop()
+
+
+def test_the_service_keeps_answering_while_a_hostile_build_runs(
+    tmp_path: Path, store_env: dict[str, str]
+) -> None:
+    recording = hostile_recording(tmp_path, "    while True:\n        pass\n")
     env = {
         "PETSAGE_MODEL": f"replay:{recording}",
         "PETSAGE_TEST_TIMEOUT": "10",

@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import git
 from tests.scaleout import queue_name
 from tests.service.conftest import ROOT, Server, stop_process, wait_final
-from tests.service.test_app import SMOKE, request_for, sse_events
+from tests.service.test_app import SMOKE, hostile_recording, request_for, sse_events
 
 
 class Worker:
@@ -212,3 +212,38 @@ def test_the_api_names_an_unreachable_broker(tmp_path: Path, postgres_url: str) 
     server = Server(tmp_path / "api", env=env)
     with pytest.raises(RuntimeError, match="PETSAGE_BROKER_URL: cannot reach the broker"):
         server.start()
+
+
+def test_cancel_reaches_a_build_running_on_a_worker(
+    tmp_path: Path, postgres_url: str, redis_url: str
+) -> None:
+    recording = hostile_recording(tmp_path, "    import time; time.sleep(120)\n")
+    cluster = Cluster(
+        tmp_path,
+        {
+            "PETSAGE_DATABASE_URL": postgres_url,
+            "PETSAGE_BROKER_URL": redis_url,
+            "PETSAGE_QUEUE": queue_name(),
+            "PETSAGE_MODEL": f"replay:{recording}",
+            "PETSAGE_TEST_TIMEOUT": "100",
+            "PETSAGE_MAX_ROUNDS": "1",
+        },
+    )
+    try:
+        cluster.worker("alpha")
+        with cluster.api.client() as client:
+            build_id = client.post("/api/v1/builds", json=SMOKE).json()["id"]
+            with client.stream("GET", f"/api/v1/builds/{build_id}/events") as stream:
+                for line in stream.iter_lines():
+                    if line == "event: integrated":
+                        break
+            time.sleep(1)  # the tests are running on the worker now
+            began = time.monotonic()
+            assert client.post(f"/api/v1/builds/{build_id}/cancel").status_code == 202
+            result = wait_final(client, build_id, timeout=60)
+            stopped_in = time.monotonic() - began
+        assert result["status"] == "cancelled", result["reasons"]
+        assert stopped_in < 15
+        assert "feature/smoke_test" not in cluster.remote_branches()
+    finally:
+        cluster.stop()
