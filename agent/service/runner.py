@@ -136,17 +136,11 @@ class ServiceRunner:
                     record, commit, "the service stopped after this build committed; recovered"
                 )
             else:
-                result = ended(
-                    build_id,
+                result = ended_for(
+                    record,
                     "interrupted",
                     ["the service stopped while this build ran; post it again to retry"],
                 )
-                result.feature, result.request = record.feature, record.request
-                result.branch, result.base_branch = (
-                    record.request.branch,
-                    record.request.base_branch,
-                )
-                result.report = render_report(result)
             self.store.finish(result)
             self.store.append_event(final_event(result))
         self._clear_worktrees()
@@ -154,8 +148,7 @@ class ServiceRunner:
 
     def commit_diff(self, commit: str) -> str:
         """The patch a build's commit made (fetched from the shared remote when not here yet)."""
-        if self.mirror is not None:
-            self.sync_mirror(commit)
+        self.sync_mirror(commit)
         repo = git.Repo(self._builder.repo.path)
         return str(repo.git.show("--format=", "--no-color", commit, strip_newline_in_stdout=False))
 
