@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.errors import ConfigError
+
 #: USD per million (prompt, completion) tokens; extend or override with PETSAGE_MODEL_PRICES (JSON).
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4.1": (2.00, 8.00),
@@ -139,6 +141,16 @@ class Settings(BaseSettings):
     @property
     def token_set(self) -> frozenset[str]:
         return frozenset(token.strip() for token in self.api_tokens.split(",") if token.strip())
+
+    def shared_database_url(self) -> str:
+        """The store the API and its Celery workers share; an error naming the variable if unset."""
+        if not self.database_url:
+            raise ConfigError(
+                "PETSAGE_DATABASE_URL: with PETSAGE_JOBS=celery the API and its workers share one "
+                "store, e.g. postgresql://user@host:5432/petsage (or sqlite:///path, all on the "
+                "API's machine)"
+            )
+        return self.database_url
 
     def resolved_state_dir(self, workspace: Path | None = None) -> Path:
         """Where builder state for `workspace` lives: outside the target's working tree."""

@@ -21,7 +21,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 
 from agent import __version__
-from agent.errors import BuilderError, ConfigError, JobsUnavailable, RequestError
+from agent.errors import BuilderError, JobsUnavailable, RequestError
 from agent.models.base import Model
 from agent.request import decode_request
 from agent.result import FINAL_STATUSES, BuildResult, BuildStatus
@@ -60,11 +60,8 @@ def create_app(
     """The service's FastAPI app; builds start running when the app starts."""
     settings = settings or get_settings()
 
-    if settings.jobs == "celery" and jobs_factory is None and not settings.database_url:
-        raise ConfigError(
-            "PETSAGE_DATABASE_URL: with PETSAGE_JOBS=celery the API and its workers share one "
-            "store, e.g. postgresql://user@host:5432/petsage"
-        )
+    if settings.jobs == "celery" and jobs_factory is None:
+        settings.shared_database_url()  # refused now, before the server starts, when unset
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

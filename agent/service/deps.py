@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from agent.errors import ConfigError
 from agent.models.base import Model
 from agent.service.jobs import JobBackend, ThreadJobs
 from agent.service.runner import ServiceRunner
@@ -27,13 +26,8 @@ class Service:
     ) -> None:
         self.settings = settings
         self.distributed = settings.jobs == "celery" and jobs_factory is None
-        if self.distributed and not settings.database_url:
-            raise ConfigError(
-                "PETSAGE_DATABASE_URL: with PETSAGE_JOBS=celery the API and its workers share "
-                "one store, e.g. postgresql://user@host:5432/petsage"
-            )
-        default_db = settings.resolved_state_dir() / "builds.db"
-        self.store = BuildStore.open(settings.database_url, default_db)
+        database_url = settings.shared_database_url() if self.distributed else settings.database_url
+        self.store = BuildStore.open(database_url, settings.resolved_state_dir() / "builds.db")
         self.runner = ServiceRunner(settings, self.store, model)
         self.jobs: JobBackend
         if jobs_factory is not None:

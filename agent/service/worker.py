@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from agent.errors import BuilderError, ConfigError
+from agent.errors import BuilderError
 from agent.events import StageEvent
 from agent.models.base import Model
 from agent.remote import RemoteClone
@@ -245,13 +245,9 @@ def run_worker(settings: Settings, *, name: str | None = None, concurrency: int 
     """Start a Celery worker process on the build queue; returns when it shuts down."""
     from agent.service.celery_jobs import TASK, celery_app
 
-    if not settings.database_url:
-        raise ConfigError(
-            "PETSAGE_DATABASE_URL: a worker needs the API's store, e.g. "
-            "postgresql://user@host:5432/petsage (or sqlite:///path on the API's own machine)"
-        )
+    database_url = settings.shared_database_url()
     app = celery_app(settings)
-    store = BuildStore.open(settings.database_url, settings.resolved_state_dir() / "builds.db")
+    store = BuildStore.open(database_url, settings.resolved_state_dir() / "builds.db")
     worker_name = name or f"petsage-{os.getpid()}@{socket.gethostname()}"
 
     def requeue(build_id: str) -> None:
