@@ -1,7 +1,7 @@
 """The build store: builds, their events and results, in SQLite (WAL) or PostgreSQL.
 
-Plain SQL with one list of numbered migrations for both databases (`agent.service.database`
-spells the few column types that differ). Every method is safe to call from any thread and from
+Plain SQL with one list of numbered migrations for both databases (`agent.service.migrations`;
+`agent.service.database` spells what differs). Every method is safe to call from any thread and from
 any number of processes sharing the database: the API, and workers on other machines.
 """
 
@@ -20,58 +20,7 @@ from agent.events import StageEvent
 from agent.request import FeatureRequest
 from agent.result import FINAL_STATUSES, BuildResult, BuildStatus
 from agent.service.database import Database, open_database
-
-MIGRATIONS = (
-    """
-    CREATE TABLE builds (
-        seq {serial},
-        id TEXT NOT NULL UNIQUE,
-        feature TEXT NOT NULL,
-        status TEXT NOT NULL,
-        request TEXT NOT NULL,
-        request_hash TEXT NOT NULL,
-        idempotency_key TEXT UNIQUE,
-        result TEXT,
-        created_at {float} NOT NULL,
-        updated_at {float} NOT NULL
-    )
-    """,
-    "CREATE INDEX builds_status ON builds (status, seq)",
-    "CREATE INDEX builds_feature ON builds (feature, seq)",
-    """
-    CREATE TABLE events (
-        build_id TEXT NOT NULL REFERENCES builds (id),
-        seq INTEGER NOT NULL,
-        stage TEXT NOT NULL,
-        body TEXT NOT NULL,
-        PRIMARY KEY (build_id, seq)
-    )
-    """,
-    """
-    CREATE TABLE chats (
-        id TEXT PRIMARY KEY,
-        state TEXT NOT NULL,
-        created_at {float} NOT NULL
-    )
-    """,
-    """
-    CREATE TABLE chat_messages (
-        chat_id TEXT NOT NULL REFERENCES chats (id),
-        seq INTEGER NOT NULL,
-        role TEXT NOT NULL,
-        content TEXT NOT NULL,
-        build_id TEXT,
-        at {float} NOT NULL,
-        PRIMARY KEY (chat_id, seq)
-    )
-    """,
-    # Distributed builds: who runs a build, since when, its lease, tries and a cancel request.
-    "ALTER TABLE builds ADD COLUMN worker TEXT",
-    "ALTER TABLE builds ADD COLUMN started_at {float}",
-    "ALTER TABLE builds ADD COLUMN heartbeat_at {float}",
-    "ALTER TABLE builds ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
-    "ALTER TABLE builds ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0",
-)
+from agent.service.migrations import migrate
 
 
 @dataclass(frozen=True)
@@ -113,7 +62,7 @@ class BuildStore:
 
     def __init__(self, where: Path | Database) -> None:
         self.db = where if isinstance(where, Database) else open_database(None, where)
-        self._migrate()
+        migrate(self.db)
 
     @classmethod
     def open(cls, url: str | None, default_path: Path) -> BuildStore:
@@ -392,21 +341,6 @@ class BuildStore:
             {"seq": seq, "role": role, "content": content, "build_id": build_id, "at": at}
             for seq, role, content, build_id, at in rows
         ]
-
-    # --- internals -------------------------------------------------------------------------------
-
-    def _migrate(self) -> None:
-        """Apply the migrations this database lacks; concurrent starters apply each once."""
-        with self.db.transaction() as db:
-            if db.dialect == "postgresql":
-                # Two processes starting at once: the second waits, then finds nothing to do.
-                db.execute("SELECT pg_advisory_xact_lock(7454617)")
-            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = db.execute("SELECT MAX(version) FROM schema_version").rows[0][0] or 0
-            for number, statement in enumerate(MIGRATIONS, start=1):
-                if number > current:
-                    db.execute(db.render(statement))
-                    db.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
 
 
 _COLUMNS = (

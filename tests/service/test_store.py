@@ -12,7 +12,8 @@ from agent.errors import ConfigError
 from agent.events import StageEvent
 from agent.request import FeatureRequest
 from agent.result import BuildResult
-from agent.service.store import MIGRATIONS, BuildStore, IdempotencyConflict
+from agent.service.migrations import MIGRATIONS
+from agent.service.store import BuildStore, IdempotencyConflict
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
