@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,15 @@ SMOKE = {
     "description": "Ensure builder functional",
     "requirements": "none",
 }
+
+
+#: feature/smoke_test after three builds posted as "Round 0", "Round 1", "Round 2": in order.
+THREE_ROUNDS = [
+    "feat(smoke_test): Round 2",
+    "feat(smoke_test): Round 1",
+    "feat(smoke_test): Round 0",
+    "chore: PetSage backend skeleton",
+]
 
 
 def request_for(feature: str) -> dict[str, str]:
@@ -193,12 +203,7 @@ def test_twelve_features_at_once_and_three_builds_of_one(
         for feature in features:
             assert f"refs/heads/feature/{feature}" in branches
         log = git(server.workspace, "log", "--format=%s", "feature/smoke_test").splitlines()
-        assert log == [
-            "feat(smoke_test): Round 2",
-            "feat(smoke_test): Round 1",
-            "feat(smoke_test): Round 0",
-            "chore: PetSage backend skeleton",
-        ]
+        assert log == THREE_ROUNDS
     finally:
         server.stop()
 
@@ -375,8 +380,8 @@ def test_openapi_documents_the_models_and_the_seed_example(server: Server) -> No
     }
 
 
-def hostile_recording(tmp_path: Path, body: str) -> Path:
-    """A recorded model whose smoke_test reply has a test that starts with `body`."""
+def hostile_env(tmp_path: Path, body: str, test_timeout: int) -> dict[str, str]:
+    """Settings for a recorded model whose smoke_test test starts with `body`; one round."""
     seed = SEED_TEXT.replace(
         "def test_smoke_test_endpoint_success(client: TestClient):",
         f"def test_smoke_test_endpoint_success(client: TestClient):\n{body}",
@@ -391,32 +396,36 @@ def hostile_recording(tmp_path: Path, body: str) -> Path:
             }
         )
     )
-    return recording
+    return {
+        "PETSAGE_MODEL": f"replay:{recording}",
+        "PETSAGE_TEST_TIMEOUT": str(test_timeout),
+        "PETSAGE_MAX_ROUNDS": "1",
+    }
+
+
+def cancel_while_testing(client: httpx.Client, build_id: str) -> tuple[dict[str, Any], float]:
+    """Cancel a build once its tests run; its final result and the seconds it took to stop."""
+    # Follow the live stream until the files are in place and the tests start.
+    with client.stream("GET", f"/api/v1/builds/{build_id}/events") as stream:
+        for line in stream.iter_lines():
+            if line == "event: integrated":
+                break
+    time.sleep(1)  # the tests are running now
+    began = time.monotonic()
+    assert client.post(f"/api/v1/builds/{build_id}/cancel").status_code == 202
+    result = wait_final(client, build_id, timeout=60)
+    return result, time.monotonic() - began
 
 
 def test_cancel_stops_a_build_while_its_tests_run(
     tmp_path: Path, store_env: dict[str, str]
 ) -> None:
-    recording = hostile_recording(tmp_path, "    import time; time.sleep(120)\n")
-    env = {
-        "PETSAGE_MODEL": f"replay:{recording}",
-        "PETSAGE_TEST_TIMEOUT": "100",
-        "PETSAGE_MAX_ROUNDS": "1",
-    }
+    env = hostile_env(tmp_path, "    import time; time.sleep(120)\n", test_timeout=100)
     server = Server(tmp_path / "petsage_backend", workers=1, env={**store_env, **env}).start()
     try:
         with server.client() as client:
             build_id = client.post("/api/v1/builds", json=SMOKE).json()["id"]
-            # Follow the live stream until the files are in place and the tests start.
-            with client.stream("GET", f"/api/v1/builds/{build_id}/events") as stream:
-                for line in stream.iter_lines():
-                    if line == "event: integrated":
-                        break
-            time.sleep(1)  # the tests are running now
-            began = time.monotonic()
-            assert client.post(f"/api/v1/builds/{build_id}/cancel").status_code == 202
-            result = wait_final(client, build_id, timeout=60)
-            stopped_in = time.monotonic() - began
+            result, stopped_in = cancel_while_testing(client, build_id)
         assert result["status"] == "cancelled", result["reasons"]
         assert stopped_in < 15
         assert "refs/heads/feature/smoke_test" not in refs(server.workspace)
@@ -427,12 +436,7 @@ def test_cancel_stops_a_build_while_its_tests_run(
 def test_the_service_keeps_answering_while_a_hostile_build_runs(
     tmp_path: Path, store_env: dict[str, str]
 ) -> None:
-    recording = hostile_recording(tmp_path, "    while True:\n        pass\n")
-    env = {
-        "PETSAGE_MODEL": f"replay:{recording}",
-        "PETSAGE_TEST_TIMEOUT": "10",
-        "PETSAGE_MAX_ROUNDS": "1",
-    }
+    env = hostile_env(tmp_path, "    while True:\n        pass\n", test_timeout=10)
     server = Server(tmp_path / "petsage_backend", workers=1, env={**store_env, **env}).start()
     try:
         with server.client() as client:

@@ -18,7 +18,14 @@ import pytest
 from tests.conftest import git
 from tests.scaleout import queue_name
 from tests.service.conftest import ROOT, Server, stop_process, wait_final
-from tests.service.test_app import SMOKE, hostile_recording, request_for, sse_events
+from tests.service.test_app import (
+    SMOKE,
+    THREE_ROUNDS,
+    cancel_while_testing,
+    hostile_env,
+    request_for,
+    sse_events,
+)
 
 
 class Worker:
@@ -89,14 +96,18 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[Cluster]:
-    env = {
+def shared(postgres_url: str, redis_url: str) -> dict[str, str]:
+    """What API and workers share: a fresh database, the test Redis, a queue of the test's own."""
+    return {
         "PETSAGE_DATABASE_URL": postgres_url,
         "PETSAGE_BROKER_URL": redis_url,
         "PETSAGE_QUEUE": queue_name(),
-        "PETSAGE_LEASE_SECONDS": "3",
     }
-    running = Cluster(tmp_path, env)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, shared: dict[str, str]) -> Iterator[Cluster]:
+    running = Cluster(tmp_path, {**shared, "PETSAGE_LEASE_SECONDS": "3"})
     try:
         yield running
     finally:
@@ -130,12 +141,7 @@ def test_two_workers_build_thirteen_features_and_push_every_branch(cluster: Clus
     for feature, result in zip(features, results[:10], strict=True):
         assert branches[f"feature/{feature}"] == result["commit"]
     log = git(cluster.remote, "log", "--format=%s", "feature/smoke_test").splitlines()
-    assert log == [
-        "feat(smoke_test): Round 2",
-        "feat(smoke_test): Round 1",
-        "feat(smoke_test): Round 0",
-        "chore: PetSage backend skeleton",
-    ]
+    assert log == THREE_ROUNDS
     assert stages[0] == "received" and stages[-2:] == ["committed", "done"]
     assert diff.status_code == 200 and "src/features/spread_00/" in diff.text
     assert health["jobs"] == "celery" and health["queued"] == health["running"] == 0
@@ -214,34 +220,14 @@ def test_the_api_names_an_unreachable_broker(tmp_path: Path, postgres_url: str) 
         server.start()
 
 
-def test_cancel_reaches_a_build_running_on_a_worker(
-    tmp_path: Path, postgres_url: str, redis_url: str
-) -> None:
-    recording = hostile_recording(tmp_path, "    import time; time.sleep(120)\n")
-    cluster = Cluster(
-        tmp_path,
-        {
-            "PETSAGE_DATABASE_URL": postgres_url,
-            "PETSAGE_BROKER_URL": redis_url,
-            "PETSAGE_QUEUE": queue_name(),
-            "PETSAGE_MODEL": f"replay:{recording}",
-            "PETSAGE_TEST_TIMEOUT": "100",
-            "PETSAGE_MAX_ROUNDS": "1",
-        },
-    )
+def test_cancel_reaches_a_build_running_on_a_worker(tmp_path: Path, shared: dict[str, str]) -> None:
+    hostile = hostile_env(tmp_path, "    import time; time.sleep(120)\n", test_timeout=100)
+    cluster = Cluster(tmp_path, {**shared, **hostile})
     try:
         cluster.worker("alpha")
         with cluster.api.client() as client:
             build_id = client.post("/api/v1/builds", json=SMOKE).json()["id"]
-            with client.stream("GET", f"/api/v1/builds/{build_id}/events") as stream:
-                for line in stream.iter_lines():
-                    if line == "event: integrated":
-                        break
-            time.sleep(1)  # the tests are running on the worker now
-            began = time.monotonic()
-            assert client.post(f"/api/v1/builds/{build_id}/cancel").status_code == 202
-            result = wait_final(client, build_id, timeout=60)
-            stopped_in = time.monotonic() - began
+            result, stopped_in = cancel_while_testing(client, build_id)
         assert result["status"] == "cancelled", result["reasons"]
         assert stopped_in < 15
         assert "feature/smoke_test" not in cluster.remote_branches()
