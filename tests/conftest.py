@@ -17,6 +17,18 @@ from tests.scaleout import postgres_url, redis_url  # noqa: F401  (fixtures)
 
 DATA = Path(__file__).parent / "data"
 SEED_TEXT = (DATA / "seed_smoke_test.txt").read_text()
+#: The stages of a build that passes in its first round, in order.
+ONE_ROUND_STAGES = [
+    "received",
+    "decoded",
+    "generating",
+    "validated",
+    "written",
+    "integrated",
+    "tested",
+    "committed",
+    "done",
+]
 SMOKE_REQUEST = {
     "feature": "smoke_test",
     "description": "Ensure builder functional",

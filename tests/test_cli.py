@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import SEED_TEXT, SMOKE_REQUEST, git, refs
+from tests.conftest import ONE_ROUND_STAGES, SEED_TEXT, SMOKE_REQUEST, git, refs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,17 +35,7 @@ def test_build_from_a_file_prints_the_report_and_exits_0(tmp_path: Path) -> None
     done = cli("build", "--payload", str(payload), "--workspace", "ws", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "### **BUILD COMPLETE**" in done.stdout
-    for stage in (
-        "received",
-        "decoded",
-        "generating",
-        "validated",
-        "written",
-        "integrated",
-        "tested",
-        "committed",
-        "done",
-    ):
+    for stage in ONE_ROUND_STAGES:
         assert f" {stage}" in done.stderr
     workspace = tmp_path / "ws"
     assert "refs/heads/feature/smoke_test" in refs(workspace)

@@ -14,7 +14,15 @@ from agent.loop import Builder
 from agent.models.scripted import ScriptedModel
 from agent.prompt_files import skeleton_files
 from agent.settings import Settings
-from tests.conftest import SEED_TEXT, SMOKE_REQUEST, branch_files, git, refs, with_file
+from tests.conftest import (
+    ONE_ROUND_STAGES,
+    SEED_TEXT,
+    SMOKE_REQUEST,
+    branch_files,
+    git,
+    refs,
+    with_file,
+)
 
 ROUTER = "src/features/smoke_test/smoke_test_router.py"
 TESTS = "tests/features/smoke_test/test_smoke_test.py"
@@ -91,17 +99,7 @@ def test_the_seed_request_builds_the_seed_files_and_they_answer_as_its_tests_say
         and "Tests: 3 passed, 0 failed" in body
     )
     assert result.tests.passed == 3 and result.tests.failed == 0 and result.tests.feature_tests == 2
-    assert [e.stage for e in events] == [
-        "received",
-        "decoded",
-        "generating",
-        "validated",
-        "written",
-        "integrated",
-        "tested",
-        "committed",
-        "done",
-    ]
+    assert [e.stage for e in events] == ONE_ROUND_STAGES
     assert git(workspace, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
     assert git(workspace, "status", "--porcelain") == ""
     # The endpoint answers as the seed's tests say, from a plain checkout of the branch.
