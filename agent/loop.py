@@ -173,7 +173,7 @@ class _BuildRun:
             )
         layout = FeatureLayout(request.feature)
         with self._timed("prepare"):
-            test_python = self._test_python(start)
+            test_python, self.test_env_note = test_python_for(self.settings, self.repo, start)
         feedback: Feedback | None = None
         previous_reply: str | None = None
         reasons: list[str] = []
@@ -320,10 +320,6 @@ class _BuildRun:
 
     # --- steps -----------------------------------------------------------------------------------
 
-    def _test_python(self, start: str) -> Path:
-        python, self.test_env_note = test_python_for(self.settings, self.repo, start)
-        return python
-
     def _integrate(self, worktree: Worktree, bundle: FileBundle, feature: str) -> list[str]:
         paths = [file.path for file in bundle.files]
         before = worktree.read(MAIN_PY)
@@ -353,13 +349,9 @@ class _BuildRun:
             self.result.files = []
         self.result.finished_at = datetime.now(UTC)
         self.result.seconds = round(time.perf_counter() - self.started, 4)
-        price = self.settings.model_prices.get(self.model.name.split(":", 1)[-1])
-        if price is not None:
-            self.result.cost_usd = round(
-                (price[0] * self.result.prompt_tokens + price[1] * self.result.completion_tokens)
-                / 1_000_000,
-                6,
-            )
+        self.result.cost_usd = self.settings.cost_usd(
+            self.model.name, self.result.prompt_tokens, self.result.completion_tokens
+        )
         self.result.timings = {
             stage: round(seconds, 4) for stage, seconds in self.result.timings.items()
         }

@@ -142,6 +142,13 @@ class Settings(BaseSettings):
     def token_set(self) -> frozenset[str]:
         return frozenset(token.strip() for token in self.api_tokens.split(",") if token.strip())
 
+    def cost_usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """What the tokens cost at `model`'s price (`openai:` prefix or not); None if unpriced."""
+        price = self.model_prices.get(model.split(":", 1)[-1])
+        if price is None:
+            return None
+        return round((price[0] * prompt_tokens + price[1] * completion_tokens) / 1_000_000, 6)
+
     def shared_database_url(self) -> str:
         """The store the API and its Celery workers share; an error naming the variable if unset."""
         if not self.database_url:
