@@ -93,13 +93,11 @@ class RemoteClone:
         """
         self._git("push", "--quiet", "origin", f"{commit}:refs/heads/{branch}")
 
-    def commit_of_build(self, branch: str, build_id: str) -> str | None:
-        """The commit `build_id` made on the remote's `branch` (fetched first), if any."""
-        branches = self.sync()
-        if branch not in branches:
-            return None
-        found = self._git("log", branch, f"--grep=^Build: {build_id} ", "--format=%H", "-1")
-        return found.strip() or None
+    def commit_of_build(self, branch: str, build_id: str, *, fetch: bool = True) -> str | None:
+        """The commit `build_id` made on the remote's `branch`, if any (`fetch=False`: synced)."""
+        if fetch:
+            self.sync()
+        return self.repo.commit_of_build(branch, build_id)
 
     def _git(self, *args: str) -> str:
         with self._lock:

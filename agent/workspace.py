@@ -90,6 +90,16 @@ class TargetRepo:
             return []
         return [line for line in out.splitlines() if line]
 
+    def commit_of_build(self, branch: str, build_id: str) -> str | None:
+        """The commit on `branch` that `build_id` made (its message names it), if any."""
+        try:
+            found = self.repo.git.log(
+                f"refs/heads/{branch}", f"--grep=^Build: {build_id} ", "--format=%H", "-1"
+            )
+        except git.GitCommandError:
+            return None
+        return str(found).strip() or None
+
     def update_branch(self, branch: str, new: str, old: str | None, message: str) -> None:
         """Move `branch` to `new` only if it still points at `old` (None: must not exist yet)."""
         try:

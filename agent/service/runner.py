@@ -11,6 +11,7 @@ from pathlib import Path
 
 import git
 
+from agent.errors import WorkspaceError
 from agent.events import StageEvent
 from agent.loop import Builder
 from agent.models.base import Model
@@ -167,11 +168,9 @@ class ServiceRunner:
     def _committed_by(self, build_id: str, branch: str) -> str | None:
         """The commit a build made before a crash, found by the build id in its message."""
         try:
-            repo = git.Repo(self._builder.repo.path)
-            found = repo.git.log(branch, f"--grep=^Build: {build_id} ", "--format=%H", "-1")
-        except (git.GitError, OSError):
+            return self._builder.repo.commit_of_build(branch, build_id)
+        except (WorkspaceError, OSError):
             return None
-        return found.strip() or None
 
     def _clear_worktrees(self) -> None:
         folder = self.state_dir / "worktrees"

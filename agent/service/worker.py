@@ -111,7 +111,7 @@ class BuildWorker:
             self.clone.sync()
             # A try before this one may have pushed its commit just before its worker died.
             commit = (
-                self.clone.commit_of_build(record.request.branch, record.id)
+                self.clone.commit_of_build(record.request.branch, record.id, fetch=False)
                 if record.attempts > 1
                 else None
             )
