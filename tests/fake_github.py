@@ -48,7 +48,7 @@ class FakeGitHub:
         parts = path.split("/")
         if request.method == "GET" and parts[-1] == "permission":
             return JSONResponse({"permission": self.permissions.get(parts[-2], "read")})
-        if request.method == "GET" and parts[-2] == "pulls":
+        if request.method == "GET" and parts[-2] == "pulls" and int(parts[-1]) <= len(self.pulls):
             return JSONResponse(self.pulls[int(parts[-1]) - 1])
         if request.method == "POST" and parts[-1] == "check-runs":
             self.check_runs.append(body)

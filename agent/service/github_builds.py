@@ -237,21 +237,23 @@ class Progress:
 def request_from_issue(title: str, body: str) -> FeatureRequest:
     """The issue's request in any BLUEPRINT §1 encoding; the title describes it if need be."""
     text = body.strip()
-    data: Any = None
-    if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-    if isinstance(data, dict) and "payload" not in data:
-        if not data.get("description") and title.strip():
-            data["description"] = title.strip()
-        request = decode_request(data)
-    else:
-        if data is None and text and not _DESCRIPTION.search(text) and title.strip():
-            text += f"\n\n- **Description:** {title.strip()}"
+    try:
         request = decode_request(text)
+    except RequestError as e:
+        if not title.strip() or not any(p.where == "description" for p in e.problems):
+            raise
+        request = decode_request(_described(text, title.strip()))
     return request.model_copy(update={"open_pr": False})
+
+
+def _described(text: str, title: str) -> str | dict[str, Any]:
+    """`text` with `title` as its description, in its own encoding."""
+    if text.startswith("{"):
+        data = json.loads(text)
+        return {**data, "description": title} if isinstance(data, dict) else text
+    if _DESCRIPTION.search(text):
+        return text
+    return f"{text}\n\n- **Description:** {title}"
 
 
 def refine(request: FeatureRequest, instruction: str) -> FeatureRequest | str:
