@@ -17,6 +17,7 @@ from agent.github_events import MARKER, signature
 from tests.conftest import git
 from tests.fake_github import FakeGitHub
 from tests.service.conftest import Server
+from tests.test_cli import cli
 
 SECRET = "webhook-secret-for-tests"
 TOKEN = "ghp_webhook_token_456"
@@ -173,7 +174,7 @@ def test_an_issue_becomes_a_pr_and_a_review_comment_a_second_commit(
 
 
 def test_bad_signatures_readers_and_unreadable_issues_build_nothing(
-    forge: tuple[Server, FakeGitHub, Path],
+    forge: tuple[Server, FakeGitHub, Path], tmp_path: Path
 ) -> None:
     server, github, remote = forge
     wrong = deliver(server, "issues", labelled(3, PET_PROFILE), secret="not-the-secret")
@@ -200,7 +201,14 @@ def test_bad_signatures_readers_and_unreadable_issues_build_nothing(
     assert len([c for c in github.comments.values() if c["issue"] == 3]) == 1  # one reply at most
 
     unreadable = labelled(4, "- **Feature:** `Pet-Profile`\n- **Requirements:** none")
-    assert deliver(server, "issues", unreadable).status_code == 202
+    del unreadable["action"]  # `--event issues.labeled` fills it in
+    (tmp_path / "issue.json").write_text(json.dumps(unreadable))
+    hook = ("webhook-test", "--event", "issues.labeled", "--payload", "issue.json")
+    url = ("--url", f"{server.url}/api/v1/webhooks/github")
+    refused = cli(*hook, *url, cwd=tmp_path, env={"PETSAGE_WEBHOOK_SECRET": "wrong"})
+    assert refused.returncode == 1 and refused.stdout.startswith("401"), refused.stderr
+    sent = cli(*hook, *url, cwd=tmp_path, env={"PETSAGE_WEBHOOK_SECRET": SECRET})
+    assert sent.returncode == 0 and sent.stdout.startswith("202 Accepted"), sent.stderr
     found = wait_for(lambda: [c for c in github.comments.values() if c["issue"] == 4])
     assert "`feature`" in found[0]["body"] and "should match pattern" in found[0]["body"]
     assert "**Feature Request:**" in found[0]["body"]  # the example form
