@@ -32,9 +32,10 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
     responses={
         200: {"description": "A redelivery: nothing new was started"},
         204: {"description": "An event the builder does not handle"},
+        400: {"model": ErrorBody, "description": "Not a GitHub payload"},
         401: {"model": ErrorBody, "description": "Missing or wrong X-Hub-Signature-256"},
         413: {"model": ErrorBody},
-        503: {"model": ErrorBody, "description": "The webhook is not configured"},
+        404: {"model": ErrorBody, "description": "No PETSAGE_FORGE_REPO: no webhook"},
     },
 )
 async def github_webhook(
@@ -47,13 +48,12 @@ async def github_webhook(
     """Issues labelled (or opened with) the trigger label, `/petsage build` on an issue and
     `/petsage <instruction>` on a pull request start builds; everything else is ignored."""
     settings = service.settings
-    if not settings.webhook_secret or not settings.forge_repo:
-        missing = "PETSAGE_WEBHOOK_SECRET" if not settings.webhook_secret else "PETSAGE_FORGE_REPO"
+    if not settings.forge_repo:
         raise HTTPException(
-            503, detail=errors("webhook_not_configured", [(None, f"set {missing}")])
+            404, detail=errors("webhook_not_configured", [(None, "set PETSAGE_FORGE_REPO")])
         )
     body = await _read(request)
-    if not verify(settings.webhook_secret, body, signature):
+    if not verify(settings.webhook_secret, body, signature):  # never, without a secret
         raise HTTPException(
             401,
             detail=errors(
