@@ -95,6 +95,17 @@ def _parser() -> argparse.ArgumentParser:
         "--concurrency", type=int, default=1, metavar="N", help="builds at once (default 1)"
     )
     worker.set_defaults(handler=_worker)
+    hook = commands.add_parser(
+        "webhook-test", help="sign a GitHub delivery and post it to a running service"
+    )
+    hook.add_argument("--event", required=True, help="e.g. issues.labeled or issue_comment")
+    hook.add_argument("--payload", required=True, metavar="FILE|-", help="the delivery's JSON")
+    hook.add_argument(
+        "--url",
+        default="http://127.0.0.1:8000/api/v1/webhooks/github",
+        help="the webhook endpoint (default: a local `serve`)",
+    )
+    hook.set_defaults(handler=_webhook_test)
     return parser
 
 
@@ -251,6 +262,25 @@ def _worker(args: argparse.Namespace) -> int:
     except BuilderError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _webhook_test(args: argparse.Namespace) -> int:
+    import httpx
+
+    from agent.github_events import send_test_delivery
+
+    secret = _settings(args).webhook_secret
+    if not secret:
+        raise _BadInput("PETSAGE_WEBHOOK_SECRET: set it to the service's webhook secret")
+    try:
+        response = send_test_delivery(args.url, secret, args.event, _read_payload(args.payload))
+    except (httpx.HTTPError, ValueError) as e:
+        print(f"error: {args.url}: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{response.status_code} {response.reason_phrase}")
+    if response.content:
+        print(response.text)
+    return EXIT_OK if response.is_success else EXIT_FAILED
 
 
 class _BadInput(Exception):

@@ -75,3 +75,23 @@ class TestRunError(BuilderError):
     """The target's test suite could not be run at all (not the same as failing tests)."""
 
     __test__ = False
+
+
+class ForgeError(BuilderError):
+    """The forge (GitHub's REST API) refused or failed a call; `status` is its HTTP status."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class ForgeAuthError(ForgeError):
+    """The forge refused the token (401, or 403 that is not a rate limit)."""
+
+
+class ForgeNotFound(ForgeError):
+    """The forge has no such repository, issue, pull request or comment (404)."""
+
+
+class ForgeUnavailable(ForgeError):
+    """The forge could not be reached, or kept failing or rate-limiting after the retries."""

@@ -18,7 +18,8 @@ import git
 import httpx
 
 from agent import BLUEPRINT_VERSION
-from agent.errors import BuilderError
+from agent.errors import BuilderError, ForgeError
+from agent.forge import send
 from agent.result import BuildResult, PullRequest
 from agent.sandbox import UNSANDBOXED_NOTE
 from agent.settings import Settings
@@ -29,11 +30,13 @@ class PullRequestError(BuilderError):
     """A pull request could not be opened, updated or merged."""
 
 
-def open_pull_request(result: BuildResult, settings: Settings, repo: TargetRepo) -> PullRequest:
-    """Open or update the PR for a succeeded build's branch."""
+def open_pull_request(
+    result: BuildResult, settings: Settings, repo: TargetRepo, *, footer: str = ""
+) -> PullRequest:
+    """Open or update the PR for a succeeded build's branch; `footer` ends its body."""
     if result.status != "succeeded" or not result.branch or result.request is None:
         raise PullRequestError(f"build {result.id} did not succeed; only succeeded builds get a PR")
-    title, body = pr_title(result), pr_body(result)
+    title, body = pr_title(result), pr_body(result) + footer
     if settings.forge_repo:
         return _scrubbed(settings, lambda: _forge_pull(result, settings, repo, title, body))
     return LocalPulls(repo).open_or_update(result, title, body)
@@ -154,11 +157,9 @@ def _forge_pull(
 
 def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
     try:
-        response = client.request(method, path, **kwargs)
-    except httpx.HTTPError as e:
-        raise PullRequestError(
-            f"cannot reach the forge at {client.base_url}: {type(e).__name__}"
-        ) from e
+        response = send(client, method, path, **kwargs)
+    except ForgeError as e:
+        raise PullRequestError(str(e)) from e
     if response.status_code in (401, 403):
         raise PullRequestError(
             f"the forge refused the token ({response.status_code}): set PETSAGE_FORGE_TOKEN "

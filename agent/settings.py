@@ -133,6 +133,18 @@ class Settings(BaseSettings):
         description="Token for the forge (falls back to GITHUB_TOKEN).",
         repr=False,
     )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="The secret GitHub signs webhook deliveries with (X-Hub-Signature-256); "
+        "without it POST /api/v1/webhooks/github refuses every delivery.",
+        repr=False,
+    )
+    trigger_label: str = Field(
+        default="petsage", description="The issue label that starts a build from GitHub."
+    )
+    permission_cache_seconds: float = Field(
+        default=60.0, ge=0, description="How long a GitHub user's repository permission is cached."
+    )
     pr_draft: bool = False
     pr_labels: list[str] = Field(default_factory=list)
     author_name: str = "PetSage Builder"

@@ -1,4 +1,8 @@
-"""A local stand-in for the few GitHub REST routes pull requests use; it records every call."""
+"""A local stand-in for the GitHub REST routes the builder uses; it records every call.
+
+Pull requests, issue comments (created and edited), check runs and collaborator permissions,
+kept in memory; `failures` queues answers (status, headers) given before the real ones.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,11 @@ class FakeGitHub:
         self.status = status
         self.calls: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
         self.pulls: list[dict[str, Any]] = []
+        self.comments: dict[int, dict[str, Any]] = {}
+        self.check_runs: list[dict[str, Any]] = []
+        #: Collaborator permissions by login; anyone else reads only.
+        self.permissions: dict[str, str] = {}
+        self.failures: list[tuple[int, dict[str, str]]] = []
         app = FastAPI()
         app.api_route("/{path:path}", methods=["GET", "POST", "PATCH"])(self._route)
         self._server = uvicorn.Server(
@@ -32,7 +41,25 @@ class FakeGitHub:
         self.calls.append((request.method, "/" + path, body, dict(request.headers)))
         if self.status is not None:
             return JSONResponse({"message": "Bad credentials"}, status_code=self.status)
+        if self.failures:
+            status, headers = self.failures.pop(0)
+            message = "You have exceeded a secondary rate limit" if status == 403 else "Oops"
+            return JSONResponse({"message": message}, status_code=status, headers=headers)
         parts = path.split("/")
+        if request.method == "GET" and parts[-1] == "permission":
+            return JSONResponse({"permission": self.permissions.get(parts[-2], "read")})
+        if request.method == "GET" and parts[-2] == "pulls" and int(parts[-1]) <= len(self.pulls):
+            return JSONResponse(self.pulls[int(parts[-1]) - 1])
+        if request.method == "POST" and parts[-1] == "check-runs":
+            self.check_runs.append(body)
+            return JSONResponse({"id": len(self.check_runs), **body}, status_code=201)
+        if request.method == "POST" and parts[-1] == "comments":
+            number = len(self.comments) + 1
+            self.comments[number] = {"id": number, "issue": int(parts[-2]), "body": body["body"]}
+            return JSONResponse(self.comments[number], status_code=201)
+        if request.method == "PATCH" and parts[-2] == "comments":
+            self.comments[int(parts[-1])]["body"] = body["body"]
+            return JSONResponse(self.comments[int(parts[-1])])
         if request.method == "GET" and parts[-1] == "pulls":
             head = request.query_params.get("head", "").split(":")[-1]
             return JSONResponse(
@@ -53,7 +80,7 @@ class FakeGitHub:
             pull = self.pulls[int(parts[-1]) - 1]
             pull.update(body)
             return JSONResponse(pull)
-        if request.method == "POST" and parts[-1] in ("comments", "labels"):
+        if request.method == "POST" and parts[-1] == "labels":
             return JSONResponse({"id": 1}, status_code=201)
         return JSONResponse({"message": "Not Found"}, status_code=404)
 

@@ -40,6 +40,7 @@ from agent.service.schemas import (
     request_body_doc,
 )
 from agent.service.store import BuildRecord, IdempotencyConflict
+from agent.service.webhook_routes import router as webhook_router
 from agent.settings import Settings, get_settings
 
 log = logging.getLogger("petsage.service")
@@ -85,6 +86,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(_routes(settings))
+    app.include_router(webhook_router)
     static = Path(__file__).with_name("static")
     app.mount("/static", StaticFiles(directory=static), name="static")
 

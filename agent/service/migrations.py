@@ -58,6 +58,14 @@ MIGRATIONS = (
     "ALTER TABLE builds ADD COLUMN heartbeat_at {float}",
     "ALTER TABLE builds ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE builds ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0",
+    # GitHub webhook deliveries seen, so that a redelivery starts nothing new.
+    """
+    CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        event TEXT NOT NULL,
+        received_at {float} NOT NULL
+    )
+    """,
 )
 
 
