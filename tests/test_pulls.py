@@ -50,7 +50,7 @@ def test_a_local_pr_is_opened_updated_and_merged_after_the_suite_passes(settings
     assert pull.title == "feat(smoke_test): Ensure builder functional"
     assert "+app.include_router(smoke_test_router.router" in pull.diff
     assert (
-        "**Request**" in pull.body
+        "**Feature Request:**" in pull.body
         and "- **Feature:** `smoke_test`" in pull.body
         and "blueprint" in pull.body
     )

@@ -58,6 +58,10 @@ MIGRATIONS = (
     "ALTER TABLE builds ADD COLUMN heartbeat_at {float}",
     "ALTER TABLE builds ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE builds ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0",
+    # A build's commit is recognised after a crash only by the base it started from and the
+    # tree it tested, recorded when it committed.
+    "ALTER TABLE builds ADD COLUMN base_commit TEXT",
+    "ALTER TABLE builds ADD COLUMN commit_tree TEXT",
 )
 
 
