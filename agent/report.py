@@ -193,7 +193,9 @@ def _build_lines(result: BuildResult) -> list[str]:
         lines.append(f"- **Pull request:** {where} ({'updated' if pull.updated else 'opened'})")
     if result.pr_error:
         lines.append(f"- **Pull request failed:** {inline(result.pr_error)}")
-    lines += [f"- **Note:** {inline(note, 300)}" for note in result.notes[:20]]
+    if result.notes:
+        notes = "\n".join(" ".join(note.split())[:300] for note in result.notes[:20])
+        lines += ["", "Notes (the model's and the builder's, quoted):", "", *quoted(notes, 6000)]
     return lines
 
 
