@@ -11,8 +11,10 @@ import re
 
 #: C0 controls but newline and tab, DEL, and the C1 range (8-bit CSI and OSC among them).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-#: ASCII punctuation that means something to CommonMark or GitHub inline or at a line's start.
-_MARKDOWN = re.compile(r"([\\`*_\[\]{}<>#+\-=|~!&@^$])")
+#: Punctuation that means something to CommonMark or GitHub anywhere in a line (`@` mentions).
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>&|~@])")
+#: And at a line's start: headings, quotes, lists, setext underlines, ordered lists.
+_LEADING = re.compile(r"^([#>+\-=])")
 _LEADING_NUMBER = re.compile(r"^(\d+)([.)])")
 _BACKTICKS = re.compile(r"`+")
 
@@ -65,5 +67,5 @@ def _one_line(text: str, limit: int) -> str:
 
 
 def _escape(line: str) -> str:
-    escaped = _MARKDOWN.sub(r"\\\1", line)
+    escaped = _LEADING.sub(r"\\\1", _MARKDOWN.sub(r"\\\1", line))
     return _LEADING_NUMBER.sub(r"\1\\\2", escaped)

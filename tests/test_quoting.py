@@ -165,7 +165,8 @@ def test_the_quoting_helpers() -> None:
     assert fence("a\n`````\nb", "python").startswith("``````python\n")
     assert fence("plain").startswith("```\n")
     assert code_span("a`b") == "``a`b``"
-    assert inline("<!-- x\n# h") == "\\<\\!\\-\\- x \\# h"
+    assert inline("<!-- x\n# h") == "\\<!-- x # h"
+    assert inline("# h @user") == "\\# h \\@user"
     assert quoted("1. one\n\n- two <b>") == ["> 1\\. one", ">", "> \\- two \\<b\\>"]
     assert len(inline("x" * 10_000, 100)) == 100
     assert strip_controls("a\x1b[31mb\tc\nd\x9b\x07") == "a[31mb\tc\nd"
