@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.quoting import strip_controls
+
 if TYPE_CHECKING:
     from agent.events import StageEvent
     from agent.request import FeatureRequest
@@ -135,11 +137,11 @@ def _build(args: argparse.Namespace) -> int:
         round_note = f" [round {event.round}]" if event.round else ""
         print(
             f"{time.perf_counter() - started:7.2f}s {mark} {event.stage:<10}{round_note} "
-            f"{event.message}",
+            f"{strip_controls(event.message)}",
             file=sys.stderr,
         )
         for reason in event.data.get("reasons", [])[:10]:
-            print(f"{'':20}- {reason}", file=sys.stderr)
+            print(f"{'':20}- {strip_controls(str(reason))}", file=sys.stderr)
 
     request: bytes | FeatureRequest = raw
     if args.open_pr:
@@ -156,10 +158,10 @@ def _build(args: argparse.Namespace) -> int:
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
-        print(result.report)
+        print(strip_controls(result.report))
     if result.status == "rejected":
         for reason in result.reasons:
-            print(f"error: {reason}", file=sys.stderr)
+            print(f"error: {strip_controls(reason)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
 
@@ -186,7 +188,11 @@ def _pulls(args: argparse.Namespace) -> int:
                     json.dumps([p.model_dump(mode="json", exclude={"body", "diff"}) for p in found])
                 )
             for pull in [] if args.json else found:
-                print(f"{pull.id}  {pull.state:<7} {pull.branch} -> {pull.base}  {pull.title}")
+                print(
+                    strip_controls(
+                        f"{pull.id}  {pull.state:<7} {pull.branch} -> {pull.base}  {pull.title}"
+                    )
+                )
             return EXIT_OK
         if args.action == "show":
             pull = pulls.get(args.id)
@@ -200,9 +206,15 @@ def _pulls(args: argparse.Namespace) -> int:
     if args.json:
         print(pull.model_dump_json(indent=2))
     else:
-        print(f"{pull.id}  {pull.state}  {pull.branch} -> {pull.base}\n{pull.title}\n\n{pull.body}")
+        head = f"  at {pull.head_commit[:12]}" if pull.head_commit else ""
+        print(
+            strip_controls(
+                f"{pull.id}  {pull.state}  {pull.branch} -> {pull.base}{head}\n"
+                f"{pull.title}\n\n{pull.body}"
+            )
+        )
         if args.action == "show":
-            print(f"\n{pull.diff}")
+            print(strip_controls(f"\n{pull.diff}"))
     return EXIT_OK
 
 

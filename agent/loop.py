@@ -306,6 +306,8 @@ class _BuildRun:
                     "committed",
                     f"{request.branch} at {self.result.commit[:12]}",
                     commit=self.result.commit,
+                    base=start,
+                    tree=self.repo.tree_of(self.result.commit),
                 )
                 return "succeeded", []
             reasons = report.reasons(own, layout.tests_dir)

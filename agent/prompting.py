@@ -7,13 +7,16 @@ example goes first, then the tail of `conftest.py` and `main.py`.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Literal
 
 from agent.models.base import GenerationTask
 from agent.prompt_files import prompts_dir
+from agent.quoting import fence
 
 Message = dict[str, str]
+_SLOT = re.compile(r"\{([a-z_]+)\}")
 OutputForm = Literal["markdown", "json"]
 SEED_REQUEST = (
     "**Feature Request:**\n- **Feature:** `smoke_test`\n"
@@ -45,19 +48,29 @@ def build_messages(task: GenerationTask, *, form: OutputForm, budget: int) -> li
 
 
 def fill(template: str, **values: object) -> str:
-    """Put values into `{name}` slots; other braces (JSON, code) are left alone."""
-    for name, value in values.items():
-        template = template.replace("{" + name + "}", str(value))
-    return template
+    """The template's literal parts joined with the values of its `{name}` slots.
+
+    One pass over the template: a value is inserted as it is and never searched for slots
+    itself, so a request holding `{main_py}` keeps those braces. Unknown slots and other
+    braces (JSON, code) are left alone.
+    """
+    parts = _SLOT.split(template)
+    for index in range(1, len(parts), 2):
+        name = parts[index]
+        parts[index] = str(values[name]) if name in values else "{" + name + "}"
+    return "".join(parts)
 
 
 def _user_prompt(task: GenerationTask, room: int) -> str:
     context = task.context
     example = ""
     if context.example:
-        parts = ["", "An existing feature, to match its style:"]
+        parts = [
+            "",
+            "A feature in the house style (made by the builder for another request), to match:",
+        ]
         for path, text in context.example.items():
-            parts += [f"**File:** `{path}`", "```python", text.rstrip(), "```"]
+            parts += [f"**File:** `{path}`", fence(text, "python")]
         example = "\n".join(parts)
     main_py, conftest = context.main_py.rstrip(), context.conftest.rstrip()
     values = {

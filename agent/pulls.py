@@ -10,6 +10,7 @@ result, a report, a log or an error.
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,14 +21,27 @@ import httpx
 from agent import BLUEPRINT_VERSION
 from agent.errors import BuilderError, ForgeError
 from agent.forge import send
+from agent.quoting import code_span, quoted
+from agent.report import facts, request_lines
 from agent.result import BuildResult, PullRequest
-from agent.sandbox import UNSANDBOXED_NOTE
 from agent.settings import Settings
-from agent.workspace import TargetRepo, file_lock
+from agent.workspace import TargetRepo, check_object_id, file_lock, git_as
 
 
 class PullRequestError(BuilderError):
     """A pull request could not be opened, updated or merged."""
+
+
+class PullRequestNotFound(PullRequestError):
+    """No pull request by that id."""
+
+
+class PullRequestConflict(PullRequestError):
+    """The pull request's state forbids the action: not open, moved, conflicting, failing."""
+
+
+class MergeRefused(PullRequestError):
+    """Git cannot merge the two at all (unrelated histories, a missing commit)."""
 
 
 def open_pull_request(
@@ -48,28 +62,27 @@ def pr_title(result: BuildResult) -> str:
 
 
 def pr_body(result: BuildResult) -> str:
-    """The build report as a PR body: summary, files, tests, model, blueprint, the request."""
+    """The PR body: the builder's facts first, then the model's summary and the request quoted.
+
+    Nothing a model or a requester wrote is interpreted: it is escaped, bounded and quoted.
+    """
     assert result.request is not None
-    tests = result.tests
     lines = [
-        f"Built by PetSage Builder (build `{result.id}`, blueprint {BLUEPRINT_VERSION}).",
+        f"Built by PetSage Builder (build {code_span(result.id)}, blueprint {BLUEPRINT_VERSION}).",
         "",
-        result.summary or "",
-        "",
-        "**Files**",
-        *(f"- `{path}`" for path in result.files),
-        "",
-        f"**Tests:** {tests.passed} passed, {tests.failed} failed "
-        f"({tests.feature_tests} of the feature)",
-        f"**Model:** `{result.model}`, {len(result.rounds)} round(s), "
+        *facts(result),
+        f"- **Model:** {code_span(result.model)}, {len(result.rounds)} round(s), "
         f"{result.prompt_tokens} prompt + {result.completion_tokens} completion tokens",
         "",
-        "**Request**",
+        "**Files**",
+        *(f"- {code_span(path)}" for path in result.files[:50]),
         "",
-        result.request.to_text(),
+        "**Summary** (written by the model)",
+        "",
+        *quoted(result.summary or "(none)", 1500),
+        "",
+        *request_lines(result.request),
     ]
-    if UNSANDBOXED_NOTE in result.notes:
-        lines += ["", f"> Warning: {UNSANDBOXED_NOTE}"]
     lines += ["", "<details><summary>Build report</summary>", "", result.report, "</details>"]
     return "\n".join(lines)
 
@@ -77,10 +90,23 @@ def pr_body(result: BuildResult) -> str:
 # --- the forge -----------------------------------------------------------------------------------
 
 
-def push_branch(repo: TargetRepo, remote: str, branch: str) -> None:
-    """Push `branch` to `remote` as it is; never forced."""
+def push_branch(repo: TargetRepo, remote: str, branch: str, commit: str) -> None:
+    """Push `commit` (the build's, never the local tip) as `branch`, compare-and-swap.
+
+    The remote's branch must be missing or an ancestor of `commit`; the push carries that
+    value as its lease, so a branch that moves in between makes the remote refuse it.
+    """
+    commit = check_object_id(commit)
+    ref = f"refs/heads/{branch}"
     try:
-        repo.repo.git.push(remote, f"refs/heads/{branch}:refs/heads/{branch}")
+        listed = str(repo.repo.git.ls_remote(remote, ref)).split()
+        old = listed[0] if listed else ""
+        if old and old != commit and not repo.is_ancestor(old, commit):
+            raise PullRequestError(
+                f"{branch} on the remote is at {old[:12]}, which is not in the history of this "
+                f"build's commit {commit[:12]}; refusing to overwrite it"
+            )
+        repo.repo.git.push(remote, f"--force-with-lease={ref}:{old}", f"{commit}:{ref}")
     except git.GitCommandError as e:
         raise PullRequestError(
             f"the remote refused the push of {branch}: {(e.stderr or '').strip()}"
@@ -91,11 +117,12 @@ def _forge_pull(
     result: BuildResult, settings: Settings, repo: TargetRepo, title: str, body: str
 ) -> PullRequest:
     assert result.branch is not None and result.base_branch is not None
+    assert result.commit is not None
     if not settings.forge_token:
         raise PullRequestError("no forge token: set PETSAGE_FORGE_TOKEN (or GITHUB_TOKEN)")
     if not settings.git_remote:
         raise PullRequestError("no remote to push to: set PETSAGE_GIT_REMOTE")
-    push_branch(repo, settings.git_remote, result.branch)
+    push_branch(repo, settings.git_remote, result.branch, result.commit)
     owner = settings.forge_repo.split("/")[0] if settings.forge_repo else ""
     with httpx.Client(
         base_url=settings.forge_api_url.rstrip("/"),
@@ -152,6 +179,7 @@ def _forge_pull(
         body=body,
         updated=updated,
         build_ids=[result.id],
+        head_commit=result.commit,
     )
 
 
@@ -216,13 +244,15 @@ class LocalPulls:
         for pull in self.all():
             if pull.id == pull_id:
                 return pull
-        raise PullRequestError(f"no local pull request {pull_id!r}")
+        raise PullRequestNotFound(f"no local pull request {pull_id!r}")
 
     def open_or_update(self, result: BuildResult, title: str, body: str) -> PullRequest:
+        """Open the branch's PR, or update its open one, pinned to the build's commit."""
         assert result.branch is not None and result.base_branch is not None
+        head = check_object_id(result.commit or "")
         with file_lock(self.repo.state_dir / "locks" / "pulls.lock"):
             pulls = self.all()
-            diff = self._diff(result.base_branch, result.branch)
+            diff = self._diff(result.base_branch, head)
             for index, pull in enumerate(pulls):
                 if pull.branch == result.branch and pull.state == "open":
                     pull = pull.model_copy(
@@ -230,6 +260,7 @@ class LocalPulls:
                             "title": title,
                             "body": body,
                             "diff": diff,
+                            "head_commit": head,
                             "updated": True,
                             "build_ids": [*pull.build_ids, result.id],
                             "comments": [
@@ -250,6 +281,7 @@ class LocalPulls:
                 body=body,
                 diff=diff,
                 build_ids=[result.id],
+                head_commit=head,
             )
             self._save([*pulls, pull])
             return pull
@@ -263,8 +295,11 @@ class LocalPulls:
         settings: Settings,
         publish: Callable[[str, str], None] | None = None,
     ) -> PullRequest:
-        """Merge into the base branch only if the whole suite passes on the merge result.
+        """Merge exactly the PR's recorded commit, only if the whole suite passes on the result.
 
+        The merge commit is made with plumbing (`merge-tree`, `commit-tree`) before any test
+        runs, so nothing the tests write can change what is merged. A branch that moved since
+        the PR was opened or updated is refused until the PR is updated.
         `publish(commit, base)` runs before the base moves here: with distributed workers it
         pushes the merge to the shared remote, and a refusal leaves everything as it was.
         """
@@ -272,32 +307,32 @@ class LocalPulls:
 
         pull = self.get(pull_id)
         if pull.state != "open":
-            raise PullRequestError(f"pull request {pull_id} is {pull.state}, not open")
+            raise PullRequestConflict(f"pull request {pull_id} is {pull.state}, not open")
+        if pull.head_commit is None:
+            raise PullRequestConflict(
+                f"pull request {pull_id} records no commit; update it by building again"
+            )
+        head = check_object_id(pull.head_commit)
         with self.repo.feature_lock(f"base-{pull.base.replace('/', '_')}"):
             branches = self.repo.branches()
-            base_tip, head = branches.get(pull.base), branches.get(pull.branch)
-            if base_tip is None or head is None:
-                raise PullRequestError(
+            base_tip, tip = branches.get(pull.base), branches.get(pull.branch)
+            if base_tip is None or tip is None:
+                raise PullRequestConflict(
                     f"branch {pull.base if base_tip is None else pull.branch} no longer exists"
                 )
-            with self.repo.worktree(
-                base_tip, f"merge-{pull_id}-{uuid.uuid4().hex[:6]}"
-            ) as worktree:
-                conflicts = worktree.merge(
-                    head, f"Merge {pull.branch} into {pull.base} ({pull.title})"
+            if tip != head:
+                raise PullRequestConflict(
+                    f"{pull.branch} moved to {tip} since pull request {pull_id} was opened or "
+                    f"updated for {head}; update the pull request before merging"
                 )
-                if conflicts:
-                    raise PullRequestError(
-                        f"{pull.branch} does not merge cleanly into {pull.base}: conflicts in "
-                        f"{', '.join(conflicts)}; rebuild the feature on the new {pull.base}"
-                    )
-                report = run_suite_on(worktree.path, settings, self.repo, base_tip)
+            merged = self._merge_commit(pull, base_tip, head)
+            with self.repo.worktree(merged, f"merge-{pull_id}-{uuid.uuid4().hex[:6]}") as tree:
+                report = run_suite_on(tree.path, settings, self.repo, base_tip)
                 if not report.ok:
                     reasons = report.reasons(report.passed, "tests")
-                    raise PullRequestError(
+                    raise PullRequestConflict(
                         f"the suite fails on the merge result: {'; '.join(reasons[:5])}"
                     )
-                merged = worktree.head()
             if publish is not None:
                 try:
                     publish(merged, pull.base)
@@ -308,23 +343,72 @@ class LocalPulls:
             )
         return self._set(pull_id, state="merged", merge_commit=merged)
 
+    def _merge_commit(self, pull: PullRequest, base: str, head: str) -> str:
+        """The merge of `head` into `base` as a new commit, made without a work tree."""
+        found = subprocess.run(
+            [
+                *("git", "-C", str(self.repo.path), "merge-tree", "--write-tree", "--name-only"),
+                *("--no-messages", "--end-of-options", base, head),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        out = found.stdout
+        if found.returncode == 1:
+            conflicts = [line for line in out.splitlines()[1:] if line.strip()]
+            raise PullRequestConflict(
+                f"{pull.branch} does not merge cleanly into {pull.base}: conflicts in "
+                f"{', '.join(conflicts) or '(unknown)'}; rebuild the feature on the new {pull.base}"
+            )
+        if found.returncode != 0:
+            raise MergeRefused(
+                f"{pull.branch} cannot be merged into {pull.base}: "
+                f"{found.stderr.strip() or found.returncode}"
+            )
+        tree = check_object_id(out.splitlines()[0].strip())
+        name, email = self.repo.author
+        message = f"Merge {pull.branch} into {pull.base} ({pull.title})"
+        try:
+            commit = self.repo.repo.git.execute(
+                [
+                    *git_as((name, email)),
+                    "commit-tree",
+                    tree,
+                    "-p",
+                    base,
+                    "-p",
+                    head,
+                    "-m",
+                    message,
+                ]
+            )
+        except git.GitCommandError as e:
+            raise MergeRefused(f"cannot record the merge: {(e.stderr or '').strip()}") from e
+        return check_object_id(str(commit).strip())
+
     def _set(self, pull_id: str, **changes: Any) -> PullRequest:
         with file_lock(self.repo.state_dir / "locks" / "pulls.lock"):
             pulls = self.all()
             for index, pull in enumerate(pulls):
                 if pull.id == pull_id:
                     if "state" in changes and pull.state != "open":
-                        raise PullRequestError(f"pull request {pull_id} is {pull.state}, not open")
+                        raise PullRequestConflict(
+                            f"pull request {pull_id} is {pull.state}, not open"
+                        )
                     pulls[index] = pull.model_copy(update=changes)
                     self._save(pulls)
                     return pulls[index]
-        raise PullRequestError(f"no local pull request {pull_id!r}")
+        raise PullRequestNotFound(f"no local pull request {pull_id!r}")
 
-    def _diff(self, base: str, branch: str) -> str:
+    def _diff(self, base: str, head: str) -> str:
         try:
             return str(
                 self.repo.repo.git.diff(
-                    f"{base}...{branch}", "--no-color", strip_newline_in_stdout=False
+                    "--no-color",
+                    f"refs/heads/{base}...{head}",
+                    "--",
+                    strip_newline_in_stdout=False,
                 )
             )
         except git.GitCommandError:
@@ -337,4 +421,11 @@ class LocalPulls:
         temporary.replace(self.path)
 
 
-__all__ = ["LocalPulls", "PullRequestError", "open_pull_request"]
+__all__ = [
+    "LocalPulls",
+    "MergeRefused",
+    "PullRequestConflict",
+    "PullRequestError",
+    "PullRequestNotFound",
+    "open_pull_request",
+]

@@ -1,7 +1,8 @@
 """A worker's own clone of the shared remote (`PETSAGE_GIT_REMOTE`).
 
 Workers share no disk: each keeps a clone whose branches mirror the remote's. Before a build the
-clone fetches every branch (the remote is the truth); after a passing build it pushes the feature
+clone fetches every branch, and only branches (`refs/heads/*`, never tags: a tag named like a
+branch must not shadow it); after a passing build it pushes the feature
 branch, never forced, so a push that would lose someone else's commit is refused, not made.
 An empty remote gets the PetSage skeleton as its `main` from the first worker that needs it.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 import git
 
 from agent.errors import ConfigError, WorkspaceError
-from agent.workspace import TargetRepo
+from agent.workspace import TargetRepo, check_object_id
 
 _MIRROR = "+refs/heads/*:refs/heads/*"
 
@@ -64,7 +65,7 @@ class RemoteClone:
 
     def sync(self) -> dict[str, str]:
         """Fetch every branch of the remote over the local ones; return branch → commit."""
-        self._git("fetch", "--quiet", "--prune", "--update-head-ok", "origin", _MIRROR)
+        self._git("fetch", "--quiet", "--no-tags", "--prune", "--update-head-ok", "origin", _MIRROR)
         return self.repo.branches()
 
     def seed(self, base_branch: str = "main") -> bool:
@@ -91,13 +92,25 @@ class RemoteClone:
         The commit itself is pushed, not the local branch, so a fetch by another thread of
         this worker (which mirrors the remote's branches) can never make it push something else.
         """
-        self._git("push", "--quiet", "origin", f"{commit}:refs/heads/{branch}")
+        self._git("push", "--quiet", "origin", f"{check_object_id(commit)}:refs/heads/{branch}")
 
-    def commit_of_build(self, branch: str, build_id: str, *, fetch: bool = True) -> str | None:
-        """The commit `build_id` made on the remote's `branch`, if any (`fetch=False`: synced)."""
+    def commit_of_build(
+        self,
+        branch: str,
+        build_id: str,
+        *,
+        base: str | None,
+        tree: str | None,
+        fetch: bool = True,
+    ) -> str | None:
+        """The commit `build_id` made on the remote's `branch`, if any (`fetch=False`: synced).
+
+        `base` and `tree` are what the build recorded when it committed (see
+        `TargetRepo.commit_of_build`); without them no commit is taken for the build's.
+        """
         if fetch:
             self.sync()
-        return self.repo.commit_of_build(branch, build_id)
+        return self.repo.commit_of_build(branch, build_id, base=base, tree=tree)
 
     def _git(self, *args: str) -> str:
         with self._lock:

@@ -1,6 +1,8 @@
 """The Markdown build report, laid out like the seed: BUILD COMMENCED ... BUILD COMPLETE.
 
 Its file sections use the seed's `**File:**` form, so a report fed back as a model's reply parses.
+The builder's own facts (status, test counts, sandbox, commit) come first, rendered from the
+result; everything a model or a requester wrote is quoted (`agent.quoting`), never interpreted.
 """
 
 from __future__ import annotations
@@ -8,7 +10,10 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from agent.layout import FeatureLayout
+from agent.quoting import code_span, fence, inline, quoted
+from agent.request import FeatureRequest
 from agent.result import BuildResult
+from agent.sandbox import UNSANDBOXED_NOTE
 
 _RULE = "\n---\n"
 
@@ -17,13 +22,15 @@ def render_report(
     result: BuildResult, *, repo_name: str = "petsage_backend", wiring: str = ""
 ) -> str:
     """The whole report of `result`; `wiring` is the patch of `src/main.py`, if any."""
-    parts = ["### **BUILD COMMENCED**", ""]
+    parts = ["### **BUILD COMMENCED**", "", *facts(result), ""]
     if result.request is not None:
-        parts += [result.request.to_text(), ""]
+        parts += [*request_lines(result.request), ""]
     parts.append(
-        f"Build `{result.id}` · model `{result.model}` · "
-        f"{len(result.rounds)} round(s) · base `{result.base_branch or 'main'}`"
+        f"Build {code_span(result.id)} · model {code_span(result.model)} · "
+        f"{len(result.rounds)} round(s) · base {code_span(result.base_branch or 'main')}"
     )
+    if result.summary.strip():
+        parts += ["", "Summary (written by the model):", "", *quoted(result.summary, 1500)]
     files = {f.path: f.content for f in (result.attempt.files if result.attempt else [])}
     if result.feature and files:
         layout = FeatureLayout(result.feature)
@@ -31,9 +38,7 @@ def render_report(
             _RULE,
             "#### **1. File Structure**",
             "",
-            "```",
-            _tree(repo_name, [*files, "src/main.py"]),
-            "```",
+            fence(_tree(repo_name, [*files, "src/main.py"])),
         ]
         models = [p for p in files if p == layout.models_path]
         source = [
@@ -92,9 +97,7 @@ def _tree(root: str, paths: list[str]) -> str:
 def _file_blocks(paths: list[str], files: dict[str, str]) -> list[str]:
     lines: list[str] = []
     for path in paths:
-        content = files[path].rstrip()
-        fence = "````" if "```" in content else "```"
-        lines += [f"**File:** `{path}`", f"{fence}python", content, fence, ""]
+        lines += [f"**File:** {code_span(path)}", fence(files[path], "python"), ""]
     return lines
 
 
@@ -105,11 +108,56 @@ def _integration(layout: FeatureLayout, wiring: str) -> list[str]:
         "The builder wired the router into `src/main.py` (a syntax-tree edit, never a second "
         "`include_router`):",
         "",
-        "```diff",
-        wiring.rstrip(),
-        "```",
+        fence(wiring, "diff"),
         "",
     ]
+
+
+def facts(result: BuildResult) -> list[str]:
+    """The builder's own account of a build, from the result alone: status, tests, sandbox."""
+    tests = result.tests
+    counted = (
+        f"{tests.passed} passed, {tests.failed} failed, {tests.skipped} skipped "
+        f"({tests.feature_tests} of the feature)"
+        if tests.total
+        else "not run"
+    )
+    where = (
+        f"{code_span(result.branch)} at {code_span(result.commit)}"
+        if result.branch and result.commit
+        else "none"
+    )
+    sandbox = (
+        f"**NOT sandboxed**: {UNSANDBOXED_NOTE}"
+        if UNSANDBOXED_NOTE in result.notes
+        else "generated code ran in the sandbox"
+        if tests.total
+        else "no generated code ran"
+    )
+    return [
+        f"- **Status:** {result.status}",
+        f"- **Tests:** {counted}",
+        f"- **Sandbox:** {sandbox}",
+        f"- **Commit:** {where}",
+    ]
+
+
+def request_lines(request: FeatureRequest) -> list[str]:
+    """The request, its requester's words quoted as literal text."""
+    lines = [
+        "**Feature Request:**",
+        f"- **Feature:** {code_span(request.feature)}",
+        "- **Description:**",
+        "",
+        *quoted(request.description, 4000),
+        "",
+        "- **Requirements:**",
+        "",
+        *quoted(request.requirements_text, 8000, max_lines=80),
+    ]
+    if request.base_branch != "main":
+        lines += ["", f"- **Base branch:** {code_span(request.base_branch)}"]
+    return lines
 
 
 def _tests_line(result: BuildResult) -> str:
@@ -127,25 +175,27 @@ def _build_lines(result: BuildResult) -> list[str]:
     lines = [f"- **Status:** {result.status}"]
     if result.branch:
         at = f" at `{result.commit[:12]}`" if result.commit else " (unchanged)"
-        lines.append(f"- **Branch:** `{result.branch}`{at}")
+        lines.append(f"- **Branch:** {code_span(result.branch)}{at}")
     lines.append(
-        f"- **Model:** `{result.model}`, {result.model_round_trips} round trip(s), "
+        f"- **Model:** {code_span(result.model)}, {result.model_round_trips} round trip(s), "
         f"{result.prompt_tokens} prompt + {result.completion_tokens} completion tokens"
         + (f", about ${result.cost_usd:.4f}" if result.cost_usd is not None else "")
     )
     for record in result.rounds:
-        why = f": {'; '.join(record.reasons[:3])}" if record.reasons else ""
+        why = f": {inline('; '.join(record.reasons[:3]))}" if record.reasons else ""
         lines.append(f"  - round {record.round}: {record.outcome}{why}")
     if result.timings:
         shown = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in result.timings.items())
         lines.append(f"- **Timings:** {shown}; total {result.seconds:.2f} s")
     if result.pull_request is not None:
         pull = result.pull_request
-        where = pull.url or f"local PR `{pull.id}`"
+        where = code_span(pull.url) if pull.url else f"local PR {code_span(pull.id)}"
         lines.append(f"- **Pull request:** {where} ({'updated' if pull.updated else 'opened'})")
     if result.pr_error:
-        lines.append(f"- **Pull request failed:** {result.pr_error}")
-    lines += [f"- **Note:** {note}" for note in result.notes]
+        lines.append(f"- **Pull request failed:** {inline(result.pr_error)}")
+    if result.notes:
+        notes = "\n".join(" ".join(note.split())[:300] for note in result.notes[:20])
+        lines += ["", "Notes (the model's and the builder's, quoted):", "", *quoted(notes, 6000)]
     return lines
 
 
@@ -154,11 +204,12 @@ def _closing(result: BuildResult) -> list[str]:
         return [
             "### **BUILD COMPLETE**",
             "",
-            f"The `{result.feature}` feature is committed on `{result.branch}` "
+            f"The {code_span(result.feature or '')} feature is committed on "
+            f"{code_span(result.branch or '')} "
             "with its tests passing.",
         ]
     title = "BUILD REJECTED" if result.status == "rejected" else "BUILD FAILED"
     lines = [f"### **{title}**", ""]
-    lines += [f"- {reason}" for reason in result.reasons] or ["- (no reason recorded)"]
+    lines += [f"- {inline(reason)}" for reason in result.reasons[:20]] or ["- (no reason recorded)"]
     lines += ["", "No branch was changed."]
     return lines

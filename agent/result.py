@@ -73,6 +73,11 @@ class PullRequest(BaseModel):
     build_ids: list[str] = Field(default_factory=list)
     diff: str = ""
     comments: list[str] = Field(default_factory=list)
+    head_commit: str | None = Field(
+        default=None,
+        description="The commit the PR was opened or last updated for: what its diff shows and "
+        "what a merge takes.",
+    )
     merge_commit: str | None = None
 
 

@@ -11,9 +11,10 @@ import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from agent.assistant import ChatState
+from agent.quoting import strip_controls
 from agent.settings import Settings
 
 PROMPT = "you> "
@@ -27,7 +28,7 @@ def run_chat(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
 ) -> int:
-    source, out = stdin or sys.stdin, stdout or sys.stdout
+    source, out = stdin or sys.stdin, cast(TextIO, _Clean(stdout or sys.stdout))
     session: _Session = _RemoteSession(url, token, out) if url else _LocalSession(settings, out)
     out.write(f"PetSage Builder chat ({session.where}). Describe a feature; `exit` leaves.\n")
     for message in _messages(source, out):
@@ -37,6 +38,20 @@ def run_chat(
     out.write("bye\n")
     out.flush()
     return 0
+
+
+class _Clean:
+    """A terminal stream that drops control characters (ESC, OSC...) but newline and tab:
+    replies, reports and diffs hold text a model wrote."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        return self._out.write(strip_controls(text))
+
+    def flush(self) -> None:
+        self._out.flush()
 
 
 def _messages(source: TextIO, out: TextIO) -> Iterator[str]:

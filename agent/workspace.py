@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -23,6 +24,10 @@ from agent.errors import WorkspaceError
 from agent.prompt_files import skeleton_files
 
 ZERO_SHA = "0" * 40
+#: A full commit (or tree) id, as storage and results must hold it before git sees it.
+OBJECT_ID = re.compile(r"[0-9a-f]{40}")
+#: A build id (and a worktree's name): safe as a folder name and inside a `--grep`.
+BUILD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _worktree_guard = threading.Lock()
 
 
@@ -73,32 +78,86 @@ class TargetRepo:
 
     def branches(self) -> dict[str, str]:
         """Local branch name → commit, in one git call."""
-        out = self.repo.git.for_each_ref("--format=%(refname:short) %(objectname)", "refs/heads/")
-        return dict(line.split(" ", 1) for line in out.splitlines() if line)
+        out = self.repo.git.for_each_ref("--format=%(refname) %(objectname)", "refs/heads/")
+        # Full names: a tag of the same name must not make a branch show up as `heads/x`.
+        pairs = (line.split(" ", 1) for line in out.splitlines() if line)
+        return {name.removeprefix("refs/heads/"): commit for name, commit in pairs}
 
     def show(self, commit: str, path: str) -> str | None:
         """A file's text at `commit`, or None when it is not there."""
         try:
-            return str(self.repo.git.show(f"{commit}:{path}", strip_newline_in_stdout=False))
+            return str(
+                self.repo.git.show(
+                    "--end-of-options",
+                    f"{check_object_id(commit)}:{path}",
+                    strip_newline_in_stdout=False,
+                )
+            )
         except git.GitCommandError:
             return None
 
     def list_dir(self, commit: str, folder: str) -> list[str]:
         try:
-            out = self.repo.git.ls_tree("--name-only", f"{commit}:{folder}")
+            out = self.repo.git.ls_tree(
+                "--name-only", "--end-of-options", f"{check_object_id(commit)}:{folder}"
+            )
         except git.GitCommandError:
             return []
         return [line for line in out.splitlines() if line]
 
-    def commit_of_build(self, branch: str, build_id: str) -> str | None:
-        """The commit on `branch` that `build_id` made (its message names it), if any."""
+    def commit_of_build(
+        self, branch: str, build_id: str, *, base: str | None, tree: str | None
+    ) -> str | None:
+        """The commit on `branch` that `build_id` made, if any.
+
+        Only a descendant of `base` (the commit the build started from) whose message carries
+        this builder's `Build: <id> (model …` line and whose tree is `tree` (the one the build
+        tested) counts: a commit that merely names the build is not taken for it.
+        """
+        if base is None or tree is None:
+            return None
+        check_build_id(build_id)
+        base, tree = check_object_id(base), check_object_id(tree)
         try:
             found = self.repo.git.log(
-                f"refs/heads/{branch}", f"--grep=^Build: {build_id} ", "--format=%H", "-1"
+                "--ancestry-path",
+                f"--grep=^Build: {build_id} (model ",
+                "--format=%H %T",
+                "--end-of-options",
+                f"{base}..refs/heads/{branch}",
+                "--",
             )
         except git.GitCommandError:
             return None
-        return str(found).strip() or None
+        for line in str(found).splitlines():
+            commit, _, commit_tree = line.partition(" ")
+            if commit_tree == tree:
+                return commit
+        return None
+
+    def tree_of(self, commit: str) -> str:
+        """The tree id of `commit`."""
+        return check_object_id(
+            _git(
+                self.repo.git.rev_parse,
+                "--verify",
+                "--end-of-options",
+                f"{check_object_id(commit)}^{{tree}}",
+            )
+        )
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether `ancestor` is in the history of `descendant` (False when either is unknown)."""
+        try:
+            self.repo.git.merge_base(
+                "--is-ancestor",
+                "--end-of-options",
+                check_object_id(ancestor),
+                check_object_id(descendant),
+            )
+        except git.GitCommandError:
+            return False
+        return True
 
     def update_branch(self, branch: str, new: str, old: str | None, message: str) -> None:
         """Move `branch` to `new` only if it still points at `old` (None: must not exist yet)."""
@@ -121,10 +180,12 @@ class TargetRepo:
     @contextmanager
     def worktree(self, commit: str, name: str) -> Iterator[Worktree]:
         """A detached worktree at `commit`, removed afterwards whatever happens."""
-        folder = self.state_dir / "worktrees" / name
+        folder = self.state_dir / "worktrees" / check_build_id(name)
         with self._git_lock():
             try:
-                self.repo.git.worktree("add", "--detach", "--quiet", str(folder), commit)
+                self.repo.git.worktree(
+                    "add", "--detach", "--quiet", str(folder), check_object_id(commit)
+                )
             except git.GitCommandError as e:
                 raise WorkspaceError(
                     f"cannot create a worktree at {commit}: {e.stderr.strip()}"
@@ -239,6 +300,20 @@ class Worktree:
         return _git(self._git.rev_parse, "HEAD")
 
 
+def check_object_id(value: str) -> str:
+    """`value` if it is a full 40-hex object id; `WorkspaceError` otherwise (never an option)."""
+    if not isinstance(value, str) or not OBJECT_ID.fullmatch(value):
+        raise WorkspaceError(f"not a commit id: {str(value)[:60]!r}")
+    return value
+
+
+def check_build_id(value: str) -> str:
+    """`value` if it is a well-formed build id; `WorkspaceError` otherwise."""
+    if not isinstance(value, str) or not BUILD_ID.fullmatch(value):
+        raise WorkspaceError(f"not a build id: {str(value)[:60]!r}")
+    return value
+
+
 def _commit(runner: git.Git, message: str, author: tuple[str, str]) -> None:
     """Commit the index; a rebuild with identical files still records its own commit."""
     command = [*_git_as(author), "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message]
@@ -257,6 +332,10 @@ def _git_as(author: tuple[str, str]) -> list[str]:
         "-c",
         "commit.gpgsign=false",
     ]
+
+
+#: The same, for plumbing run elsewhere (a PR's merge commit).
+git_as = _git_as
 
 
 def _git(command: Any, *args: Any, **kwargs: Any) -> str:

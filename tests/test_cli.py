@@ -163,7 +163,7 @@ def test_a_failed_build_exits_1(tmp_path: Path) -> None:
         stdin=json.dumps(SMOKE_REQUEST),
     )
     assert done.returncode == 1
-    assert "defines no module-level `app" in done.stdout
+    assert "defines no module-level \\`app" in done.stdout
     assert refs(workspace) == before
 
 

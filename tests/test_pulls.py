@@ -50,7 +50,7 @@ def test_a_local_pr_is_opened_updated_and_merged_after_the_suite_passes(settings
     assert pull.title == "feat(smoke_test): Ensure builder functional"
     assert "+app.include_router(smoke_test_router.router" in pull.diff
     assert (
-        "**Request**" in pull.body
+        "**Feature Request:**" in pull.body
         and "- **Feature:** `smoke_test`" in pull.body
         and "blueprint" in pull.body
     )
@@ -185,3 +185,53 @@ def test_the_cli_opens_lists_and_merges_local_prs(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     ).stdout.startswith(git(tmp_path / "ws", "rev-parse", "--short", "main").strip())
+
+
+def test_a_merge_takes_the_recorded_commit_and_refuses_a_moved_branch(settings: Settings) -> None:
+    from agent.pulls import MergeRefused, PullRequestConflict
+
+    first = Builder(settings).run(request_for("smoke_test"))
+    assert first.pull_request is not None and first.pull_request.head_commit == first.commit
+    pull_id = first.pull_request.id
+    # Another build moves the branch without updating the PR.
+    moved = Builder(settings).run({**SMOKE_REQUEST, "description": "Moved"})
+    assert moved.status == "succeeded" and moved.commit != first.commit
+    pulls = LocalPulls(Builder(settings).repo)
+    before = refs(settings.workspace)
+    with pytest.raises(PullRequestConflict) as refused:
+        pulls.merge(pull_id, settings)
+    assert first.commit in str(refused.value) and str(moved.commit) in str(refused.value)
+    assert refs(settings.workspace) == before
+    # An update pins the new tip; the merge takes exactly that commit.
+    updated = Builder(settings).run(request_for("smoke_test", description="Updated"))
+    assert updated.pull_request is not None and updated.pull_request.head_commit == updated.commit
+    merged = pulls.merge(pull_id, settings)
+    main = git(settings.workspace, "rev-parse", "main").strip()
+    assert merged.merge_commit == main
+    parents = git(settings.workspace, "rev-list", "--parents", "-n", "1", main).split()
+    assert parents[2] == updated.commit
+    # A PR whose branch shares no history with its base: a typed refusal, not a crash.
+    repo = Builder(settings).repo
+    orphan = git(
+        settings.workspace,
+        "-c",
+        "user.name=T",
+        "-c",
+        "user.email=t@e",
+        "commit-tree",
+        "-m",
+        "orphan",
+        git(settings.workspace, "rev-parse", "main^{tree}").strip(),
+    ).strip()
+    repo.update_branch("feature/orphan", orphan, None, "test")
+    pull = pulls.get(pull_id).model_copy(
+        update={
+            "id": "orphan01",
+            "branch": "feature/orphan",
+            "state": "open",
+            "head_commit": orphan,
+        }
+    )
+    pulls._save([*pulls.all(), pull])
+    with pytest.raises(MergeRefused, match="unrelated histories"):
+        pulls.merge("orphan01", settings)

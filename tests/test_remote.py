@@ -71,9 +71,11 @@ def test_a_push_that_is_not_a_fast_forward_is_refused(tmp_path: Path, remote: Pa
     # The sync brings the other's commit; a push on top of it goes through.
     assert second.sync()["feature/x"] == ours
     second.push(commit_on(second, ours, "feat(x): two"), "feature/x")
-    assert second.commit_of_build("feature/x", "b1") == ours
-    assert second.commit_of_build("feature/x", "b2") is None
-    assert second.commit_of_build("feature/none", "b1") is None
+    tree = git(remote, "rev-parse", f"{ours}^{{tree}}").strip()
+    assert second.commit_of_build("feature/x", "b1", base=main, tree=tree) == ours
+    assert second.commit_of_build("feature/x", "b1", base=None, tree=None) is None
+    assert second.commit_of_build("feature/x", "b2", base=main, tree=tree) is None
+    assert second.commit_of_build("feature/none", "b1", base=main, tree=tree) is None
 
 
 def test_a_clone_needs_a_remote_and_an_empty_or_cloned_folder(tmp_path: Path, remote: Path) -> None:
@@ -95,3 +97,46 @@ def test_a_clone_needs_a_remote_and_an_empty_or_cloned_folder(tmp_path: Path, re
     made = clone_of(tmp_path, remote, "again")
     clone_of(tmp_path, tmp_path / "moved.git", "again")
     assert git(made.repo.path, "remote", "get-url", "origin").strip() == str(tmp_path / "moved.git")
+
+
+def test_a_tag_named_like_a_branch_and_a_forged_build_line_are_not_trusted(
+    tmp_path: Path, remote: Path
+) -> None:
+    from agent.loop import Builder
+    from agent.settings import Settings
+
+    first, second = clone_of(tmp_path, remote, "a"), clone_of(tmp_path, remote, "b")
+    first.seed()
+    main = first.sync()["main"]
+    # Someone tags `feature/xy` and `main` on the shared remote.
+    git(remote, "tag", "feature/xy", main)
+    git(remote, "tag", "main", main)
+    branches = second.sync()
+    assert branches == {"main": main}
+    assert git(second.repo.path, "tag", "--list") == ""
+    # A build of `xy` in the mirror works despite the tags.
+    settings = Settings(
+        workspace=second.repo.path, state_dir=second.repo.state_dir, test_timeout=120
+    )
+    result = Builder(settings).run(
+        {"feature": "xy", "description": "Ensure builder functional", "requirements": "none"}
+    )
+    assert result.status == "succeeded" and result.commit, result.reasons
+    tree = second.repo.tree_of(result.commit)
+    # Before its worker pushes, someone pushes a commit naming the build, on the base it used.
+    forged = commit_on(
+        first, main, f"feat(xy): forged\n\nBuild: {result.id} (model offline, round 1)"
+    )
+    first.push(forged, "feature/xy")
+    assert second.commit_of_build("feature/xy", result.id, base=main, tree=tree) is None
+    # The build's own commit, once pushed, is recognised; with no recorded tree, nothing is.
+    git(remote, "update-ref", "refs/heads/feature/xy", main)
+    second.sync()
+    second.push(result.commit, "feature/xy")
+    assert git(remote, "rev-parse", "refs/heads/feature/xy").strip() == result.commit
+    assert second.commit_of_build("feature/xy", result.id, base=main, tree=tree) == result.commit
+    assert second.commit_of_build("feature/xy", result.id, base=main, tree=None) is None
+    with pytest.raises(WorkspaceError, match="not a commit id"):
+        second.commit_of_build("feature/xy", result.id, base="--output=/tmp/x", tree=tree)
+    with pytest.raises(WorkspaceError, match="not a build id"):
+        second.commit_of_build("feature/xy", "../x", base=main, tree=tree)

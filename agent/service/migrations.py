@@ -66,6 +66,10 @@ MIGRATIONS = (
         received_at {float} NOT NULL
     )
     """,
+    # A build's commit is recognised after a crash only by the base it started from and the
+    # tree it tested, recorded when it committed.
+    "ALTER TABLE builds ADD COLUMN base_commit TEXT",
+    "ALTER TABLE builds ADD COLUMN commit_tree TEXT",
 )
 
 

@@ -6,7 +6,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from agent.errors import BuilderError
-from agent.pulls import LocalPulls, PullRequestError, open_pull_request
+from agent.pulls import (
+    LocalPulls,
+    MergeRefused,
+    PullRequestError,
+    PullRequestNotFound,
+    open_pull_request,
+)
 from agent.result import PullRequest
 from agent.service.schemas import ErrorBody, errors
 from agent.settings import Settings
@@ -58,10 +64,17 @@ def pull_routes(
         "/pulls/{pull_id}/merge",
         response_model=PullRequest,
         tags=["pull requests"],
-        responses={409: {"model": ErrorBody}},
+        responses={
+            404: {"model": ErrorBody},
+            409: {"model": ErrorBody},
+            422: {"model": ErrorBody},
+        },
     )
     def merge_pull(pull_id: str, service: service_dependency) -> PullRequest:
-        """Merge into the base branch only after the whole suite passes on the merge result.
+        """Merge exactly the PR's recorded commit, only after the whole suite passes on the result.
+
+        A branch that moved since the PR was opened or updated is refused (409, naming both
+        commits) until the PR is updated; a merge git cannot make at all is a 422.
 
         With distributed workers the merge is made on the API's mirror of the shared remote,
         fetched first, and pushed there as a fast-forward before it counts as merged.
@@ -95,5 +108,11 @@ def _pull_action(
     try:
         return action(LocalPulls(service.runner.repo))
     except PullRequestError as e:
-        code = 404 if "no local pull request" in str(e) else status
+        code = (
+            404
+            if isinstance(e, PullRequestNotFound)
+            else 422
+            if isinstance(e, MergeRefused)
+            else status
+        )
         raise HTTPException(code, detail=errors("pull_request", [(None, str(e))])) from e

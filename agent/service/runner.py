@@ -20,7 +20,7 @@ from agent.report import render_report
 from agent.result import BuildResult, BuildStatus
 from agent.service.store import BuildRecord, BuildStore
 from agent.settings import Settings
-from agent.workspace import TargetRepo
+from agent.workspace import TargetRepo, check_object_id
 
 log = logging.getLogger("petsage.service")
 
@@ -75,8 +75,11 @@ class ServiceRunner:
             # The final event is stored after the result, so whoever sees it can read the result.
             if event.final:
                 final.append(event)
-            else:
-                self.store.append_event(event)
+                return
+            if event.stage == "committed":
+                # Before the commit is published: recovery recognises it by these alone.
+                self.store.record_commit(record.id, event.data["base"], event.data["tree"])
+            self.store.append_event(event)
 
         try:
             result = builder.run(
@@ -131,7 +134,7 @@ class ServiceRunner:
             record = self.store.get(build_id)
             if record is None:
                 continue
-            commit = self._committed_by(build_id, record.request.branch)
+            commit = self._committed_by(record)
             if commit is not None:
                 result = recovered(
                     record, commit, "the service stopped after this build committed; recovered"
@@ -149,9 +152,14 @@ class ServiceRunner:
 
     def commit_diff(self, commit: str) -> str:
         """The patch a build's commit made (fetched from the shared remote when not here yet)."""
+        commit = check_object_id(commit)
         self.sync_mirror(commit)
         repo = git.Repo(self._builder.repo.path)
-        return str(repo.git.show("--format=", "--no-color", commit, strip_newline_in_stdout=False))
+        return str(
+            repo.git.show(
+                "--format=", "--no-color", "--end-of-options", commit, strip_newline_in_stdout=False
+            )
+        )
 
     def sync_mirror(self, commit: str | None = None) -> None:
         """Bring the API's mirror up to the remote (only when `commit` is missing, if given)."""
@@ -159,16 +167,20 @@ class ServiceRunner:
             return
         if commit is not None:
             try:
-                git.Repo(self._builder.repo.path).git.cat_file("-e", f"{commit}^{{commit}}")
+                git.Repo(self._builder.repo.path).git.cat_file(
+                    "-e", f"{check_object_id(commit)}^{{commit}}"
+                )
                 return
             except git.GitCommandError:
                 pass
         self.mirror.sync()
 
-    def _committed_by(self, build_id: str, branch: str) -> str | None:
-        """The commit a build made before a crash, found by the build id in its message."""
+    def _committed_by(self, record: BuildRecord) -> str | None:
+        """The commit a build made before a crash: its message, base and tested tree match."""
         try:
-            return self._builder.repo.commit_of_build(branch, build_id)
+            return self._builder.repo.commit_of_build(
+                record.request.branch, record.id, base=record.base_commit, tree=record.commit_tree
+            )
         except (WorkspaceError, OSError):
             return None
 

@@ -21,6 +21,7 @@ from agent.request import FeatureRequest
 from agent.result import FINAL_STATUSES, BuildResult, BuildStatus
 from agent.service.database import Database, open_database
 from agent.service.migrations import migrate
+from agent.workspace import check_object_id
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class BuildRecord:
     heartbeat_at: float | None = None
     attempts: int = 0
     cancel_requested: bool = False
+    #: Recorded when the build committed: the commit it started from and the tree it tested.
+    base_commit: str | None = None
+    commit_tree: str | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -226,6 +230,13 @@ class BuildStore:
             == 1
         )
 
+    def record_commit(self, build_id: str, base: str, tree: str) -> None:
+        """Keep the base and the tested tree of a build's commit, before it is published."""
+        self.db.execute(
+            "UPDATE builds SET base_commit = ?, commit_tree = ? WHERE id = ?",
+            (check_object_id(base), check_object_id(tree), build_id),
+        )
+
     def stale(self, older_than: float) -> list[BuildRecord]:
         """Running builds whose holder has not renewed its lease since `older_than`."""
         rows = self.db.execute(
@@ -345,13 +356,13 @@ class BuildStore:
 
 _COLUMNS = (
     "id, feature, status, request, result, created_at, updated_at,"
-    " worker, started_at, heartbeat_at, attempts, cancel_requested"
+    " worker, started_at, heartbeat_at, attempts, cancel_requested, base_commit, commit_tree"
 )
 
 
 def _record(row: tuple[Any, ...]) -> BuildRecord:
     (build_id, feature, status, request, result, created, updated) = row[:7]
-    worker, started, heartbeat, attempts, cancel = row[7:]
+    worker, started, heartbeat, attempts, cancel, base_commit, commit_tree = row[7:]
     return BuildRecord(
         id=build_id,
         feature=feature,
@@ -365,6 +376,8 @@ def _record(row: tuple[Any, ...]) -> BuildRecord:
         heartbeat_at=heartbeat,
         attempts=int(attempts),
         cancel_requested=bool(cancel),
+        base_commit=base_commit,
+        commit_tree=commit_tree,
     )
 
 

@@ -111,7 +111,13 @@ class BuildWorker:
             self.clone.sync()
             # A try before this one may have pushed its commit just before its worker died.
             commit = (
-                self.clone.commit_of_build(record.request.branch, record.id, fetch=False)
+                self.clone.commit_of_build(
+                    record.request.branch,
+                    record.id,
+                    base=record.base_commit,
+                    tree=record.commit_tree,
+                    fetch=False,
+                )
                 if record.attempts > 1
                 else None
             )
@@ -194,7 +200,9 @@ class BuildWorker:
         cutoff = time.time() - self.settings.lease_seconds
         taken = []
         for record in self.store.stale(cutoff):
-            commit = self.clone.commit_of_build(record.request.branch, record.id)
+            commit = self.clone.commit_of_build(
+                record.request.branch, record.id, base=record.base_commit, tree=record.commit_tree
+            )
             result: BuildResult | None
             if commit is not None:
                 result = recovered(record, commit, "its worker died after pushing; recovered")
