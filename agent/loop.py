@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent import persistence
 from agent.bundle import FileBundle, parse_reply
 from agent.checks import check_bundle
 from agent.context import load_context
@@ -171,6 +172,7 @@ class _BuildRun:
                     )
                 ]
             )
+        self._check_references(request, start)
         layout = FeatureLayout(request.feature)
         with self._timed("prepare"):
             test_python, self.test_env_note = test_python_for(self.settings, self.repo, start)
@@ -322,6 +324,16 @@ class _BuildRun:
 
     def _integrate(self, worktree: Worktree, bundle: FileBundle, feature: str) -> list[str]:
         paths = [file.path for file in bundle.files]
+        for path, content in persistence.upgrade(worktree.path).items():
+            worktree.write_text(path, content)
+            paths.append(path)
+        if FeatureLayout(feature).table_path in paths:
+            tables = worktree.read(persistence.TABLES_PY)
+            registered = persistence.register_table(tables, feature)
+            if registered != tables:
+                worktree.write_text(persistence.TABLES_PY, registered)
+                if persistence.TABLES_PY not in paths:
+                    paths.append(persistence.TABLES_PY)
         before = worktree.read(MAIN_PY)
         after = wire_router(before, feature)
         self.wiring = ""
@@ -330,6 +342,26 @@ class _BuildRun:
             self.wiring = patch(MAIN_PY, before, after)
             paths.append(MAIN_PY)
         return paths
+
+    def _check_references(self, request: FeatureRequest, start: str) -> None:
+        """Every feature a `ref` field names must have its table on the base: else, refuse."""
+        if request.resource is None:
+            return
+        problems = [
+            Problem(
+                "requirements",
+                f"refers to feature {target!r}, which has no table on "
+                f"{request.base_branch!r} ({FeatureLayout(target).table_path} is missing): "
+                f"build {target!r} as a resource feature first and merge it into "
+                f"{request.base_branch!r}, or build this one with base_branch "
+                f"'feature/{target}'",
+            )
+            for target in request.resource.references
+            if target != request.feature
+            and self.repo.show(start, FeatureLayout(target).table_path) is None
+        ]
+        if problems:
+            raise RequestError(problems)
 
     def _record_tests(self, report: TestReport, own: int, bundle: FileBundle) -> None:
         self.result.tests = counts_of(report, own)
