@@ -176,6 +176,9 @@ class _BuildRun:
         layout = FeatureLayout(request.feature)
         with self._timed("prepare"):
             test_python, self.test_env_note = test_python_for(self.settings, self.repo, start)
+        revision, revision_path, revision_message = persistence.next_revision(
+            self.repo.list_dir(start, persistence.VERSIONS_DIR), request.feature
+        )
         feedback: Feedback | None = None
         previous_reply: str | None = None
         reasons: list[str] = []
@@ -263,6 +266,7 @@ class _BuildRun:
                 python=test_python,
                 timeout=self.settings.test_timeout,
                 sandboxed=sandboxed,
+                migration={"revision": revision, "message": revision_message},
             ) as test_run:
                 with self._timed("write"):
                     worktree.write(bundle.files)
@@ -281,10 +285,12 @@ class _BuildRun:
                 with self._timed("test"):
                     test_run.release()
                     report = test_run.wait(self.should_stop)
+                    migration = test_run.migration_result()
                 self._check_stop()
+            migration_problem = self._add_migration(worktree, migration, revision_path, paths)
             own = report.ran_under(f"tests.features.{request.feature}.")
             self._record_tests(report, own, bundle)
-            if report.ok and own > 0:
+            if report.ok and own > 0 and migration_problem is None:
                 yield self._event("tested", f"{report.passed} passed", round=round_number)
                 with self._timed("commit"):
                     self.result.commit = worktree.commit(
@@ -310,7 +316,9 @@ class _BuildRun:
                     commit=self.result.commit,
                 )
                 return "succeeded", []
-            reasons = report.reasons(own, layout.tests_dir)
+            reasons = report.reasons(own, layout.tests_dir) if not report.ok or own == 0 else []
+            if migration_problem is not None:
+                reasons.append(migration_problem)
             record.outcome, record.reasons = "tests_failed", reasons
             if self.result.attempt is not None:
                 self.result.attempt.diff = worktree.diff()
@@ -342,6 +350,28 @@ class _BuildRun:
             self.wiring = patch(MAIN_PY, before, after)
             paths.append(MAIN_PY)
         return paths
+
+    def _add_migration(
+        self,
+        worktree: Worktree,
+        migration: dict[str, Any] | None,
+        path: str,
+        paths: list[str],
+    ) -> str | None:
+        """Add the revision the test run made to the commit; a failed check is a repair reason."""
+        if migration is None:
+            if (worktree.path / "alembic.ini").exists():
+                return "the migration check did not run: the test process ended before it"
+            return None
+        if not migration.get("ok"):
+            return f"the Alembic migration check failed: {migration.get('reason', '?')}"
+        content = migration.get("content")
+        if isinstance(content, str):
+            worktree.write_text(path, content)
+            worktree.stage([path])
+            paths.append(path)
+            self.result.notes.append(f"Alembic revision {migration.get('revision')}: {path}")
+        return None
 
     def _check_references(self, request: FeatureRequest, start: str) -> None:
         """Every feature a `ref` field names must have its table on the base: else, refuse."""

@@ -9,6 +9,7 @@ as it keeps `src/main.py`.
 from __future__ import annotations
 
 import ast
+import hashlib
 from pathlib import Path
 
 from agent.errors import IntegrationError
@@ -91,3 +92,24 @@ def register_table(source: str, feature: str) -> str:
     from agent.cst_edit import add_import_line
 
     return add_import_line(source, f"import {module}  # noqa: F401\n")
+
+
+VERSIONS_DIR = "migrations/versions"
+
+
+def next_revision(existing: list[str], feature: str) -> tuple[str, str, str]:
+    """(revision id, file path, message) of a feature's next Alembic revision: deterministic.
+
+    `existing` lists the file names under migrations/versions/ at the build's start. The id is
+    short (Alembic's version table holds 32 characters) and the same for the same history.
+    """
+    number = 1 + sum(1 for name in existing if _is_revision_of(name, feature))
+    revision = hashlib.sha256(f"{feature}/{number}".encode()).hexdigest()[:12]
+    path = f"{VERSIONS_DIR}/{feature}_{number:03d}.py"
+    return revision, path, f"{feature}: tables of build {number}"
+
+
+def _is_revision_of(name: str, feature: str) -> bool:
+    stem = name.removesuffix(".py")
+    prefix, _, number = stem.rpartition("_")
+    return name.endswith(".py") and prefix == feature and number.isdigit()
