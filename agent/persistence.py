@@ -113,3 +113,51 @@ def _is_revision_of(name: str, feature: str) -> bool:
     stem = name.removesuffix(".py")
     prefix, _, number = stem.rpartition("_")
     return name.endswith(".py") and prefix == feature and number.isdigit()
+
+
+def alembic_heads(root: Path) -> list[str]:
+    """The heads of the revisions under migrations/versions/, read without running them."""
+    revisions: dict[str, tuple[str, ...]] = {}
+    folder = root / VERSIONS_DIR
+    for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        values: dict[str, object] = {}
+        for node in tree.body:
+            target = node.targets[0] if isinstance(node, ast.Assign) else None
+            if isinstance(node, ast.AnnAssign):
+                target = node.target
+            if isinstance(target, ast.Name) and isinstance(node, ast.Assign | ast.AnnAssign):
+                try:
+                    values[target.id] = ast.literal_eval(node.value) if node.value else None
+                except ValueError:
+                    continue
+        revision, down = values.get("revision"), values.get("down_revision")
+        if isinstance(revision, str):
+            if isinstance(down, str):
+                revisions[revision] = (down,)
+            elif isinstance(down, tuple | list):
+                revisions[revision] = tuple(str(d) for d in down)
+            else:
+                revisions[revision] = ()
+    below = {down for downs in revisions.values() for down in downs}
+    return sorted(set(revisions) - below)
+
+
+def merge_revision(heads: list[str], title: str) -> tuple[str, str]:
+    """(path, content) of an Alembic merge revision joining `heads` into one: no schema change."""
+    revision = hashlib.sha256("merge/".join(sorted(heads)).encode()).hexdigest()[:12]
+    content = (
+        f'"""Merge {", ".join(sorted(heads))} ({title})\n\n'
+        f"Revision ID: {revision}\nRevises: {', '.join(sorted(heads))}\n"
+        '"""\n\n'
+        f"revision = {revision!r}\n"
+        f"down_revision = {tuple(sorted(heads))!r}\n"
+        "branch_labels = None\n"
+        "depends_on = None\n\n\n"
+        "def upgrade() -> None:\n    pass\n\n\n"
+        "def downgrade() -> None:\n    pass\n"
+    )
+    return f"{VERSIONS_DIR}/merge_{revision}.py", content

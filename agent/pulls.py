@@ -17,7 +17,7 @@ from typing import Any
 import git
 import httpx
 
-from agent import BLUEPRINT_VERSION
+from agent import BLUEPRINT_VERSION, persistence
 from agent.errors import BuilderError
 from agent.result import BuildResult, PullRequest
 from agent.sandbox import UNSANDBOXED_NOTE
@@ -290,6 +290,13 @@ class LocalPulls:
                         f"{pull.branch} does not merge cleanly into {pull.base}: conflicts in "
                         f"{', '.join(conflicts)}; rebuild the feature on the new {pull.base}"
                     )
+                heads = persistence.alembic_heads(worktree.path)
+                if len(heads) > 1:
+                    # Two features made from the same base both descend from its head.
+                    path, content = persistence.merge_revision(heads, pull.title)
+                    worktree.write_text(path, content)
+                    worktree.stage([path])
+                    worktree.commit(f"chore(migrations): merge Alembic heads for {pull.branch}")
                 report = run_suite_on(worktree.path, settings, self.repo, base_tip)
                 if not report.ok:
                     reasons = report.reasons(report.passed, "tests")
