@@ -269,7 +269,8 @@ def _columns(spec: ResourceSpec) -> tuple[list[dict[str, str]], list[dict[str, s
 
 
 def _check(name: str, rule: str, sql: str) -> dict[str, str]:
-    return {"name": py_literal(f"{name}_{rule}"), "sql": py_literal(sql)}
+    literal = f"'{sql}'" if "'" not in sql and "\\" not in sql else py_literal(sql)
+    return {"name": py_literal(f"{name}_{rule}"), "sql": literal}
 
 
 def _rules(field: FieldSpec) -> list[str]:
