@@ -1,6 +1,7 @@
 """A pytest plugin the builder loads into the target's test run: the feature's Alembic revision.
 
-Before the tests are collected (in the box, as it imports generated code) it autogenerates the
+As the tests start (in the box, as it imports generated code; in a forked child process, so
+that it runs beside the tests rather than before them) it autogenerates the
 revision that takes the base's schema to the feature's tables, checks upgrade → downgrade →
 upgrade on a throwaway SQLite database, and that autogenerate then finds nothing left. It writes
 what it found (and the revision's text) as JSON for the builder, which adds the file to the
@@ -11,6 +12,7 @@ import argparse
 import importlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -19,14 +21,41 @@ from pathlib import Path
 SPEC_VARIABLE = "PETSAGE_MIGRATION"
 
 
+_child: list[int] = []
+
+
 def pytest_sessionstart(session: object) -> None:
+    """Fork the check off, so that it runs beside the tests on another core."""
     raw = os.environ.get(SPEC_VARIABLE)
     if not raw:
         return
     spec = json.loads(raw)
+    if not hasattr(os, "fork"):
+        _run(spec)
+        return
+    pid = os.fork()
+    if pid:
+        _child.append(pid)
+        return
+    try:
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 1)
+        os.dup2(quiet, 2)
+        _run(spec)
+    finally:
+        os._exit(0)
+
+
+def pytest_sessionfinish(session: object, exitstatus: object) -> None:
+    """The run ends only once the check has written what it found."""
+    while _child:
+        os.waitpid(_child.pop(), 0)
+
+
+def _run(spec: dict[str, str]) -> None:
     try:
         result = _check(spec)
-    except Exception as error:
+    except Exception as error:  # every failure is a repair reason
         last = traceback.extract_tb(error.__traceback__)[-1:]
         where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
         result = {"ok": False, "reason": f"{type(error).__name__}: {error}{where}"}
@@ -98,3 +127,4 @@ def _check(spec: dict[str, str]) -> dict[str, object]:
         return {"ok": True, "revision": script.revision, "heads": heads, "content": content}
     finally:
         engine.dispose()
+        shutil.rmtree(scratch, ignore_errors=True)
