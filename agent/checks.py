@@ -91,6 +91,10 @@ def _check_modules(
         layout.router_path: ("the router module", lambda tree: _router_problem(tree, layout)),
         layout.test_path: ("the test module", _defines_test),
     }
+    if layout.table_path in trees:
+        reason = _table_problem(trees[layout.table_path])
+        if reason:
+            problems.append(Problem(layout.table_path, reason))
     for path, (what, check) in required.items():
         if path not in paths:
             problems.append(Problem(path, f"missing: {what} is required"))
@@ -124,6 +128,19 @@ def _defines_model(tree: ast.Module) -> str | None:
                     changed = True
                     break
     return None if models else "defines no Pydantic model (a class deriving from BaseModel)"
+
+
+def _table_problem(tree: ast.Module) -> str | None:
+    """A table module (`<f>_table.py`) defines an ORM class: a class with `__tablename__`."""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                targets = item.targets if isinstance(item, ast.Assign) else []
+                if isinstance(item, ast.AnnAssign):
+                    targets = [item.target]
+                if any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in targets):
+                    return None
+    return "defines no ORM table class (a class deriving from `src.db.Base` with `__tablename__`)"
 
 
 def _router_problem(tree: ast.Module, layout: FeatureLayout) -> str | None:

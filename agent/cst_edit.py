@@ -149,3 +149,18 @@ def _includes(statement: Statement, alias: str | None) -> bool:
         if call.args and _dotted(call.args[0].value) == f"{alias}.router":
             return True
     return False
+
+
+def add_import_line(source: str, line: str) -> str:
+    """`source` with one import statement added after its last import (or its docstring)."""
+    module = cst.parse_module(source)
+    body = list(module.body)
+    last_import = _find_last(body, _is_import)
+    position = 0 if last_import is None else last_import + 1
+    if last_import is None and body and _is_docstring(body[0]):
+        position = 1
+    statement = cst.parse_statement(line)
+    if last_import is None and position == 1 and isinstance(statement, cst.SimpleStatementLine):
+        statement = statement.with_changes(leading_lines=[cst.EmptyLine()])
+    body.insert(position, statement)
+    return module.with_changes(body=body).code

@@ -8,13 +8,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-FieldType = Literal["str", "int", "float", "bool", "date", "datetime", "enum"]
+FieldType = Literal["str", "int", "float", "bool", "date", "datetime", "enum", "ref"]
 Operation = Literal["create", "list", "get", "update", "delete"]
 OPERATIONS: tuple[Operation, ...] = ("create", "list", "get", "update", "delete")
 SCALAR_TYPES = ("str", "int", "float", "bool", "date", "datetime")
 
 MAX_FIELDS = 40
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+_FEATURE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # Names the generated API uses itself, or that would shadow pydantic's BaseModel attributes.
 _TAKEN = frozenset({"id", "limit", "offset", "self", "cls"}) | frozenset(
     name for name in dir(BaseModel) if not name.startswith("_")
@@ -35,6 +36,8 @@ class FieldSpec(BaseModel):
     max_length: int | None = Field(default=None, ge=0, le=10_000)
     choices: tuple[str, ...] | None = None
     description: str | None = Field(default=None, max_length=300)
+    #: For `ref` fields: the feature whose row this field holds the id of (a foreign key).
+    to: str | None = Field(default=None, examples=["pet_profile"])
 
     @field_validator("name")
     @classmethod
@@ -84,6 +87,10 @@ class FieldSpec(BaseModel):
             raise ValueError(f"{self.name}: an enum field needs `choices`")
         if self.type != "enum" and self.choices is not None:
             raise ValueError(f"{self.name}: `choices` apply only to enum fields")
+        if self.type == "ref" and (self.to is None or not _FEATURE.fullmatch(self.to)):
+            raise ValueError(f"{self.name}: a ref field needs `to`, the snake_case feature name")
+        if self.type != "ref" and self.to is not None:
+            raise ValueError(f"{self.name}: `to` applies only to ref fields")
         return self
 
 
@@ -106,6 +113,11 @@ class ResourceSpec(BaseModel):
                 raise ValueError(f"field {spec.name!r} is declared twice")
             seen.add(spec.name)
         return fields
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """The features this resource's `ref` fields point at, each once."""
+        return tuple(dict.fromkeys(f.to for f in self.fields if f.to is not None))
 
     @field_validator("operations")
     @classmethod
@@ -148,7 +160,7 @@ def looks_like_field_lines(text: str) -> bool:
         if type_match is None:
             return False
         token = type_match["type"]
-        if token not in SCALAR_TYPES and "|" not in token:
+        if token not in SCALAR_TYPES and token != "ref" and "|" not in token:
             return False
     return True
 
@@ -185,16 +197,25 @@ def _parse_field(number: int, name: str, rest: str) -> dict[str, Any]:
         raise ValueError(f"line {number}: field {name!r} has no type")
     token, optional = type_match["type"], bool(type_match["opt"])
     field: dict[str, Any] = {"name": name, "required": not optional}
+    remainder = rest[type_match.end() :]
     if token in SCALAR_TYPES:
         field["type"] = token
+    elif token == "ref":
+        target = re.match(r"\s*([a-z][a-z0-9_]*)(\?)?(?:\s+|$)", remainder)
+        if target is None:
+            raise ValueError(f"line {number}: field {name!r}: `ref` needs a feature, e.g. ref pets")
+        field["type"], field["to"] = "ref", target[1]
+        if target[2]:
+            field["required"] = False
+        remainder = remainder[target.end() :]
     elif "|" in token:
         field["type"] = "enum"
         field["choices"] = [choice for choice in token.split("|")]
     else:
         raise ValueError(
-            f"line {number}: unknown type {token!r} (use {', '.join(SCALAR_TYPES)} or a|b|c)"
+            f"line {number}: unknown type {token!r} "
+            f"(use {', '.join(SCALAR_TYPES)}, a|b|c or ref <feature>)"
         )
-    remainder = rest[type_match.end() :]
     for rule in _RULE.finditer(remainder):
         value = float(rule["num"])
         number_value: int | float = int(value) if value.is_integer() else value
@@ -216,6 +237,8 @@ def _parse_field(number: int, name: str, rest: str) -> dict[str, Any]:
 def _field_line(spec: FieldSpec) -> str:
     token = "|".join(spec.choices or ()) if spec.type == "enum" else spec.type
     parts = [f"{spec.name}: {token}{'' if spec.required else '?'}"]
+    if spec.to is not None:
+        parts.append(spec.to)
     for prefix, value in (
         (">=", spec.ge),
         ("<=", spec.le),

@@ -40,6 +40,20 @@ class FeatureLayout:
         return f"{self.src_dir}/{self.feature}_router.py"
 
     @property
+    def table_path(self) -> str:
+        """The ORM table module of a resource feature (a typed `Mapped[...]` class)."""
+        return f"{self.src_dir}/{self.feature}_table.py"
+
+    @property
+    def repository_path(self) -> str:
+        """The create/list/get/update/delete functions of a resource feature, on a session."""
+        return f"{self.src_dir}/{self.feature}_repository.py"
+
+    @property
+    def table_module(self) -> str:
+        return f"src.features.{self.feature}.{self.feature}_table"
+
+    @property
     def test_path(self) -> str:
         return f"{self.tests_dir}/test_{self.feature}.py"
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent import persistence
 from agent.bundle import FileBundle, parse_reply
 from agent.checks import check_bundle
 from agent.context import load_context
@@ -171,9 +172,13 @@ class _BuildRun:
                     )
                 ]
             )
+        self._check_references(request, start)
         layout = FeatureLayout(request.feature)
         with self._timed("prepare"):
             test_python, self.test_env_note = test_python_for(self.settings, self.repo, start)
+        revision, revision_path, revision_message = persistence.next_revision(
+            self.repo.list_dir(start, persistence.VERSIONS_DIR), request.feature
+        )
         feedback: Feedback | None = None
         previous_reply: str | None = None
         reasons: list[str] = []
@@ -261,6 +266,7 @@ class _BuildRun:
                 python=test_python,
                 timeout=self.settings.test_timeout,
                 sandboxed=sandboxed,
+                migration={"revision": revision, "message": revision_message},
             ) as test_run:
                 with self._timed("write"):
                     worktree.write(bundle.files)
@@ -279,10 +285,12 @@ class _BuildRun:
                 with self._timed("test"):
                     test_run.release()
                     report = test_run.wait(self.should_stop)
+                    migration = test_run.migration_result()
                 self._check_stop()
+            migration_problem = self._add_migration(worktree, migration, revision_path, paths)
             own = report.ran_under(f"tests.features.{request.feature}.")
             self._record_tests(report, own, bundle)
-            if report.ok and own > 0:
+            if report.ok and own > 0 and migration_problem is None:
                 yield self._event("tested", f"{report.passed} passed", round=round_number)
                 with self._timed("commit"):
                     self.result.commit = worktree.commit(
@@ -310,7 +318,9 @@ class _BuildRun:
                     tree=self.repo.tree_of(self.result.commit),
                 )
                 return "succeeded", []
-            reasons = report.reasons(own, layout.tests_dir)
+            reasons = report.reasons(own, layout.tests_dir) if not report.ok or own == 0 else []
+            if migration_problem is not None:
+                reasons.append(migration_problem)
             record.outcome, record.reasons = "tests_failed", reasons
             if self.result.attempt is not None:
                 self.result.attempt.diff = worktree.diff()
@@ -324,6 +334,16 @@ class _BuildRun:
 
     def _integrate(self, worktree: Worktree, bundle: FileBundle, feature: str) -> list[str]:
         paths = [file.path for file in bundle.files]
+        for path, content in persistence.upgrade(worktree.path).items():
+            worktree.write_text(path, content)
+            paths.append(path)
+        if FeatureLayout(feature).table_path in paths:
+            tables = worktree.read(persistence.TABLES_PY)
+            registered = persistence.register_table(tables, feature)
+            if registered != tables:
+                worktree.write_text(persistence.TABLES_PY, registered)
+                if persistence.TABLES_PY not in paths:
+                    paths.append(persistence.TABLES_PY)
         before = worktree.read(MAIN_PY)
         after = wire_router(before, feature)
         self.wiring = ""
@@ -332,6 +352,48 @@ class _BuildRun:
             self.wiring = patch(MAIN_PY, before, after)
             paths.append(MAIN_PY)
         return paths
+
+    def _add_migration(
+        self,
+        worktree: Worktree,
+        migration: dict[str, Any] | None,
+        path: str,
+        paths: list[str],
+    ) -> str | None:
+        """Add the revision the test run made to the commit; a failed check is a repair reason."""
+        if migration is None:
+            if (worktree.path / "alembic.ini").exists():
+                return "the migration check did not run: the test process ended before it"
+            return None
+        if not migration.get("ok"):
+            return f"the Alembic migration check failed: {migration.get('reason', '?')}"
+        content = migration.get("content")
+        if isinstance(content, str):
+            worktree.write_text(path, content)
+            worktree.stage([path])
+            paths.append(path)
+            self.result.notes.append(f"Alembic revision {migration.get('revision')}: {path}")
+        return None
+
+    def _check_references(self, request: FeatureRequest, start: str) -> None:
+        """Every feature a `ref` field names must have its table on the base: else, refuse."""
+        if request.resource is None:
+            return
+        problems = [
+            Problem(
+                "requirements",
+                f"refers to feature {target!r}, which has no table on "
+                f"{request.base_branch!r} ({FeatureLayout(target).table_path} is missing): "
+                f"build {target!r} as a resource feature first and merge it into "
+                f"{request.base_branch!r}, or build this one with base_branch "
+                f"'feature/{target}'",
+            )
+            for target in request.resource.references
+            if target != request.feature
+            and self.repo.show(start, FeatureLayout(target).table_path) is None
+        ]
+        if problems:
+            raise RequestError(problems)
 
     def _record_tests(self, report: TestReport, own: int, bundle: FileBundle) -> None:
         self.result.tests = counts_of(report, own)

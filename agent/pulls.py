@@ -18,7 +18,7 @@ from typing import Any
 import git
 import httpx
 
-from agent import BLUEPRINT_VERSION
+from agent import BLUEPRINT_VERSION, persistence
 from agent.errors import BuilderError, ForgeError
 from agent.forge import send
 from agent.quoting import code_span, quoted
@@ -327,6 +327,16 @@ class LocalPulls:
                 )
             merged = self._merge_commit(pull, base_tip, head)
             with self.repo.worktree(merged, f"merge-{pull_id}-{uuid.uuid4().hex[:6]}") as tree:
+                # Before any test runs: two features made from the same base both descend from
+                # its Alembic head, so the merge gets a merge revision (read, never run, here).
+                heads = persistence.alembic_heads(tree.path)
+                if len(heads) > 1:
+                    path, content = persistence.merge_revision(heads, pull.title)
+                    tree.write_text(path, content)
+                    tree.stage([path])
+                    merged = tree.commit(
+                        f"chore(migrations): merge Alembic heads for {pull.branch}"
+                    )
                 report = run_suite_on(tree.path, settings, self.repo, base_tip)
                 if not report.ok:
                     reasons = report.reasons(report.passed, "tests")

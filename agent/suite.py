@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.persistence import upgraded_requirements
 from agent.prompt_files import skeleton_files
 from agent.request import FeatureRequest
 from agent.result import TestCounts
@@ -20,6 +21,8 @@ def test_python_for(settings: Settings, repo: TargetRepo, start: str) -> tuple[P
     requirements = repo.show(start, "requirements.txt")
     if requirements is None:
         requirements = skeleton_files()["requirements.txt"]
+    # A build adds the database layer's pins to a repository made before it (agent.persistence).
+    requirements = upgraded_requirements(requirements)
     env = ensure_test_env(requirements)
     return env.python, env.note
 

@@ -7,6 +7,7 @@ group, a scrubbed environment (no API keys, no builder settings) and JUnit XML f
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent import sandbox
 from agent.errors import TestRunError
@@ -145,7 +147,13 @@ class TestRun:
     __test__ = False
 
     def __init__(
-        self, worktree: Path, *, python: Path, timeout: float, sandboxed: bool = True
+        self,
+        worktree: Path,
+        *,
+        python: Path,
+        timeout: float,
+        sandboxed: bool = True,
+        migration: dict[str, str] | None = None,
     ) -> None:
         self.timeout = timeout
         self._scratch = tempfile.TemporaryDirectory(prefix="petsage-test-")
@@ -173,6 +181,14 @@ class TestRun:
             "-o",
             "junit_family=xunit2",
         ]
+        self._migration_out: Path | None = None
+        if migration is not None:
+            # The feature's Alembic revision, made and checked in the same box before the tests.
+            self._migration_out = scratch / "migration.json"
+            plugin = Path(__file__).with_name("pytest_migrations.py")
+            shutil.copyfile(plugin, scratch / "plugins" / "petsage_migrations.py")
+            command[5:5] = ["-p", "petsage_migrations"]
+            env["PETSAGE_MIGRATION"] = json.dumps({**migration, "out": str(self._migration_out)})
         if not has_pytest_config(worktree):
             # Else pytest would look above the worktree and could take any stranger's config.
             (scratch / "pytest.ini").write_text("[pytest]\n")
@@ -248,6 +264,16 @@ class TestRun:
             report.cases = _read_junit(self._junit)
         return report
 
+    def migration_result(self) -> dict[str, Any] | None:
+        """What the migration plugin found (read before leaving the `with` block), if it ran."""
+        if self._migration_out is None or not self._migration_out.is_file():
+            return None
+        try:
+            found = json.loads(self._migration_out.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return found if isinstance(found, dict) else None
+
     def __enter__(self) -> TestRun:
         return self
 
@@ -274,9 +300,22 @@ def has_pytest_config(root: Path) -> bool:
     return False
 
 
-def start_tests(worktree: Path, *, python: Path, timeout: float, sandboxed: bool = True) -> TestRun:
-    """Start the target's suite in `worktree` (in the sandbox), held until `release()`."""
-    return TestRun(worktree, python=python, timeout=timeout, sandboxed=sandboxed)
+def start_tests(
+    worktree: Path,
+    *,
+    python: Path,
+    timeout: float,
+    sandboxed: bool = True,
+    migration: dict[str, str] | None = None,
+) -> TestRun:
+    """Start the target's suite in `worktree` (in the sandbox), held until `release()`.
+
+    With `migration` ({"revision", "message"}), the same run first makes and checks the
+    feature's Alembic revision (`agent.pytest_migrations`).
+    """
+    return TestRun(
+        worktree, python=python, timeout=timeout, sandboxed=sandboxed, migration=migration
+    )
 
 
 def _kill_group(pid: int) -> None:

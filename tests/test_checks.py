@@ -153,3 +153,13 @@ def test_every_problem_is_reported_at_once() -> None:
     bundle = with_file(bundle, MODELS, "eval('1')\n")
     found = problems(bundle)
     assert len(found) >= 4, found
+
+
+def test_a_table_module_must_define_an_orm_table_class() -> None:
+    table = "src/features/smoke_test/smoke_test_table.py"
+    found = problems(add(seed_bundle(), table, "class SmokeTestRow:\n    pass\n"))
+    assert any(p.startswith(table) and "__tablename__" in p for p in found), found
+    good = "class SmokeTestRow(Base):\n    __tablename__ = 'smoke_test'\n"
+    assert table in [
+        f.path for f in check_bundle(add(seed_bundle(), table, good), "smoke_test").files
+    ]

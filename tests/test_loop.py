@@ -138,7 +138,10 @@ def test_a_resource_feature_with_every_type_and_rule_builds(settings: Settings) 
     assert result.tests.failed == 0
     assert result.tests.feature_tests >= 40
     files = branch_files(settings.workspace, "feature/pet_profile")
-    assert "src/features/pet_profile/pet_profile_store.py" in files
+    assert "src/features/pet_profile/pet_profile_table.py" in files
+    assert "src/features/pet_profile/pet_profile_repository.py" in files
+    assert "migrations/versions/pet_profile_001.py" in files
+    assert "import src.features.pet_profile.pet_profile_table" in files["src/tables.py"]
     assert (
         git(settings.workspace, "log", "-1", "--format=%s", "feature/pet_profile").strip()
         == "feat(pet_profile): Keep a profile for every pet"

@@ -71,14 +71,15 @@ def render_bundle(request: FeatureRequest) -> FileBundle:
         kind, values = "resource", _resource_values(request, layout, spec)
         names = {
             "models": layout.models_path,
-            "store": f"{layout.src_dir}/{request.feature}_store.py",
+            "table": layout.table_path,
+            "repository": layout.repository_path,
             "router": layout.router_path,
             "test": layout.test_path,
         }
         summary = (
             f"A resource at {layout.url} with {len(spec.fields)} fields "
             f"({', '.join(f.name for f in spec.fields)}) and the operations "
-            f"{', '.join(spec.operations)}, kept in memory."
+            f"{', '.join(spec.operations)}, stored in the `{request.feature}` table."
         )
     files = [
         BundleFile(
@@ -125,7 +126,7 @@ def _resource_values(
     enums = []
     fields = []
     for field in spec.fields:
-        annotation = _PY_TYPES.get(field.type, "")
+        annotation = "int" if field.type == "ref" else _PY_TYPES.get(field.type, "")
         if field.type == "enum":
             alias = "".join(part.capitalize() for part in field.name.split("_")) + "Choice"
             enums.append(
@@ -160,8 +161,29 @@ def _resource_values(
     ):
         if operation not in spec.operations:
             disabled.append((method, path))
+    refs = [
+        {
+            "name": f.name,
+            "to": f.to,
+            "row": _row_class(f.to),
+            "kebab": FeatureLayout(f.to).kebab,
+        }
+        for f in spec.fields
+        if f.to is not None
+    ]
+    targets = []
+    for to in spec.references:
+        first = next(ref for ref in refs if ref["to"] == to)
+        targets.append({**first, "first_field": first["name"]})
+    columns, checks, sa_names = _columns(spec)
     return {
         **_common(request, layout),
+        "row": _row_class(request.feature),
+        "refs": refs,
+        "ref_targets": targets,
+        "columns": columns,
+        "checks": checks,
+        "sa_imports": ", ".join(sorted(sa_names)),
         "fields": fields,
         "enums": enums,
         "uses_date": bool(date_names),
@@ -189,6 +211,66 @@ _OPERATION_DOC = {
     "update": "PATCH `/{id}` changes some fields",
     "delete": "DELETE `/{id}` removes (204)",
 }
+
+
+def _row_class(feature: str) -> str:
+    """The ORM class of a feature's table: `PetProfileRow` for `pet_profile`."""
+    return FeatureLayout(feature).class_prefix + "Row"
+
+
+_COLUMN_TYPES = {
+    "int": "Integer",
+    "float": "Float",
+    "bool": "Boolean",
+    "date": "Date",
+    "datetime": "DateTime",
+}
+
+
+def _columns(spec: ResourceSpec) -> tuple[list[dict[str, str]], list[dict[str, str]], set[str]]:
+    """Each field as a typed column, the CHECKs of its bounds and choices, the names to import."""
+    columns: list[dict[str, str]] = []
+    checks: list[dict[str, str]] = []
+    names = {"Integer"}
+    for field in spec.fields:
+        python = "int" if field.type == "ref" else _PY_TYPES.get(field.type, "str")
+        if field.type == "ref":
+            column_type = f"ForeignKey({py_literal(f'{field.to}.id')})"
+            names.add("ForeignKey")
+        elif field.type == "enum":
+            longest = max(len(choice) for choice in field.choices or ("",))
+            column_type = f"String({longest})"
+            names.add("String")
+            allowed = ", ".join("'" + c.replace("'", "''") + "'" for c in field.choices or ())
+            checks.append(_check(field.name, "choice", f'"{field.name}" IN ({allowed})'))
+        elif field.type == "str":
+            column_type = f"String({field.max_length})" if field.max_length is not None else "Text"
+            names.add("String" if field.max_length is not None else "Text")
+            if field.min_length:
+                rule = f'length("{field.name}") >= {field.min_length}'
+                checks.append(_check(field.name, "min_length", rule))
+        else:
+            column_type = _COLUMN_TYPES[field.type]
+            names.add(column_type)
+        if field.ge is not None:
+            checks.append(_check(field.name, "ge", f'"{field.name}" >= {field.ge!r}'))
+        if field.le is not None:
+            checks.append(_check(field.name, "le", f'"{field.name}" <= {field.le!r}'))
+        columns.append(
+            {
+                "name": field.name,
+                "annotation": python if field.required else f"{python} | None",
+                "arguments": f"{column_type}, nullable={not field.required}",
+            }
+        )
+    if checks:
+        names.add("CheckConstraint")
+    return columns, checks, names
+
+
+def _check(name: str, rule: str, sql: str) -> dict[str, str]:
+    literal = f"'{sql}'" if "'" not in sql and "\\" not in sql else py_literal(sql)
+    return {"name": py_literal(f"{name}_{rule}"), "sql": literal}
 
 
 def _rules(field: FieldSpec) -> list[str]:

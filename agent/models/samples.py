@@ -16,13 +16,18 @@ _WRONG_TYPE: dict[str, Any] = {
     "bool": "not-a-bool",
     "date": "not-a-date",
     "datetime": "not-a-datetime",
+    "ref": "not-a-number",
 }
+#: The id a test's missing reference uses: the tests' fresh tables never reach it.
+MISSING_ID = 999
 
 
 def valid_value(field: FieldSpec, variant: int) -> Any:
     """A value that follows every rule of `field`; variant 1 differs from variant 0 where it can."""
     if field.type in ("int", "float"):
         return _number(field, variant)
+    if field.type == "ref":
+        return variant + 1  # the referenced rows the tests create first have ids 1 and 2
     if field.type == "str":
         length = _str_length(field)
         return ("x" if variant == 0 else "y") * length
@@ -47,6 +52,8 @@ def bad_values(field: FieldSpec) -> list[tuple[str, Any, str]]:
         cases.append((field.name, wrong, f"one of {', '.join(choices)}"))
     else:
         cases.append((field.name, _WRONG_TYPE[field.type], f"type {field.type}"))
+    if field.type == "ref":
+        cases.append((field.name, MISSING_ID, f"an existing {field.to}"))
     step = 1 if field.type == "int" else 0.5
     if field.ge is not None:
         cases.append((field.name, _typed(field, field.ge - step), f">= {field.ge}"))
