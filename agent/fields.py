@@ -169,6 +169,7 @@ _FILLER = frozenset(
         "and",
         "with",
         "of",
+        "as",
         "value",
         "is",
         "be",
@@ -401,6 +402,11 @@ def _choices(rest: str) -> list[str] | None:
     if len(items) < 2 or any(_NUMBER.fullmatch(item) or " " in item for item in items):
         return None
     return items
+
+
+def field_line(spec: FieldSpec) -> str:
+    """One field in the §4b line form (`age: int >=0 <=40`)."""
+    return _field_line(spec)
 
 
 def _field_line(spec: FieldSpec) -> str:
