@@ -249,9 +249,9 @@ def _draft(state: ChatState, text: str, existing: Collection[str]) -> Turn:
         draft.status_only = True
     if reading.description and draft.description is None:
         draft.description = reading.description
-    understood = reading.name or reading.fields or draft.status_only
+    understood = bool(reading.name or reading.fields or draft.status_only)
     if state.pending is None:
-        understood = understood or reading.description
+        understood = understood or bool(reading.description)
     if not understood and not reading.unread:
         hint = (
             'Say "build it" to build what I showed, or a change such as "add a note (text)", '
