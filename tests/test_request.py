@@ -1,5 +1,7 @@
 import base64
+import contextlib
 import json
+import time
 
 import pytest
 
@@ -236,3 +238,22 @@ def test_name_errors_say_the_rule_in_words() -> None:
         decode_request({"feature": "PetProfile", "description": "d"})
     with pytest.raises(RequestError, match="lowercase letters, digits and `_`, starting with a"):
         decode_request({"feature": "pets", "description": "d", "requirements": "Age: int"})
+
+
+@pytest.mark.parametrize(
+    "requirements",
+    [
+        " " * 7_000 + "x",
+        "age: " + " " * 7_900 + "int",
+        "age: " + "1 " * 3_900,
+        "- " * 3_999,
+        "age: int " + ">= " * 2_600,
+        "a: " + "b|" * 3_900,
+    ],
+    ids=range(6),
+)
+def test_long_field_lines_are_read_in_linear_time(requirements: str) -> None:
+    started = time.perf_counter()
+    with contextlib.suppress(RequestError):
+        decode_request({"feature": "pets", "description": "d", "requirements": requirements})
+    assert time.perf_counter() - started < 0.5
