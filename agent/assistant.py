@@ -109,7 +109,7 @@ def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> T
     if said in _UNDO:
         return _undo(state)
     if said in _YES:
-        return _confirm(state, said)
+        return _confirm(state, said, existing)
     base = state.pending or state.last_request
     if base is not None:
         try:
@@ -182,7 +182,7 @@ def _plain(text: str) -> str:
     return " ".join(text.lower().replace("!", " ").replace(".", " ").split()).strip(" ?")
 
 
-def _confirm(state: ChatState, said: str) -> Turn:
+def _confirm(state: ChatState, said: str, existing: Collection[str]) -> Turn:
     if state.pending is not None:
         if state.replacing and "replace" not in said and "overwrite" not in said:
             return Turn(
@@ -198,7 +198,7 @@ def _confirm(state: ChatState, said: str) -> Turn:
         return _build(state, request, f"{verb} `{request.feature}`{where}.")
     if state.suggested_name and state.feature is None:
         draft = state.model_copy(update={"feature": state.suggested_name, "suggested_name": None})
-        return _advance(draft, [], ())
+        return _advance(draft, [], existing)
     return Turn(
         "There is nothing to build yet. " + _missing(state),
         state,

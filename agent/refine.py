@@ -171,7 +171,7 @@ def _rename(request: FeatureRequest, low: list[str], words: list[str]) -> Change
     """`rename it to x`, `call it x`, `rename field a to b`, `rename a to b`."""
     if "to" in low[1:] or "as" in low[1:]:
         at = max(i for i, w in enumerate(low) if w in ("to", "as"))
-    elif low[1] == "it":
+    elif len(low) > 2 and low[1] == "it":
         at = 1
     else:
         raise InstructionError('say what to rename and to what, e.g. "rename it to pet_weights"')

@@ -1,5 +1,6 @@
 import contextlib
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,28 @@ def test_long_messages_are_read_in_linear_time(message: str) -> None:
 )
 def test_commands(message: str, action: str) -> None:
     assert talk(message)[0].action == action
+
+
+VOCABULARY = (
+    "a an the called named call it feature with fields : , ( ) and or between 0 40 -1 1.5 text "
+    "int integer number yes/no optional ? max chars up to add remove rename make required undo "
+    'build yes cancel to age name species dog cat `x` "Pet Log" pet_log PetLog of one >= <= \n - '
+    "* status health from min len len<=3 weight_kg for"
+)
+VOCABULARY = VOCABULARY.split(" ")  # type: ignore[assignment]
+
+
+def test_any_words_get_an_answer_never_an_exception() -> None:
+    chance = random.Random(1)
+    for n in range(1_500):
+        state = ChatState()
+        if n % 2:
+            state = talk("A feature called pet_profile with an age (integer)")[0].state
+        for _ in range(3):
+            words = [chance.choice(VOCABULARY) for _ in range(chance.randint(1, 14))]
+            said = " ".join(words)
+            turn = respond(state, said, ("pet_log",))
+            assert turn.reply or turn.action != "ask"
+            if turn.build is not None and state.replacing:
+                assert "replace" in said, "a rename onto a branch builds only on 'replace it'"
+            state = turn.state

@@ -1,12 +1,14 @@
 """The chat assistant with a real model's tool calls, through the openai adapter over HTTP."""
 
+import json
+import random
 from typing import Any
 
 import pytest
 
 from agent.assistant import ChatState, respond
 from agent.fields import field_line
-from agent.model_assistant import TOOLS, assistant_for, respond_with_model
+from agent.model_assistant import TOOLS, ToolCallError, _act, assistant_for, respond_with_model
 from agent.models.offline import OfflineModel
 from agent.models.openai_chat import OpenAIChatModel
 from agent.settings import Settings
@@ -166,3 +168,54 @@ def test_model_errors_are_answered_not_raised(fake: FakeOpenAI, model: OpenAICha
 
 def test_the_offline_model_keeps_the_offline_assistant(settings: Settings) -> None:
     assert assistant_for(OfflineModel())(ChatState(), "status").action == "status"
+
+
+class _Call:
+    """A tool call as the openai client gives it."""
+
+    def __init__(self, name: str, arguments: str) -> None:
+        self.function = type("Function", (), {"name": name, "arguments": arguments})()
+
+
+def test_any_tool_arguments_are_applied_or_named_as_the_models_mistake() -> None:
+    values: list[Any] = [
+        None,
+        5,
+        "x",
+        [],
+        [5],
+        ["age"],
+        ["a note (text)"],
+        ["age: int"],
+        {"a": 1},
+        "",
+        "Bad Name",
+        "pet_log",
+        True,
+        ["name", "age"],
+        ["x: y z"],
+    ]
+    keys = [
+        "add_fields",
+        "remove_fields",
+        "make_optional",
+        "make_required",
+        "rename_to",
+        "feature",
+        "description",
+        "requirements",
+    ]
+    tools = ["amend_feature", "propose_feature", "build", "build_status", "nope"]
+    drafted = respond(ChatState(), "A feature called pet_profile with an age (integer)").state
+    chance = random.Random(2)
+    for n in range(2_000):
+        arguments = {
+            chance.choice(keys): chance.choice(values) for _ in range(chance.randint(0, 4))
+        }
+        raw = json.dumps(arguments) if n % 7 else chance.choice(["[]", "5", "nul", '"x"', "{"])
+        state = drafted if n % 3 else ChatState()
+        try:
+            turn = _act(state, "build it", [_Call(chance.choice(tools), raw)], ["pet_log"])
+        except ToolCallError:
+            continue
+        assert turn.build is None or turn.build == drafted.pending
