@@ -169,7 +169,9 @@ def propose_change(
 
 def _complete_request(text: str) -> FeatureRequest | str | None:
     """A request in any §1 encoding; a string explaining what is wrong; None if not one."""
-    looks_like_request = text.startswith("{") or re.search(r"^\W*feature\W*:", text, re.I | re.M)
+    looks_like_request = text.startswith("{") or re.search(
+        r"^[^\w\n]*feature[^\w\n]*:", text, re.I | re.M
+    )
     try:
         return decode_request(text)
     except RequestError as e:

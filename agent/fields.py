@@ -375,6 +375,17 @@ def _optional_mark(rest: str) -> bool:
     return "optional" in words or "?" in words or rest.rstrip().endswith("?")
 
 
+def _split_or(chunk: str) -> list[str]:
+    """`cat or bird` → `cat`, `bird` (by words, so a long run of spaces costs linear time)."""
+    pieces: list[list[str]] = [[]]
+    for word in chunk.split():
+        if word.lower() == "or":
+            pieces.append([])
+        else:
+            pieces[-1].append(word)
+    return [" ".join(piece) for piece in pieces]
+
+
 def _choices(rest: str) -> list[str] | None:
     """The choices of an enum: `dog|cat|bird`, `one of dog, cat or bird`, `dog, cat or bird`."""
     text = rest.strip().rstrip(".")
@@ -392,7 +403,7 @@ def _choices(rest: str) -> list[str] | None:
         return None
     items = []
     for chunk in text.replace("|", ",").replace("/", ",").split(","):
-        for piece in re.split(r"\s+or\s+", chunk.strip(), flags=re.I):
+        for piece in _split_or(chunk):
             piece = piece.strip().strip("`'\"").rstrip("?").strip()
             if piece.lower() in ("optional", "(optional)", ""):
                 continue

@@ -213,8 +213,10 @@ def test_apply_instruction_tells_a_change_from_other_text() -> None:
         "- " + "age: int >= 0 " * 1_000,
         "with a x between and " * 1_000,
         "a: b, " + "c, " * 6_000,
+        "\n-" * 9_000,
+        "A feature called x with a s: a, b" + " " * 19_000 + "c",
     ],
-    ids=range(10),
+    ids=range(12),
 )
 def test_long_messages_are_read_in_linear_time(message: str) -> None:
     started = time.perf_counter()

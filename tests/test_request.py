@@ -249,8 +249,9 @@ def test_name_errors_say_the_rule_in_words() -> None:
         "- " * 3_999,
         "age: int " + ">= " * 2_600,
         "a: " + "b|" * 3_900,
+        "a: int\nb: x, y" + " " * 7_000 + "z",
     ],
-    ids=range(6),
+    ids=range(7),
 )
 def test_long_field_lines_are_read_in_linear_time(requirements: str) -> None:
     started = time.perf_counter()
