@@ -1,47 +1,44 @@
 """The offline chat assistant: turns a conversation into a feature request, then into builds.
 
-It understands a complete request in any encoding of BLUEPRINT §1 (which builds at once), plain
-sentences that name a feature and say what it does, field lines (§4b), and refinements of the
-last feature ("add field weight_kg: float >=0", "remove field nickname", "rename it to pets").
-It asks for what is missing instead of guessing, and answers "status", "show the diff" and
-"show the report" about the last build.
+It reads how people write (agent/understand.py): a feature's name wherever they put it, its
+purpose without the scaffolding, fields as lines, lists or prose. Before it builds it says what
+it understood in one short block, and builds only on the person's "build it" / "yes"; a complete
+request in any encoding of BLUEPRINT §1 builds at once. Changes (agent/refine.py: add, remove,
+rename a field, optional / required, a bound, rename the feature), "undo" and "cancel" each show
+what changed first. It answers "status", "show the diff" and "show the report" about the last
+build.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
 from agent.errors import RequestError
-from agent.fields import (
-    OPERATIONS,
-    FieldSpec,
-    ResourceSpec,
-    looks_like_field_lines,
-    parse_field_lines,
-)
-from agent.request import FEATURE_PATTERN, FeatureRequest, decode_request
+from agent.fields import OPERATIONS, FieldSpec, ResourceSpec, field_line
+from agent.refine import InstructionError, apply_instruction, describe_change, with_fields
+from agent.request import FeatureRequest, decode_request
+from agent.understand import read_message, suggest_name, word_set
 
 Action = Literal["build", "ask", "status", "diff", "report"]
-_NAME = re.compile(
-    r"(?:called|named|name it|call it|name(?:d)? is|feature)\s+"
-    r"[`'\"]?([a-z][a-z0-9_]{1,47})[`'\"]?",
-    re.IGNORECASE,
-)
-_BACKTICKED = re.compile(r"`([a-z][a-z0-9_]{1,47})`")
 _STATUS_WORDS = re.compile(
-    r"\b(health|healthcheck|status endpoint|status feature|ping|liveness|smoke)\b", re.I
+    r"\b(?:health|healthcheck|status endpoint|status feature|ping|liveness|smoke)\b", re.I
 )
-_ADD = re.compile(r"^\s*(?:please\s+)?(?:also\s+)?add (?:a )?field\s+(.+?)\s*\.?\s*$", re.I | re.S)
-_REMOVE = re.compile(
-    r"^\s*(?:please\s+)?(?:remove|drop|delete) (?:the )?field\s+`?(\w+)`?\s*\.?\s*$", re.I
+_YES = word_set(
+    "build it|build|yes|y|yes build it|yes please|yes, build it|go|go ahead|do it|ok|okay|"
+    "sure|looks good|lgtm|confirm|build that|build this|ship it|yep|yeah|please build it|"
+    "replace it|yes replace it|yes, replace it|replace|overwrite it|correct|that's right",
+    "|",
 )
-_RENAME = re.compile(
-    r"^\s*(?:please\s+)?rename (?:it|the feature)\s+(?:to|as)\s+`?([A-Za-z][\w]*)`?\s*\.?\s*$", re.I
+_CANCEL = frozenset(
+    {"cancel", "cancel it", "never mind", "nevermind", "forget it", "stop", "abort"}
 )
+_UNDO = frozenset({"undo", "undo that", "undo it", "undo the last change", "revert", "go back"})
+MAX_UNDO = 10
 _COMMANDS: dict[str, Action] = {
     "status": "status",
     "show status": "status",
@@ -56,18 +53,26 @@ _COMMANDS: dict[str, Action] = {
 
 
 class ChatState(BaseModel):
-    """What the assistant knows so far: a draft request, and the last request it built."""
+    """What the assistant knows so far: a draft, the request awaiting "build it", and the last
+    request it built."""
 
     feature: str | None = None
     description: str | None = None
     fields: list[FieldSpec] = []
     operations: list[str] = list(OPERATIONS)
     status_only: bool = False
+    #: Why the draft's name needs a confirmation ("from “Weight Log”"), and a proposed name.
+    name_note: str | None = None
+    suggested_name: str | None = None
+    #: The request "build it" builds, and the requests it replaced (for "undo").
+    pending: FeatureRequest | None = None
+    previous: list[FeatureRequest] = []
+    #: True when the pending request renames onto a feature that already has a branch.
+    replacing: bool = False
     last_request: FeatureRequest | None = None
     last_build_id: str | None = None
-    #: With a real model: the recent messages, and the request it proposed.
+    #: With a real model: the recent messages.
     history: list[dict[str, str]] = []
-    proposal: FeatureRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -80,10 +85,11 @@ class Turn:
     build: FeatureRequest | None = None
 
 
-def respond(state: ChatState, message: str) -> Turn:
-    """Answer one user message."""
+def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> Turn:
+    """Answer one user message; `existing` names the features that already have a branch."""
     text = message.strip()
-    command = _COMMANDS.get(text.lower().rstrip(".!?"))
+    said = _plain(text)
+    command = _COMMANDS.get(said)
     if command is not None:
         return Turn("", state, command)
     complete = _complete_request(text)
@@ -91,10 +97,71 @@ def respond(state: ChatState, message: str) -> Turn:
         return _build(state, complete, f"Building `{complete.feature}` from your request.")
     if isinstance(complete, str):
         return Turn(complete, state, "ask")
-    refined = _refinement(state, text)
-    if refined is not None:
-        return refined
-    return _draft(state, text)
+    if said in _CANCEL:
+        after = ChatState(
+            last_request=state.last_request,
+            last_build_id=state.last_build_id,
+            history=state.history,
+        )
+        return Turn(
+            "Cancelled: nothing will be built. Describe a feature when you like.", after, "ask"
+        )
+    if said in _UNDO:
+        return _undo(state)
+    if said in _YES:
+        return _confirm(state, said, existing)
+    base = state.pending or state.last_request
+    if base is not None:
+        try:
+            change = apply_instruction(base, text)
+        except InstructionError as e:
+            return Turn(f"I could not make that change: {e}", state, "ask")
+        if change is not None:
+            return propose_change(state, base, change.request, existing)
+    return _draft(state, text, existing)
+
+
+def summary(request: FeatureRequest, *, note: str | None = None, exists: bool = False) -> str:
+    """What the assistant understood, in one short block."""
+    lines = ["Here is what I understood:"]
+    name = f"- feature: `{request.feature}`"
+    if note:
+        name += f" ({note}: say another name if that is not right)"
+    lines.append(name)
+    lines.append(f"- description: {request.description}")
+    spec = request.resource
+    if spec is not None:
+        lines.append("- fields: " + ", ".join(f"`{field_line(f)}`" for f in spec.fields))
+        if spec.operations != OPERATIONS:
+            lines.append(f"- operations: {', '.join(spec.operations)}")
+    elif request.requirements is None:
+        lines.append("- requirements: none (a status endpoint)")
+    else:
+        lines.append(f"- requirements: {request.requirements_text[:200]}")
+    where = f"`{request.branch}`" + (" (it exists: this adds a commit to it)" if exists else "")
+    lines.append(f'Say "build it" to build it on {where}, or tell me what to change.')
+    return "\n".join(lines)
+
+
+def propose_change(
+    state: ChatState, base: FeatureRequest, new: FeatureRequest, existing: Collection[str] = ()
+) -> Turn:
+    """Make `new` the request awaiting "build it", showing what changed from `base`."""
+    after = state.model_copy(
+        update={
+            "pending": new,
+            "previous": [*state.previous, base][-MAX_UNDO:],
+            "replacing": new.feature != base.feature and new.feature in existing,
+            "name_note": None,
+        }
+    )
+    reply = f"Changed: {describe_change(base, new)}.\n{summary(new)}"
+    if after.replacing:
+        reply += (
+            f"\n`{new.branch}` already exists: building would add to that feature and its pull "
+            'request. Say "replace it" to do that, or give another name.'
+        )
+    return Turn(reply, after, "ask")
 
 
 # --- complete requests and refinements ------------------------------------------------------------
@@ -102,7 +169,9 @@ def respond(state: ChatState, message: str) -> Turn:
 
 def _complete_request(text: str) -> FeatureRequest | str | None:
     """A request in any §1 encoding; a string explaining what is wrong; None if not one."""
-    looks_like_request = text.startswith("{") or re.search(r"^\W*feature\W*:", text, re.I | re.M)
+    looks_like_request = text.startswith("{") or re.search(
+        r"^[^\w\n]*feature[^\w\n]*:", text, re.I | re.M
+    )
     try:
         return decode_request(text)
     except RequestError as e:
@@ -111,146 +180,146 @@ def _complete_request(text: str) -> FeatureRequest | str | None:
         return None
 
 
-def _refinement(state: ChatState, text: str) -> Turn | None:
-    last = state.last_request
-    for pattern in (_ADD, _REMOVE, _RENAME):
-        match = pattern.match(text)
-        if match is None:
-            continue
-        if last is None:
-            return Turn("There is no feature yet to change: describe one first.", state, "ask")
-        spec = last.resource
-        fields = list(spec.fields) if spec else []
-        operations = tuple(spec.operations) if spec else OPERATIONS
-        if pattern is _RENAME:
-            name = match[1].lower()
-            try:
-                renamed = last.model_copy(
-                    update={
-                        "feature": FeatureRequest.model_validate(
-                            {**last.model_dump(), "feature": name}
-                        ).feature
-                    }
-                )
-            except ValidationError as e:
-                return Turn(
-                    f"`{name}` cannot be a feature name: {e.errors()[0]['msg']}", state, "ask"
-                )
-            return _build(state, renamed, f"Renamed to `{name}`; building it on `feature/{name}`.")
-        if pattern is _ADD:
-            try:
-                added = parse_field_lines(match[1]).fields
-            except ValueError as e:
-                return Turn(f"I could not read that field: {e}", state, "ask")
-            fields += list(added)
-            verb = f"Added {', '.join(f.name for f in added)}"
-        else:
-            name = match[1]
-            if not any(f.name == name for f in fields):
-                known = ", ".join(f.name for f in fields) or "none"
-                return Turn(
-                    f"`{last.feature}` has no field `{name}` (its fields: {known}).", state, "ask"
-                )
-            fields = [f for f in fields if f.name != name]
-            verb = f"Removed {name}"
-            if not fields:
-                return Turn(
-                    f"`{name}` is the last field; a resource needs at least one.", state, "ask"
-                )
-        try:
-            requirements = ResourceSpec(fields=tuple(fields), operations=operations)
-        except ValidationError as e:
-            return Turn(f"That change breaks a rule: {e.errors()[0]['msg']}", state, "ask")
-        changed = last.model_copy(update={"requirements": requirements})
-        return _build(
-            state, changed, f"{verb}; rebuilding `{last.feature}` as a new commit on its branch."
-        )
-    return None
+def _plain(text: str) -> str:
+    return " ".join(text.lower().replace("!", " ").replace(".", " ").split()).strip(" ?")
+
+
+def _confirm(state: ChatState, said: str, existing: Collection[str]) -> Turn:
+    if state.pending is not None:
+        if state.replacing and "replace" not in said and "overwrite" not in said:
+            return Turn(
+                f'`{state.pending.branch}` already exists; say "replace it" to build over it, '
+                "or give another name.",
+                state,
+                "ask",
+            )
+        request = state.pending
+        same = state.last_request and state.last_request.feature == request.feature
+        verb = "Rebuilding" if same else "Building"
+        where = " as a new commit on its branch" if same else ""
+        return _build(state, request, f"{verb} `{request.feature}`{where}.")
+    if state.suggested_name and state.feature is None:
+        draft = state.model_copy(update={"feature": state.suggested_name, "suggested_name": None})
+        return _advance(draft, [], existing)
+    return Turn(
+        "There is nothing to build yet. " + _missing(state),
+        state,
+        "ask",
+    )
+
+
+def _undo(state: ChatState) -> Turn:
+    if not state.previous:
+        return Turn("There is no change to undo.", state, "ask")
+    current = state.pending or state.last_request
+    restored = state.previous[-1]
+    after = state.model_copy(
+        update={"pending": restored, "previous": state.previous[:-1], "replacing": False}
+    )
+    said = describe_change(current, restored) if current else "restored"
+    return Turn(f"Undone: {said}.\n{summary(restored)}", after, "ask")
+
+
+def _missing(state: ChatState) -> str:
+    if state.feature is None:
+        return "Describe the feature: what it is for and its fields, and what to call it."
+    return f"Which fields should `{state.feature}` have?"
 
 
 # --- drafts from plain sentences ------------------------------------------------------------------
 
 
-def _draft(state: ChatState, text: str) -> Turn:
+def _draft(state: ChatState, text: str, existing: Collection[str]) -> Turn:
     draft = state.model_copy(deep=True)
-    field_lines = [
-        line for line in text.splitlines() if line.strip() and looks_like_field_lines(line)
-    ]
-    prose = "\n".join(line for line in text.splitlines() if line not in field_lines).strip()
-    if field_lines:
-        try:
-            spec = parse_field_lines("\n".join(field_lines))
-        except ValueError as e:
-            return Turn(f"I could not read those fields: {e}", state, "ask")
-        known = {f.name for f in draft.fields}
-        draft.fields += [f for f in spec.fields if f.name not in known]
-        draft.operations = list(spec.operations)
-    name = _name_in(prose)
-    if name is not None:
-        draft.feature = name
-    if _STATUS_WORDS.search(prose):
+    reading = read_message(text)
+    if reading.name is not None:
+        draft.feature = reading.name.name
+        draft.suggested_name = None
+        draft.name_note = f"from “{reading.name.said}”" if reading.name.confirm else None
+        if reading.name.confirm and reading.name.said == reading.name.name:
+            draft.name_note = "my guess"
+    if reading.fields:
+        by_name = {f.name: f for f in reading.fields}
+        draft.fields = [by_name.pop(f.name, f) for f in draft.fields] + list(by_name.values())
+    if reading.operations:
+        unknown = [op for op in reading.operations if op not in OPERATIONS]
+        if unknown:
+            reading.unread.append(f"“{unknown[0]}” (operations are {', '.join(OPERATIONS)})")
+        else:
+            draft.operations = reading.operations
+    if _STATUS_WORDS.search(text) and not draft.fields:
         draft.status_only = True
-    if prose and draft.description is None and not _only_names(prose, name):
-        draft.description = prose.splitlines()[0][:300]
+    if reading.description and draft.description is None:
+        draft.description = reading.description
+    understood = bool(reading.name or reading.fields or draft.status_only)
+    if state.pending is None:
+        understood = understood or bool(reading.description)
+    if not understood and not reading.unread:
+        hint = (
+            'Say "build it" to build what I showed, or a change such as "add a note (text)", '
+            '"remove age", "age up to 30", "make name optional", "rename it to pets", "undo".'
+            if state.pending
+            else _missing(state)
+        )
+        return Turn(f"I did not understand “{text[:200]}”. {hint}", state, "ask")
+    if state.pending is not None and draft.feature == state.pending.feature and reading.fields:
+        try:
+            new = with_fields(state.pending, draft.fields)
+        except InstructionError as e:
+            return Turn(f"I could not make that change: {e}", state, "ask")
+        return propose_change(state, state.pending, new, existing)
+    return _advance(draft, reading.unread, existing)
+
+
+def _advance(draft: ChatState, unread: list[str], existing: Collection[str]) -> Turn:
+    """Ask for what is missing, or show what is understood and wait for "build it"."""
+    quoted = f"\nI could not read: {'; '.join(unread)}." if unread else ""
     if draft.feature is None:
-        return Turn(
-            "What should the feature be called? Give a snake_case name, e.g. `pet_profile`.",
-            draft,
-            "ask",
-        )
-    if not re.fullmatch(FEATURE_PATTERN, draft.feature):
-        return Turn(
-            f"`{draft.feature}` is not a snake_case name; try e.g. `pet_profile`.",
-            draft.model_copy(update={"feature": None}),
-            "ask",
-        )
+        suggestion = suggest_name(draft.description)
+        draft.suggested_name = suggestion
+        ask = "What should the feature be called?"
+        if suggestion:
+            ask += f' I suggest `{suggestion}`: say "yes" to use it, or give another name.'
+        else:
+            ask += " Give a snake_case name, e.g. `pet_profile`."
+        return Turn(ask + quoted, draft, "ask")
     if not draft.fields and not draft.status_only:
         return Turn(
             f"Which fields should `{draft.feature}` have? One per line, e.g. `age: int >=0 <=40`, "
-            '`nickname: str? len<=30`, `species: dog|cat|bird`. Or say "status endpoint" for a '
-            "health check.",
+            "or in words: “a name (text, up to 40 chars), an age between 0 and 40 and a "
+            'species: dog, cat or bird”. Or say "status endpoint" for a health check.' + quoted,
             draft,
             "ask",
         )
     description = draft.description or f"The {draft.feature.replace('_', ' ')} feature"
     requirements: ResourceSpec | None = None
-    if draft.fields:
-        requirements = ResourceSpec(fields=tuple(draft.fields), operations=tuple(draft.operations))  # type: ignore[arg-type]
     try:
+        if draft.fields:
+            requirements = ResourceSpec.model_validate(
+                {"fields": draft.fields, "operations": draft.operations}
+            )
         request = FeatureRequest(
             feature=draft.feature, description=description, requirements=requirements
         )
     except ValidationError as e:
         problem = e.errors()[0]
-        return Turn(f"{'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}", draft, "ask")
-    return _build(ChatState(), request, f"Building `{request.feature}`.")
+        where = ".".join(str(p) for p in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        return Turn(
+            f"{where}: {message}" + quoted, draft.model_copy(update={"feature": None}), "ask"
+        )
+    draft.pending = request
+    reply = summary(request, note=draft.name_note, exists=request.feature in existing)
+    return Turn(reply + quoted, draft, "ask")
 
 
 def _build(state: ChatState, request: FeatureRequest, reply: str) -> Turn:
-    after = ChatState(last_request=request, last_build_id=state.last_build_id)
-    return Turn(reply, after, "build", request)
-
-
-def _name_in(text: str) -> str | None:
-    match = _NAME.search(text) or _BACKTICKED.search(text)
-    if match is None:
-        return None
-    candidate = match[1]
-    if candidate.lower() in ("to", "for", "that", "which", "a", "an", "the"):
-        return None
-    return candidate.lower()
-
-
-def _only_names(prose: str, name: str | None) -> bool:
-    """True for messages like "Call it pet_profile." that carry no description."""
-    words = re.findall(r"[a-z0-9_]+", prose.lower())
-    return (
-        len(
-            [
-                w
-                for w in words
-                if w not in {"call", "it", "name", "named", "called", "the", "feature", "is", name}
-            ]
-        )
-        <= 1
+    after = ChatState(
+        last_request=request,
+        last_build_id=state.last_build_id,
+        history=state.history,
+        previous=[*state.previous][-MAX_UNDO:] if state.last_request else [],
     )
+    if state.last_request is not None and state.last_request != request:
+        after.previous = [*state.previous, state.last_request][-MAX_UNDO:]
+    return Turn(reply, after, "build", request)

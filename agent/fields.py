@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -43,7 +43,9 @@ class FieldSpec(BaseModel):
     @classmethod
     def _check_name(cls, name: str) -> str:
         if not _NAME.fullmatch(name):
-            raise ValueError("must be snake_case: a lowercase letter, then [a-z0-9_], 48 at most")
+            raise ValueError(
+                "must be lowercase letters, digits and `_`, starting with a letter, 48 at most"
+            )
         if keyword.iskeyword(name) or keyword.issoftkeyword(name):
             raise ValueError(f"{name!r} is a Python keyword")
         if name in _TAKEN or name.startswith("model_"):
@@ -136,37 +138,119 @@ class ResourceSpec(BaseModel):
 
 # --- the text form -------------------------------------------------------------------------------
 
-_LINE = re.compile(r"^\s*(?:[-*]\s+)?`?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*:\s*(?P<rest>.*?)`?\s*$")
-_TYPE = re.compile(r"^(?P<type>[^\s?]+)(?P<opt>\?)?(?:\s+|$)")
-_RULE = re.compile(r"(?P<len>len\s*)?(?P<op>>=|<=)\s*(?P<num>-?\d+(?:\.\d+)?)")
+_LINE = re.compile(r"^\s*(?:[-*]\s+)?`?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*:(?P<rest>.*)$")
+#: Tokens of a field's rules: operators, numbers, words (an enum's `a|b|c` is one word), marks.
+_TOKEN = re.compile(r"[<>]=?|=[<>]?|-?\d+(?:\.\d+)?|[^\s<>=?,;()]+|[?,;()]")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+#: Type words, as people write them, to the §4b type; two-word forms are joined by `_` first.
+TYPE_WORDS: dict[str, FieldType] = {
+    **{t: cast(FieldType, t) for t in SCALAR_TYPES},
+    "string": "str",
+    "text": "str",
+    "word": "str",
+    "integer": "int",
+    "whole_number": "int",
+    "whole": "int",
+    "count": "int",
+    "number": "float",
+    "decimal": "float",
+    "double": "float",
+    "real": "float",
+    "boolean": "bool",
+    "yes/no": "bool",
+    "yes-no": "bool",
+    "yes_no": "bool",
+    "true/false": "bool",
+    "flag": "bool",
+    "day": "date",
+    "timestamp": "datetime",
+    "date-time": "datetime",
+    "date_and_time": "datetime",
+    "date_time": "datetime",
+}
+_PAIRS = frozenset(("whole number", "date time", "yes no"))
+_AT_LEAST = frozenset({"min", "minimum", "from", "least", ">=", "=>", "over"})
+_AT_MOST = frozenset({"max", "maximum", "most", "upto", "<=", "=<", "under", "to", "till", "until"})
+_UNITS = frozenset({"chars", "char", "characters", "character", "letters", "long", "length"})
+_OPTIONAL = frozenset({"optional", "?", "nullable"})
+_FILLER = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "and",
+        "with",
+        "of",
+        "as",
+        "value",
+        "is",
+        "be",
+        "must",
+        "should",
+        "at",
+        "up",
+        "no",
+        "more",
+        "than",
+        "less",
+        "it",
+        "its",
+        "in",
+        "required",
+        "mandatory",
+        "len",
+        ",",
+        ";",
+        "(",
+        ")",
+        "inclusive",
+        "only",
+        "type",
+        "field",
+        "can",
+    }
+)
 
 
 def looks_like_field_lines(text: str) -> bool:
-    """True when every non-blank line is `name: <type>...` or `operations: ...`.
+    """True when every non-blank line is `name: ...` and one reads as a field (§4b).
 
-    Such text is parsed strictly (its mistakes are request errors); anything else is free text
-    for a real model.
+    A line reads as a field when what follows the colon starts with a type word (`int`,
+    `integer`, `text`, `dog|cat`...) or holds a rule (`>=`, `<=`, `len`, `?`, `optional`).
+    Such text is parsed strictly, so its mistakes are request errors naming the line; anything
+    else is free text for a real model.
     """
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return False
+    fieldish = False
     for line in lines:
         match = _LINE.match(line)
         if match is None:
             return False
-        if match["name"].lower() == "operations":
-            continue
-        type_match = _TYPE.match(match["rest"])
-        if type_match is None:
-            return False
-        token = type_match["type"]
-        if token not in SCALAR_TYPES and token != "ref" and "|" not in token:
-            return False
-    return True
+        if match["name"].lower() != "operations" and _reads_as_field(match["rest"]):
+            fieldish = True
+    return fieldish
+
+
+def _reads_as_field(rest: str) -> bool:
+    words = rest.strip().strip("`").lower().split()
+    if not words:
+        return False
+    first = words[0].rstrip("?,")
+    if first == "ref" or first in TYPE_WORDS or "|" in first:
+        return True
+    if "optional" in words or words[:2] == ["one", "of"]:
+        return True
+    return any(mark in rest for mark in (">=", "<=", "=>", "=<", "len")) or "?" in words[0]
 
 
 def parse_field_lines(text: str) -> ResourceSpec:
-    """Parse `age: int >=0 <=40` lines (BLUEPRINT §4b) into a spec; errors name the line."""
+    """Parse `age: int >=0 <=40` lines (BLUEPRINT §4b) into a spec; errors name the line.
+
+    The lines may say more in words: `age: integer >= 0`, `name: text, optional, max 40 chars`,
+    `score: number between 0 and 10`, `size: one of small, medium, large`.
+    """
     fields: list[dict[str, Any]] = []
     operations: list[str] | None = None
     for number, line in enumerate(text.splitlines(), start=1):
@@ -184,54 +268,186 @@ def parse_field_lines(text: str) -> ResourceSpec:
                     f"(choose from {', '.join(OPERATIONS)})"
                 )
             continue
-        fields.append(_parse_field(number, match["name"], match["rest"]))
+        try:
+            fields.append(read_field(match["name"], match["rest"].strip().strip("`")))
+        except ValueError as e:
+            raise ValueError(f"line {number} ({line.strip()!r}): {e}") from None
     data: dict[str, Any] = {"fields": fields}
     if operations is not None:
         data["operations"] = operations
     return ResourceSpec.model_validate(data)
 
 
-def _parse_field(number: int, name: str, rest: str) -> dict[str, Any]:
-    type_match = _TYPE.match(rest)
-    if type_match is None:
-        raise ValueError(f"line {number}: field {name!r} has no type")
-    token, optional = type_match["type"], bool(type_match["opt"])
-    field: dict[str, Any] = {"name": name, "required": not optional}
-    remainder = rest[type_match.end() :]
-    if token in SCALAR_TYPES:
-        field["type"] = token
-    elif token == "ref":
-        target = re.match(r"\s*([a-z][a-z0-9_]*)(\?)?(?:\s+|$)", remainder)
-        if target is None:
-            raise ValueError(f"line {number}: field {name!r}: `ref` needs a feature, e.g. ref pets")
-        field["type"], field["to"] = "ref", target[1]
-        if target[2]:
+def read_field(name: str, rest: str, base: FieldSpec | None = None) -> dict[str, Any]:
+    """A field's object form from its name and its rules in words or symbols.
+
+    `base` is the field being changed ("age up to 30"): its type and rules are kept unless
+    `rest` says otherwise. Raises ValueError quoting the part it could not read.
+    """
+    field: dict[str, Any] = base.model_dump(exclude_none=True) if base else {}
+    field["name"] = name
+    choices = _choices(rest)
+    tokens = [] if choices else _TOKEN.findall(rest)
+    if choices:
+        for key in ("ge", "le", "min_length", "max_length"):
+            field.pop(key, None)
+        field.update(type="enum", choices=choices)
+        if _optional_mark(rest):
             field["required"] = False
-        remainder = remainder[target.end() :]
-    elif "|" in token:
-        field["type"] = "enum"
-        field["choices"] = [choice for choice in token.split("|")]
-    else:
-        raise ValueError(
-            f"line {number}: unknown type {token!r} "
-            f"(use {', '.join(SCALAR_TYPES)}, a|b|c or ref <feature>)"
-        )
-    for rule in _RULE.finditer(remainder):
-        value = float(rule["num"])
-        number_value: int | float = int(value) if value.is_integer() else value
-        if rule["len"]:
-            key = "min_length" if rule["op"] == ">=" else "max_length"
-            field[key] = int(value)
+        return field
+    low = [token.lower() for token in tokens]
+    for pair in _PAIRS:
+        first, second = pair.split()
+        for i in range(len(low) - 1):
+            if low[i] == first and low[i + 1] == second:
+                low[i : i + 2] = [f"{first}_{second}"]
+                tokens[i : i + 2] = [f"{tokens[i]} {tokens[i + 1]}"]
+                break
+    typ: str | None = None
+    lower: float | None = None
+    upper: float | None = None
+    length_unit = False
+    symbolic = False
+    unread: list[str] = []
+    i = 0
+    while i < len(low):
+        word = low[i]
+        nxt = low[i + 1] if i + 1 < len(low) else ""
+        bare = word.rstrip("?")
+        if word == "ref" and typ is None:
+            i = _read_ref(name, low, i + 1, field)
+            typ = "ref"
+        elif bare in TYPE_WORDS and typ is None:
+            typ = TYPE_WORDS[bare]
+            if word.endswith("?"):
+                field["required"] = False
+        elif word in _OPTIONAL:
+            field["required"] = False
+        elif word in ("required", "mandatory") and (i == 0 or low[i - 1] != "not"):
+            field["required"] = True
+        elif word == "not" and nxt == "required":
+            field["required"] = False
+            i += 1
+        elif word == "between" and i + 3 < len(low) and low[i + 2] in ("and", "to", "-"):
+            lower, upper = _num(tokens[i + 1]), _num(tokens[i + 3])
+            i += 3
+        elif word in _AT_LEAST and _NUMBER.fullmatch(nxt):
+            lower, symbolic = _num(nxt), symbolic or word in (">=", "=>")
+            i += 1
+        elif word in _AT_MOST and _NUMBER.fullmatch(nxt):
+            upper, symbolic = _num(nxt), symbolic or word in ("<=", "=<")
+            i += 1
+        elif word in (">", "<") and _NUMBER.fullmatch(nxt):
+            unread.append(word + nxt)
+            i += 1
+        elif word in _UNITS:
+            length_unit = True
+        elif _NUMBER.fullmatch(word) and nxt in ("to", "-", "..") and i + 2 < len(low):
+            if _NUMBER.fullmatch(low[i + 2]):
+                lower, upper = _num(word), _num(low[i + 2])
+                i += 2
+            else:
+                unread.append(tokens[i])
+        elif word in _FILLER or word == "not":
+            pass
         else:
-            field["ge" if rule["op"] == ">=" else "le"] = number_value
-    leftover = _RULE.sub(" ", remainder).replace("optional", " ").strip()
-    if leftover == "?":
-        field["required"] = False
-    elif leftover:
-        raise ValueError(f"line {number}: field {name!r}: cannot read rule {leftover!r}")
-    if "optional" in remainder.split():
-        field["required"] = False
+            unread.append(tokens[i])
+        i += 1
+    if "len" in low:
+        length_unit = True
+    if unread:
+        raise ValueError(f"field {name!r}: cannot read {' '.join(unread)!r}")
+    if typ is None:
+        typ = field.get("type")
+    if typ is None:
+        if length_unit:
+            typ = "str"
+        elif lower is not None or upper is not None:
+            whole = all(b is None or float(b).is_integer() for b in (lower, upper))
+            typ = "int" if whole else "float"
+        else:
+            raise ValueError(f"field {name!r} has no type (say int, float, str, bool, date...)")
+    if typ != field.get("type"):
+        for key in ("ge", "le", "min_length", "max_length", "choices"):
+            field.pop(key, None)
+    field["type"] = typ
+    if typ != "ref":
+        field.pop("to", None)
+    if length_unit or (typ == "str" and not symbolic):
+        for key, bound in (("min_length", lower), ("max_length", upper)):
+            if bound is not None:
+                field[key] = int(bound)
+    else:
+        for key, bound in (("ge", lower), ("le", upper)):
+            if bound is not None:
+                field[key] = bound
     return field
+
+
+def _read_ref(name: str, low: list[str], j: int, field: dict[str, Any]) -> int:
+    """`ref pet_profile` / `ref? pet_profile` / `ref pet_profile?`: the target; the last index."""
+    if j < len(low) and low[j] == "?":
+        field["required"] = False
+        j += 1
+    if j >= len(low) or not _FEATURE.fullmatch(low[j]):
+        raise ValueError(f"field {name!r}: `ref` needs a feature, e.g. ref pet_profile")
+    field["to"] = low[j]
+    return j
+
+
+def _num(token: str) -> float:
+    value = float(token)
+    return int(value) if value.is_integer() else value
+
+
+def _optional_mark(rest: str) -> bool:
+    words = rest.lower().replace("(", " ").replace(")", " ").replace(",", " ").split()
+    return "optional" in words or "?" in words or rest.rstrip().endswith("?")
+
+
+def _split_or(chunk: str) -> list[str]:
+    """`cat or bird` → `cat`, `bird` (by words, so a long run of spaces costs linear time)."""
+    pieces: list[list[str]] = [[]]
+    for word in chunk.split():
+        if word.lower() == "or":
+            pieces.append([])
+        else:
+            pieces[-1].append(word)
+    return [" ".join(piece) for piece in pieces]
+
+
+def _choices(rest: str) -> list[str] | None:
+    """The choices of an enum: `dog|cat|bird`, `one of dog, cat or bird`, `dog, cat or bird`."""
+    text = rest.strip().rstrip(".")
+    words = text.split()
+    if not words:
+        return None
+    if "|" in words[0] or (len(words) > 1 and "|" in text and words[0].lower() != "one"):
+        text = " ".join(w for w in words if w.lower() not in ("optional", "(optional)", "?"))
+        parts = [part.strip().rstrip("?").strip() for part in text.split("|")]
+        return parts if all(parts) else None
+    low = [w.lower().strip(",") for w in words]
+    if low[:2] == ["one", "of"]:
+        text = " ".join(words[2:])
+    elif low[0] in TYPE_WORDS or not (" or " in f" {text.lower()} " or "," in text):
+        return None
+    items = []
+    for chunk in text.replace("|", ",").replace("/", ",").split(","):
+        for piece in _split_or(chunk):
+            piece = piece.strip().strip("`'\"").rstrip("?").strip()
+            if piece.lower() in ("optional", "(optional)", ""):
+                continue
+            if piece.lower().startswith("or "):
+                piece = piece[3:].strip()
+            items.append(piece)
+    if len(items) < 2 or any(_NUMBER.fullmatch(item) or " " in item for item in items):
+        return None
+    return items
+
+
+def field_line(spec: FieldSpec) -> str:
+    """One field in the §4b line form (`age: int >=0 <=40`)."""
+    return _field_line(spec)
 
 
 def _field_line(spec: FieldSpec) -> str:

@@ -16,6 +16,10 @@ from agent.fields import ResourceSpec, looks_like_field_lines, parse_field_lines
 
 RESERVED_NAMES = frozenset({"main", "api", "features", "tests", "conftest", "src"})
 FEATURE_PATTERN = r"^[a-z][a-z0-9_]{1,47}$"
+FEATURE_RULE = (
+    "must be lowercase letters, digits and `_`, starting with a letter, 2 to 48 characters "
+    "(e.g. `pet_profile`)"
+)
 _BRANCH = re.compile(
     r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]{1,100}(?<!\.lock)(?<![/.])$"
 )
@@ -46,7 +50,9 @@ class FeatureRequest(BaseModel):
         },
     )
 
-    feature: str = Field(pattern=FEATURE_PATTERN, description="snake_case feature name")
+    feature: str = Field(
+        description="snake_case feature name", json_schema_extra={"pattern": FEATURE_PATTERN}
+    )
     description: str = Field(min_length=1, max_length=4000)
     requirements: ResourceSpec | str | None = Field(
         default=None,
@@ -59,6 +65,8 @@ class FeatureRequest(BaseModel):
     @field_validator("feature")
     @classmethod
     def _check_feature(cls, feature: str) -> str:
+        if not re.fullmatch(FEATURE_PATTERN, feature):
+            raise ValueError(FEATURE_RULE)
         if keyword.iskeyword(feature) or keyword.issoftkeyword(feature):
             raise ValueError(f"{feature!r} is a Python keyword")
         if feature in RESERVED_NAMES:

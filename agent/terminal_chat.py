@@ -93,7 +93,10 @@ class _LocalSession(_Session):
         self.where = f"in-process, workspace {self.builder.repo.path}"
 
     def say(self, message: str) -> None:
-        turn = self.respond(self.state, message)
+        repo = self.builder.repo
+        branches = repo.branches() if repo.exists else {}
+        existing = [b.removeprefix("feature/") for b in branches if b.startswith("feature/")]
+        turn = self.respond(self.state, message, existing)
         self.state = turn.state
         if turn.build is not None:
             self.out.write(f"builder> {turn.reply}\n")

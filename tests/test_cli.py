@@ -88,7 +88,10 @@ def test_bad_input_exits_2_names_the_field_and_writes_nothing(tmp_path: Path) ->
         stdin='{"feature": "Bad", "description": "x"}',
     )
     assert done.returncode == 2
-    assert "error: feature: String should match pattern" in done.stderr
+    assert (
+        "error: feature: must be lowercase letters, digits and `_`, starting with a letter"
+        in done.stderr
+    )
     assert not (tmp_path / "ws").exists() and not (tmp_path / ".petsage").exists()
 
 

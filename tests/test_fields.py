@@ -39,8 +39,9 @@ def test_to_lines_reads_back() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("age: integer", "unknown type 'integer'"),
-        ("age: int >=x", "cannot read rule"),
+        ("age: integr >= 0", "line 1 .*cannot read 'integr'"),
+        ("age: int whatever", "cannot read 'whatever'"),
+        ("age: int >=x", "cannot read '>= x'"),
         ("age: int\noperations: fly", "unknown operation 'fly'"),
         ("age: int\nage: str", "declared twice"),
         ("name: str >=1", "ge/le apply only to int or float"),
@@ -59,7 +60,9 @@ def test_bad_field_lines_name_the_problem(text: str, message: str) -> None:
 
 def test_looks_like_field_lines_tells_rules_from_prose() -> None:
     assert looks_like_field_lines("age: int\nspecies: dog|cat")
-    assert looks_like_field_lines("- age: integer") is False
+    assert looks_like_field_lines("- age: integer >= 0")
+    assert looks_like_field_lines("age: integr >= 0"), "an operator makes it a field line"
+    assert looks_like_field_lines("Endpoint: returns the status") is False
     assert looks_like_field_lines("Note: keep it fast") is False
     assert looks_like_field_lines("") is False
 

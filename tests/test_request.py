@@ -1,5 +1,7 @@
 import base64
+import contextlib
 import json
+import time
 
 import pytest
 
@@ -191,3 +193,68 @@ def test_oversize_limit_is_configurable() -> None:
         decode_request(SMOKE_JSON, max_bytes=10)
     assert caught.value.kind == "too_large"
     assert "over the limit of 10 bytes" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("requirements", "expected"),
+    [
+        ("age: integer >= 0", {"name": "age", "type": "int", "ge": 0}),
+        ("age: int >= 0 <= 40", {"name": "age", "type": "int", "ge": 0, "le": 40}),
+        ("name: string, optional, max 40 chars", {"type": "str", "max_length": 40}),
+        ("name: text up to 40 characters", {"type": "str", "max_length": 40, "required": True}),
+        ("nick: str?", {"type": "str", "required": False}),
+        ("done: boolean", {"type": "bool"}),
+        ("weight: number between 0.5 and 90", {"type": "float", "ge": 0.5, "le": 90}),
+        ("size: one of small, medium, large", {"choices": ("small", "medium", "large")}),
+        ("- born: date optional", {"type": "date", "required": False}),
+    ],
+)
+def test_field_lines_in_words_are_read(requirements: str, expected: dict) -> None:
+    request = decode_request({"feature": "pets", "description": "d", "requirements": requirements})
+    assert request.resource is not None
+    got = request.resource.fields[0].model_dump()
+    assert {key: got[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("requirements", "said"),
+    [
+        ("age: integr >= 0", "line 1 ('age: integr >= 0'): field 'age': cannot read 'integr'"),
+        ("name: text\nage: int >= zero", "line 2 ('age: int >= zero'): field 'age': cannot read"),
+        ("age: int maybe", "cannot read 'maybe'"),
+    ],
+)
+def test_a_field_line_that_cannot_be_read_is_refused_not_free_text(
+    requirements: str, said: str
+) -> None:
+    with pytest.raises(RequestError) as caught:
+        decode_request({"feature": "pets", "description": "d", "requirements": requirements})
+    (problem,) = caught.value.problems
+    assert problem.where == "requirements" and said in problem.reason
+
+
+def test_name_errors_say_the_rule_in_words() -> None:
+    with pytest.raises(RequestError, match="lowercase letters, digits and `_`, starting with a"):
+        decode_request({"feature": "PetProfile", "description": "d"})
+    with pytest.raises(RequestError, match="lowercase letters, digits and `_`, starting with a"):
+        decode_request({"feature": "pets", "description": "d", "requirements": "Age: int"})
+
+
+@pytest.mark.parametrize(
+    "requirements",
+    [
+        " " * 7_000 + "x",
+        "age: " + " " * 7_900 + "int",
+        "age: " + "1 " * 3_900,
+        "- " * 3_999,
+        "age: int " + ">= " * 2_600,
+        "a: " + "b|" * 3_900,
+        "a: int\nb: x, y" + " " * 7_000 + "z",
+    ],
+    ids=range(7),
+)
+def test_long_field_lines_are_read_in_linear_time(requirements: str) -> None:
+    started = time.perf_counter()
+    with contextlib.suppress(RequestError):
+        decode_request({"feature": "pets", "description": "d", "requirements": requirements})
+    assert time.perf_counter() - started < 0.5

@@ -44,6 +44,8 @@ def test_a_chat_in_a_terminal_builds_a_feature(tmp_path: Path) -> None:
         os.write(leader, b"I want something to keep pet profiles\n")
         assert "What should the feature be called?" in read_until(leader, "you> ")
         os.write(leader, b'"""\nCall it pet_profile.\nname: str len>=1\nage: int >=0 <=40\n"""\n')
+        assert "- feature: `pet_profile`" in read_until(leader, "you> ")
+        os.write(leader, b"build it\n")
         shown = read_until(leader, "you> ")
         assert "committed" in shown and "succeeded: feature/pet_profile" in shown
         os.write(leader, b"status\n")

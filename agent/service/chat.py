@@ -53,7 +53,7 @@ def chat_routes(service_dependency: Any) -> APIRouter:
                 },
             )
         state = ChatState.model_validate_json(raw)
-        turn = assistant_for(service.runner.model)(state, message.content)
+        turn = assistant_for(service.runner.model)(state, message.content, _features(service))
         build_id = None
         reply = turn.reply
         new_state = turn.state
@@ -97,6 +97,16 @@ def chat_routes(service_dependency: Any) -> APIRouter:
         return ChatHistory(id=chat_id, messages=messages, builds=builds)
 
     return router
+
+
+def _features(service: Any) -> frozenset[str]:
+    """The features that already have a branch in the workspace."""
+    repo = service.runner.repo
+    if not repo.exists:
+        return frozenset()
+    return frozenset(
+        name.removeprefix("feature/") for name in repo.branches() if name.startswith("feature/")
+    )
 
 
 def _about_last_build(service: Any, state: ChatState, action: str) -> str:

@@ -134,6 +134,17 @@ def test_every_encoding_is_accepted_built_and_streamed(server: Server) -> None:
             "requirements.fields[0].type",
         ),
         ({"json": {"payload": "%%%"}}, 400, "payload"),
+        (
+            {
+                "json": {
+                    "feature": "pets",
+                    "description": "d",
+                    "requirements": "name: text\nage: integr >= 0",
+                }
+            },
+            422,
+            "requirements",
+        ),
     ],
 )
 def test_bad_input_gets_its_status_and_creates_no_build(
