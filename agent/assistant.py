@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent.errors import RequestError
 from agent.fields import (
+    MAX_FIELDS,
     OPERATIONS,
     FieldSpec,
     ResourceSpec,
@@ -35,13 +36,17 @@ _BACKTICKED = re.compile(r"`([a-z][a-z0-9_]{1,47})`")
 _STATUS_WORDS = re.compile(
     r"\b(health|healthcheck|status endpoint|status feature|ping|liveness|smoke)\b", re.I
 )
-_ADD = re.compile(r"^\s*(?:please\s+)?(?:also\s+)?add (?:a )?field\s+(.+?)\s*\.?\s*$", re.I | re.S)
+# Linear time: whitespace runs are possessive and nothing lazy precedes an optional tail (the
+# text is stripped first; `_refinement` drops `_ADD`'s trailing full stop).
+_ADD = re.compile(r"(?:please\s++)?(?:also\s++)?add (?:a )?field\s++(.+)", re.I | re.S)
 _REMOVE = re.compile(
-    r"^\s*(?:please\s+)?(?:remove|drop|delete) (?:the )?field\s+`?(\w+)`?\s*\.?\s*$", re.I
+    r"(?:please\s++)?(?:remove|drop|delete) (?:the )?field\s++`?(\w++)`?\s*+\.?\s*+", re.I
 )
 _RENAME = re.compile(
-    r"^\s*(?:please\s+)?rename (?:it|the feature)\s+(?:to|as)\s+`?([A-Za-z][\w]*)`?\s*\.?\s*$", re.I
+    r"(?:please\s++)?rename (?:it|the feature)\s++(?:to|as)\s++`?([A-Za-z]\w*+)`?\s*+\.?\s*+",
+    re.I,
 )
+_REQUEST_LINE = re.compile(r"^[^\w\n:]*+feature[^\w\n:]*+:", re.I | re.M)
 _COMMANDS: dict[str, Action] = {
     "status": "status",
     "show status": "status",
@@ -102,7 +107,7 @@ def respond(state: ChatState, message: str) -> Turn:
 
 def _complete_request(text: str) -> FeatureRequest | str | None:
     """A request in any §1 encoding; a string explaining what is wrong; None if not one."""
-    looks_like_request = text.startswith("{") or re.search(r"^\W*feature\W*:", text, re.I | re.M)
+    looks_like_request = text.startswith("{") or _REQUEST_LINE.search(text)
     try:
         return decode_request(text)
     except RequestError as e:
@@ -114,7 +119,7 @@ def _complete_request(text: str) -> FeatureRequest | str | None:
 def _refinement(state: ChatState, text: str) -> Turn | None:
     last = state.last_request
     for pattern in (_ADD, _REMOVE, _RENAME):
-        match = pattern.match(text)
+        match = pattern.fullmatch(text)
         if match is None:
             continue
         if last is None:
@@ -139,7 +144,7 @@ def _refinement(state: ChatState, text: str) -> Turn | None:
             return _build(state, renamed, f"Renamed to `{name}`; building it on `feature/{name}`.")
         if pattern is _ADD:
             try:
-                added = parse_field_lines(match[1]).fields
+                added = parse_field_lines(match[1].rstrip().removesuffix(".").rstrip()).fields
             except ValueError as e:
                 return Turn(f"I could not read that field: {e}", state, "ask")
             fields += list(added)
@@ -176,14 +181,23 @@ def _draft(state: ChatState, text: str) -> Turn:
     field_lines = [
         line for line in text.splitlines() if line.strip() and looks_like_field_lines(line)
     ]
-    prose = "\n".join(line for line in text.splitlines() if line not in field_lines).strip()
+    taken = set(field_lines)
+    prose = "\n".join(line for line in text.splitlines() if line not in taken).strip()
     if field_lines:
         try:
             spec = parse_field_lines("\n".join(field_lines))
         except ValueError as e:
             return Turn(f"I could not read those fields: {e}", state, "ask")
         known = {f.name for f in draft.fields}
-        draft.fields += [f for f in spec.fields if f.name not in known]
+        new = [f for f in spec.fields if f.name not in known]
+        if len(draft.fields) + len(new) > MAX_FIELDS:
+            return Turn(
+                f"A resource has at most {MAX_FIELDS} fields; this draft would have "
+                f"{len(draft.fields) + len(new)}. Remove some, or start again.",
+                state,
+                "ask",
+            )
+        draft.fields += new
         draft.operations = list(spec.operations)
     name = _name_in(prose)
     if name is not None:
@@ -214,9 +228,12 @@ def _draft(state: ChatState, text: str) -> Turn:
         )
     description = draft.description or f"The {draft.feature.replace('_', ' ')} feature"
     requirements: ResourceSpec | None = None
-    if draft.fields:
-        requirements = ResourceSpec(fields=tuple(draft.fields), operations=tuple(draft.operations))  # type: ignore[arg-type]
     try:
+        if draft.fields:
+            requirements = ResourceSpec(
+                fields=tuple(draft.fields),
+                operations=tuple(draft.operations),  # type: ignore[arg-type]
+            )
         request = FeatureRequest(
             feature=draft.feature, description=description, requirements=requirements
         )

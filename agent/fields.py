@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from typing import Any, Literal
 
@@ -46,6 +47,17 @@ class FieldSpec(BaseModel):
         if name in _TAKEN or name.startswith("model_"):
             raise ValueError(f"{name!r} is reserved by the generated API or by pydantic")
         return name
+
+    @field_validator("ge", "le")
+    @classmethod
+    def _check_bound(cls, bound: int | float | None) -> int | float | None:
+        if bound is None:
+            return None
+        if isinstance(bound, float) and not math.isfinite(bound):
+            raise ValueError("a bound must be a finite number")
+        if abs(bound) > MAX_BOUND:
+            raise ValueError(f"a bound must be within ±{MAX_BOUND:.0e}")
+        return bound
 
     @field_validator("choices")
     @classmethod
@@ -124,9 +136,18 @@ class ResourceSpec(BaseModel):
 
 # --- the text form -------------------------------------------------------------------------------
 
-_LINE = re.compile(r"^\s*(?:[-*]\s+)?`?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*:\s*(?P<rest>.*?)`?\s*$")
-_TYPE = re.compile(r"^(?P<type>[^\s?]+)(?P<opt>\?)?(?:\s+|$)")
-_RULE = re.compile(r"(?P<len>len\s*)?(?P<op>>=|<=)\s*(?P<num>-?\d+(?:\.\d+)?)")
+# Every pattern here runs in linear time: whitespace runs are possessive (`*+`, `++`), nothing
+# lazy is followed by an optional tail, and a line's trailing backtick and spaces are removed in
+# Python (`_line_match`), so no input can make them backtrack.
+_LINE = re.compile(r"\s*+(?:[-*]\s++)?`?(?P<name>[A-Za-z_][A-Za-z0-9_]*+)\s*+:\s*+(?P<rest>.*)")
+_TYPE = re.compile(r"^(?P<type>[^\s?]++)(?P<opt>\?)?(?:\s++|$)")
+_RULE = re.compile(
+    r"(?P<len>len\s*+)?(?P<op>>=|<=)\s*+(?P<num>-?\d{1,18}+(?:\.\d{1,18}+)?+)(?![\d.])"
+)
+#: The largest magnitude a numeric bound may have (beyond it, int/float bounds lose meaning).
+MAX_BOUND = 10**15
+#: The most lines a field-line text may have: every field, and one `operations:` line.
+MAX_LINES = MAX_FIELDS + 1
 
 
 def looks_like_field_lines(text: str) -> bool:
@@ -139,7 +160,7 @@ def looks_like_field_lines(text: str) -> bool:
     if not lines:
         return False
     for line in lines:
-        match = _LINE.match(line)
+        match = _line_match(line)
         if match is None:
             return False
         if match["name"].lower() == "operations":
@@ -157,10 +178,12 @@ def parse_field_lines(text: str) -> ResourceSpec:
     """Parse `age: int >=0 <=40` lines (BLUEPRINT §4b) into a spec; errors name the line."""
     fields: list[dict[str, Any]] = []
     operations: list[str] | None = None
+    if sum(1 for line in text.splitlines() if line.strip()) > MAX_LINES:
+        raise ValueError(f"a resource needs 1 to {MAX_FIELDS} fields, one a line")
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        match = _LINE.match(line)
+        match = _line_match(line)
         if match is None:
             raise ValueError(f"line {number}: expected `name: type [rules]`, got {line.strip()!r}")
         if match["name"].lower() == "operations":
@@ -177,6 +200,16 @@ def parse_field_lines(text: str) -> ResourceSpec:
     if operations is not None:
         data["operations"] = operations
     return ResourceSpec.model_validate(data)
+
+
+def _line_match(line: str) -> dict[str, str] | None:
+    """`_LINE` on `line`, with the trailing backtick and spaces of `rest` removed."""
+    match = _LINE.fullmatch(line)
+    if match is None:
+        return None
+    rest = match["rest"].rstrip()
+    rest = rest[:-1].rstrip() if rest.endswith("`") else rest
+    return {"name": match["name"], "rest": rest}
 
 
 def _parse_field(number: int, name: str, rest: str) -> dict[str, Any]:
@@ -197,6 +230,10 @@ def _parse_field(number: int, name: str, rest: str) -> dict[str, Any]:
     remainder = rest[type_match.end() :]
     for rule in _RULE.finditer(remainder):
         value = float(rule["num"])
+        if abs(value) > MAX_BOUND:
+            raise ValueError(
+                f"line {number}: field {name!r}: bound {rule['num']} is beyond ±{MAX_BOUND:.0e}"
+            )
         number_value: int | float = int(value) if value.is_integer() else value
         if rule["len"]:
             key = "min_length" if rule["op"] == ">=" else "max_length"

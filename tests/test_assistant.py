@@ -1,7 +1,10 @@
+import time
+
 import pytest
 
 from agent.assistant import ChatState, respond
 from tests.conftest import SEED_TEXT
+from tests.pathological import MESSAGES as PATHOLOGICAL_MESSAGES
 
 
 def talk(*messages: str) -> list:
@@ -73,3 +76,23 @@ def test_it_asks_or_explains_instead_of_guessing(messages: list[str], reply: str
 )
 def test_commands(message: str, action: str) -> None:
     assert talk(message)[0].action == action
+
+
+@pytest.mark.parametrize("name", sorted(PATHOLOGICAL_MESSAGES))
+def test_pathological_messages_are_answered_quickly(name: str) -> None:
+    started = time.perf_counter()
+    turn = respond(ChatState(), PATHOLOGICAL_MESSAGES[name])
+    assert time.perf_counter() - started < 0.1
+    assert turn.action == "ask"
+
+
+def test_a_draft_collecting_over_forty_fields_is_told_so_and_keeps_working() -> None:
+    state = ChatState()
+    for start in (0, 30):
+        lines = "\n".join(f"f{i}: int" for i in range(start, start + 30))
+        turn = respond(state, lines)
+        state = turn.state
+    assert "at most 40 fields" in turn.reply
+    assert len(state.fields) == 30
+    turn = respond(state, "Call it pet_profile, it stores pets.")
+    assert turn.action == "build" and turn.build is not None

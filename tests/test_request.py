@@ -1,5 +1,6 @@
 import base64
 import json
+import time
 
 import pytest
 
@@ -7,6 +8,7 @@ from agent.errors import RequestError
 from agent.fields import ResourceSpec
 from agent.request import FeatureRequest, decode_request
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST
+from tests.pathological import BODIES as PATHOLOGICAL
 
 SMOKE_JSON = json.dumps(SMOKE_REQUEST)
 
@@ -191,3 +193,14 @@ def test_oversize_limit_is_configurable() -> None:
         decode_request(SMOKE_JSON, max_bytes=10)
     assert caught.value.kind == "too_large"
     assert "over the limit of 10 bytes" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
+def test_pathological_bodies_are_quick_request_errors_naming_the_field(name: str) -> None:
+    body, where = PATHOLOGICAL[name]
+    started = time.perf_counter()
+    with pytest.raises(RequestError) as caught:
+        decode_request(body.encode())
+    assert time.perf_counter() - started < 0.1
+    assert caught.value.kind in ("undecodable", "invalid")
+    assert caught.value.problems[0].where == where
