@@ -24,6 +24,9 @@ _MARKS = {True: "✓", False: "✗"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from agent.redact import install_log_redaction
+
+    install_log_redaction()
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -76,7 +79,6 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--workspace", type=Path, metavar="DIR", help="the target repository (in-process)"
     )
-    chat.add_argument("--token", help="bearer token for the service")
     chat.set_defaults(handler=_chat)
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -102,14 +104,25 @@ def _build(args: argparse.Namespace) -> int:
     raw = _read_payload(args.payload)
     settings = _settings(args)
 
-    from agent.errors import ConfigError
-    from agent.loop import Builder
+    from agent import statelock
+    from agent.errors import ConfigError, StateLocked
 
     try:
-        builder = Builder(settings)
-    except ConfigError as e:
+        # Shared: CLI builds run side by side, but never beside a service on the same state.
+        with statelock.holding(
+            settings.resolved_state_dir(), role="petsage-builder build", shared=True
+        ):
+            return _build_locked(args, raw, settings)
+    except (ConfigError, StateLocked) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _build_locked(args: argparse.Namespace, raw: bytes, settings: Settings) -> int:
+    from agent.loop import Builder
+    from agent.redact import redact
+
+    builder = Builder(settings)
     started = time.perf_counter()
     if not args.quiet:
         print(
@@ -124,11 +137,11 @@ def _build(args: argparse.Namespace) -> int:
         round_note = f" [round {event.round}]" if event.round else ""
         print(
             f"{time.perf_counter() - started:7.2f}s {mark} {event.stage:<10}{round_note} "
-            f"{event.message}",
+            f"{redact(event.message)}",
             file=sys.stderr,
         )
         for reason in event.data.get("reasons", [])[:10]:
-            print(f"{'':20}- {reason}", file=sys.stderr)
+            print(f"{'':20}- {redact(str(reason))}", file=sys.stderr)
 
     request: bytes | FeatureRequest = raw
     if args.open_pr:
@@ -143,12 +156,12 @@ def _build(args: argparse.Namespace) -> int:
     if result.status != "rejected":
         _save_record(builder.repo.state_dir, result)
     if args.json:
-        print(result.model_dump_json(indent=2))
+        print(redact(result.model_dump_json(indent=2)))
     else:
-        print(result.report)
+        print(redact(result.report))
     if result.status == "rejected":
         for reason in result.reasons:
-            print(f"error: {reason}", file=sys.stderr)
+            print(f"error: {redact(reason)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
 
@@ -197,9 +210,25 @@ def _pulls(args: argparse.Namespace) -> int:
 
 def _chat(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from agent import statelock
+    from agent.errors import StateLocked
     from agent.terminal_chat import run_chat
 
-    return run_chat(settings, url=args.url, token=args.token)
+    # The token comes from PETSAGE_API_TOKEN: argv is visible to every user of the machine.
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    if args.url:
+        return run_chat(settings, url=args.url, token=token)
+    try:
+        with statelock.holding(
+            settings.resolved_state_dir(), role="petsage-builder chat", shared=True
+        ):
+            return run_chat(settings)
+    except StateLocked as e:
+        print(
+            f"error: {e}; or chat with it: petsage-builder chat --url <its address>",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -215,12 +244,15 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     import uvicorn
 
-    from agent.errors import ConfigError
+    from agent import statelock
+    from agent.errors import ConfigError, StateLocked
     from agent.service.app import create_app
 
     try:
+        # Held for the life of this process (the service takes it again, re-entrantly).
+        statelock.acquire(settings.resolved_state_dir(), role="petsage-builder serve")
         app = create_app(settings)
-    except ConfigError as e:
+    except (ConfigError, StateLocked) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(
@@ -238,15 +270,18 @@ def _worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not 1 <= args.concurrency <= 64:
         raise _BadInput("--concurrency: must be between 1 and 64")
+    from agent import statelock
     from agent.errors import BuilderError
+    from agent.redact import redact_url
     from agent.service.worker import run_worker
 
     print(
         f"petsage-builder: worker on queue {settings.queue}, model {settings.model}, "
-        f"clone {settings.workspace} of {settings.git_remote}",
+        f"clone {settings.workspace} of {redact_url(settings.git_remote)}",
         file=sys.stderr,
     )
     try:
+        statelock.acquire(settings.resolved_state_dir(), role="petsage-builder worker")
         return run_worker(settings, name=args.name, concurrency=args.concurrency)
     except BuilderError as e:
         print(f"error: {e}", file=sys.stderr)
