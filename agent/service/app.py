@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -302,9 +302,9 @@ def _routes(settings: Settings) -> APIRouter:
     )
     async def build_events(
         build_id: str,
-        request: Request,
         service: ServiceDep,
         record: Annotated[BuildRecord, Depends(existing_build)],
+        _slot: Annotated[None, Depends(stream_slot)],
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     ) -> AsyncIterator[ServerSentEvent]:
         """Every stage event from the start (or after `Last-Event-ID`), then live until the end.
@@ -312,38 +312,29 @@ def _routes(settings: Settings) -> APIRouter:
         The stream always ends: after the final event, and at once (replayed) for an ended
         build. Idle streams get a keep-alive comment every 15 s.
         """
-        client = client_key(request.scope, {k.lower(): v for k, v in request.headers.items()})
-        refusal = service.streams.take(client)
-        if refusal is not None:
-            raise HTTPException(
-                429,
-                detail=errors("too_many_streams", [(None, refusal)]),
-                headers={"Retry-After": "5"},
-            )
         resume = last_event_id or ""
         after = int(resume) if resume.isascii() and resume.isdigit() and len(resume) < 10 else 0
-        with service.streams.held(client):
-            while True:
-                batch = await run_in_threadpool(service.store.events, build_id, after)
-                for seq, body in batch:
-                    after = seq
-                    yield ServerSentEvent(id=str(seq), event=body["stage"], data=body)
-                    if body["stage"] in ("done", "failed"):
+        while True:
+            batch = await run_in_threadpool(service.store.events, build_id, after)
+            for seq, body in batch:
+                after = seq
+                yield ServerSentEvent(id=str(seq), event=body["stage"], data=body)
+                if body["stage"] in ("done", "failed"):
+                    return
+            if not batch:
+                current = await run_in_threadpool(service.store.get, build_id)
+                if current is None:
+                    return
+                if current.status in FINAL_STATUSES:
+                    # Ended without a final event (stored before every path stored one).
+                    if not await run_in_threadpool(service.store.events, build_id, after):
+                        event = final_event(_result(current))
+                        yield ServerSentEvent(
+                            id=str(after + 1), event=event.stage, data=event.to_dict()
+                        )
                         return
-                if not batch:
-                    current = await run_in_threadpool(service.store.get, build_id)
-                    if current is None or current.status in FINAL_STATUSES:
-                        # Ended without a final event (stored before every path stored one).
-                        if current is not None and not await run_in_threadpool(
-                            service.store.events, build_id, after
-                        ):
-                            event = final_event(_result(current))
-                            yield ServerSentEvent(
-                                id=str(after + 1), event=event.stage, data=event.to_dict()
-                            )
-                            return
-                        continue
-                    await service.notifier.wait(1.0)
+                    continue
+                await service.notifier.wait(1.0)
 
     protected.include_router(pull_routes(settings, ServiceDep, record_of))
     protected.include_router(chat_routes(ServiceDep))
@@ -352,6 +343,18 @@ def _routes(settings: Settings) -> APIRouter:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def stream_slot(request: Request, service: ServiceDep) -> Iterator[None]:
+    """One of the bounded event-stream slots, held while the stream is open; 429 when none."""
+    client = client_key(request.scope, {k.lower(): v for k, v in request.headers.items()})
+    refusal = service.streams.take(client)
+    if refusal is not None:
+        raise HTTPException(
+            429, detail=errors("too_many_streams", [(None, refusal)]), headers={"Retry-After": "5"}
+        )
+    with service.streams.held(client):
+        yield
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
