@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agent.events import StageEvent
+    from agent.loop import Builder
     from agent.request import FeatureRequest
     from agent.result import BuildResult
     from agent.settings import Settings
@@ -105,24 +106,34 @@ def _build(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     from agent import statelock
-    from agent.errors import ConfigError, StateLocked
+    from agent.errors import ConfigError, RequestError, StateLocked
+    from agent.loop import Builder
+    from agent.request import decode_request
 
+    try:
+        builder = Builder(settings)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        decode_request(raw, max_bytes=settings.max_request_bytes)
+    except RequestError:
+        # Rejected before it touches anything: no lock, no state folder.
+        return _build_with(builder, args, raw, settings)
     try:
         # Shared: CLI builds run side by side, but never beside a service on the same state.
         with statelock.holding(
             settings.resolved_state_dir(), role="petsage-builder build", shared=True
         ):
-            return _build_locked(args, raw, settings)
-    except (ConfigError, StateLocked) as e:
+            return _build_with(builder, args, raw, settings)
+    except StateLocked as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
-def _build_locked(args: argparse.Namespace, raw: bytes, settings: Settings) -> int:
-    from agent.loop import Builder
+def _build_with(builder: Builder, args: argparse.Namespace, raw: bytes, settings: Settings) -> int:
     from agent.redact import redact
 
-    builder = Builder(settings)
     started = time.perf_counter()
     if not args.quiet:
         print(
