@@ -151,10 +151,11 @@ class Settings(BaseSettings):
         default="https://api.github.com", description="The forge's REST API."
     )
     forge_repo: str | None = Field(default=None, description="owner/name on the forge.")
-    forge_token: str | None = Field(
-        default_factory=lambda: os.environ.get("GITHUB_TOKEN"),
+    forge_token: SecretStr | None = Field(
+        default_factory=lambda: SecretStr(os.environ["GITHUB_TOKEN"])
+        if os.environ.get("GITHUB_TOKEN")
+        else None,
         description="Token for the forge (falls back to GITHUB_TOKEN).",
-        repr=False,
     )
     pr_draft: bool = False
     pr_labels: list[str] = Field(default_factory=list)
@@ -165,6 +166,11 @@ class Settings(BaseSettings):
     def token_set(self) -> frozenset[str]:
         raw = self.api_tokens.get_secret_value()
         return frozenset(token.strip() for token in raw.split(",") if token.strip())
+
+    @property
+    def forge_secret(self) -> str | None:
+        """The forge token's value, for the one header that sends it."""
+        return self.forge_token.get_secret_value() if self.forge_token else None
 
     def token_matches(self, given: str | None) -> bool:
         """Whether `given` is one of the tokens, compared in constant time; True with none set."""
