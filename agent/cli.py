@@ -253,6 +253,16 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
+    if not is_loopback_host(args.host) and args.host not in ("0.0.0.0", "::"):
+        # Clients reach a service bound to one address by that address: it is a served Host.
+        hosts = f"{settings.allowed_hosts},{args.host.strip('[]')}".strip(",")
+        settings = settings.model_copy(update={"allowed_hosts": hosts})
+    elif not is_loopback_host(args.host) and not settings.allowed_hosts:
+        print(
+            "note: only loopback Host names are answered; set PETSAGE_ALLOWED_HOSTS to the "
+            "names clients use to reach this machine",
+            file=sys.stderr,
+        )
     import uvicorn
 
     from agent import statelock
