@@ -300,3 +300,28 @@ def test_credentials_in_the_remote_never_leave_the_process(tmp_path: Path) -> No
     assert "127.0.0.1:9" in everything, "the remote was never used"
     assert secret not in everything
     assert "forge-token-never-shown" not in everything
+
+
+def test_the_terminal_chat_takes_its_token_from_the_environment(tmp_path: Path) -> None:
+    server = Server(tmp_path / "petsage_backend", env={"PETSAGE_API_TOKENS": "alpha"}).start()
+    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+
+    def chat(*flags: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "agent.cli", "chat", "--url", server.url, *flags],
+            input="status\nexit\n",
+            env={**base, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    try:
+        done = chat(env={"PETSAGE_API_TOKEN": "alpha"})
+        assert done.returncode == 0, done.stderr
+        assert "No build yet in this chat." in done.stdout
+        assert chat("--token", "alpha", env={}).returncode == 2  # never on argv
+        assert chat(env={}).returncode != 0
+    finally:
+        server.stop()
