@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from agent.errors import RequestError
-from agent.fields import OPERATIONS, FieldSpec, ResourceSpec, field_line
+from agent.fields import MAX_FIELDS, OPERATIONS, FieldSpec, ResourceSpec, field_line
 from agent.refine import InstructionError, apply_instruction, describe_change, with_fields
 from agent.request import FeatureRequest, decode_request
 from agent.understand import read_message, suggest_name, word_set
@@ -39,6 +39,8 @@ _CANCEL = frozenset(
 )
 _UNDO = frozenset({"undo", "undo that", "undo it", "undo the last change", "revert", "go back"})
 MAX_UNDO = 10
+# Linear time: possessive runs, so a long line of spaces cannot make the search backtrack.
+_REQUEST_LINE = re.compile(r"^[^\w\n:]*+feature[^\w\n:]*+:", re.I | re.M)
 _COMMANDS: dict[str, Action] = {
     "status": "status",
     "show status": "status",
@@ -169,9 +171,7 @@ def propose_change(
 
 def _complete_request(text: str) -> FeatureRequest | str | None:
     """A request in any §1 encoding; a string explaining what is wrong; None if not one."""
-    looks_like_request = text.startswith("{") or re.search(
-        r"^[^\w\n]*feature[^\w\n]*:", text, re.I | re.M
-    )
+    looks_like_request = text.startswith("{") or _REQUEST_LINE.search(text)
     try:
         return decode_request(text)
     except RequestError as e:
@@ -241,6 +241,13 @@ def _draft(state: ChatState, text: str, existing: Collection[str]) -> Turn:
     if reading.fields:
         by_name = {f.name: f for f in reading.fields}
         draft.fields = [by_name.pop(f.name, f) for f in draft.fields] + list(by_name.values())
+        if len(draft.fields) > MAX_FIELDS:
+            return Turn(
+                f"A resource has at most {MAX_FIELDS} fields; with these it would have "
+                f"{len(draft.fields)}. Remove some, or split it into two features.",
+                state,
+                "ask",
+            )
     if reading.operations:
         unknown = [op for op in reading.operations if op not in OPERATIONS]
         if unknown:

@@ -17,6 +17,7 @@ from agent.quoting import strip_controls
 
 if TYPE_CHECKING:
     from agent.events import StageEvent
+    from agent.loop import Builder
     from agent.request import FeatureRequest
     from agent.result import BuildResult
     from agent.settings import Settings
@@ -26,6 +27,9 @@ _MARKS = {True: "✓", False: "✗"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from agent.redact import install_log_redaction
+
+    install_log_redaction()
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -78,7 +82,6 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--workspace", type=Path, metavar="DIR", help="the target repository (in-process)"
     )
-    chat.add_argument("--token", help="bearer token for the service")
     chat.set_defaults(handler=_chat)
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -115,14 +118,35 @@ def _build(args: argparse.Namespace) -> int:
     raw = _read_payload(args.payload)
     settings = _settings(args)
 
-    from agent.errors import ConfigError
+    from agent import statelock
+    from agent.errors import ConfigError, RequestError, StateLocked
     from agent.loop import Builder
+    from agent.request import decode_request
 
     try:
         builder = Builder(settings)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    try:
+        decode_request(raw, max_bytes=settings.max_request_bytes)
+    except RequestError:
+        # Rejected before it touches anything: no lock, no state folder.
+        return _build_with(builder, args, raw, settings)
+    try:
+        # Shared: CLI builds run side by side, but never beside a service on the same state.
+        with statelock.holding(
+            settings.resolved_state_dir(), role="petsage-builder build", shared=True
+        ):
+            return _build_with(builder, args, raw, settings)
+    except StateLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _build_with(builder: Builder, args: argparse.Namespace, raw: bytes, settings: Settings) -> int:
+    from agent.redact import redact
+
     started = time.perf_counter()
     if not args.quiet:
         print(
@@ -137,11 +161,11 @@ def _build(args: argparse.Namespace) -> int:
         round_note = f" [round {event.round}]" if event.round else ""
         print(
             f"{time.perf_counter() - started:7.2f}s {mark} {event.stage:<10}{round_note} "
-            f"{strip_controls(event.message)}",
+            f"{strip_controls(redact(event.message))}",
             file=sys.stderr,
         )
         for reason in event.data.get("reasons", [])[:10]:
-            print(f"{'':20}- {strip_controls(str(reason))}", file=sys.stderr)
+            print(f"{'':20}- {strip_controls(redact(str(reason)))}", file=sys.stderr)
 
     request: bytes | FeatureRequest = raw
     if args.open_pr:
@@ -156,12 +180,12 @@ def _build(args: argparse.Namespace) -> int:
     if result.status != "rejected":
         _save_record(builder.repo.state_dir, result)
     if args.json:
-        print(result.model_dump_json(indent=2))
+        print(redact(result.model_dump_json(indent=2)))
     else:
-        print(strip_controls(result.report))
+        print(strip_controls(redact(result.report)))
     if result.status == "rejected":
         for reason in result.reasons:
-            print(f"error: {strip_controls(reason)}", file=sys.stderr)
+            print(f"error: {strip_controls(redact(reason))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
 
@@ -220,9 +244,25 @@ def _pulls(args: argparse.Namespace) -> int:
 
 def _chat(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from agent import statelock
+    from agent.errors import StateLocked
     from agent.terminal_chat import run_chat
 
-    return run_chat(settings, url=args.url, token=args.token)
+    # The token comes from PETSAGE_API_TOKEN: argv is visible to every user of the machine.
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    if args.url:
+        return run_chat(settings, url=args.url, token=token)
+    try:
+        with statelock.holding(
+            settings.resolved_state_dir(), role="petsage-builder chat", shared=True
+        ):
+            return run_chat(settings)
+    except StateLocked as e:
+        print(
+            f"error: {e}; or chat with it: petsage-builder chat --url <its address>",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -236,14 +276,27 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
+    if not is_loopback_host(args.host) and args.host not in ("0.0.0.0", "::"):
+        # Clients reach a service bound to one address by that address: it is a served Host.
+        hosts = f"{settings.allowed_hosts},{args.host.strip('[]')}".strip(",")
+        settings = settings.model_copy(update={"allowed_hosts": hosts})
+    elif not is_loopback_host(args.host) and not settings.allowed_hosts:
+        print(
+            "note: only loopback Host names are answered; set PETSAGE_ALLOWED_HOSTS to the "
+            "names clients use to reach this machine",
+            file=sys.stderr,
+        )
     import uvicorn
 
-    from agent.errors import ConfigError
+    from agent import statelock
+    from agent.errors import ConfigError, StateLocked
     from agent.service.app import create_app
 
     try:
+        # Held for the life of this process (the service takes it again, re-entrantly).
+        statelock.acquire(settings.resolved_state_dir(), role="petsage-builder serve")
         app = create_app(settings)
-    except ConfigError as e:
+    except (ConfigError, StateLocked) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(
@@ -261,15 +314,18 @@ def _worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not 1 <= args.concurrency <= 64:
         raise _BadInput("--concurrency: must be between 1 and 64")
+    from agent import statelock
     from agent.errors import BuilderError
+    from agent.redact import redact_url
     from agent.service.worker import run_worker
 
     print(
         f"petsage-builder: worker on queue {settings.queue}, model {settings.model}, "
-        f"clone {settings.workspace} of {settings.git_remote}",
+        f"clone {settings.workspace} of {redact_url(settings.git_remote)}",
         file=sys.stderr,
     )
     try:
+        statelock.acquire(settings.resolved_state_dir(), role="petsage-builder worker")
         return run_worker(settings, name=args.name, concurrency=args.concurrency)
     except BuilderError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -281,7 +337,7 @@ def _webhook_test(args: argparse.Namespace) -> int:
 
     from agent.github_events import send_test_delivery
 
-    secret = _settings(args).webhook_secret
+    secret = _settings(args).webhook_key
     if not secret:
         raise _BadInput("PETSAGE_WEBHOOK_SECRET: set it to the service's webhook secret")
     try:

@@ -33,6 +33,10 @@ class ConfigError(BuilderError):
     """The builder's settings are wrong or incomplete (names the variable to set)."""
 
 
+class StateLocked(BuilderError):
+    """Another process holds the builder state (a service, a worker or a CLI build)."""
+
+
 class JobsUnavailable(BuilderError):
     """The job backend (Celery's broker) cannot take a build now."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from typing import Any, Literal, cast
 
@@ -51,6 +52,17 @@ class FieldSpec(BaseModel):
         if name in _TAKEN or name.startswith("model_"):
             raise ValueError(f"{name!r} is reserved by the generated API or by pydantic")
         return name
+
+    @field_validator("ge", "le")
+    @classmethod
+    def _check_bound(cls, bound: int | float | None) -> int | float | None:
+        if bound is None:
+            return None
+        if isinstance(bound, float) and not math.isfinite(bound):
+            raise ValueError("a bound must be a finite number")
+        if abs(bound) > MAX_BOUND:
+            raise ValueError(f"a bound must be within ±{MAX_BOUND:.0e}")
+        return bound
 
     @field_validator("choices")
     @classmethod
@@ -138,7 +150,14 @@ class ResourceSpec(BaseModel):
 
 # --- the text form -------------------------------------------------------------------------------
 
-_LINE = re.compile(r"^\s*(?:[-*]\s+)?`?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*:(?P<rest>.*)$")
+# Every pattern here runs in linear time: whitespace runs are possessive (`*+`, `++`), nothing
+# lazy is followed by an optional tail, and a line's trailing backtick and spaces are removed in
+# Python (`_line_match`), so no input can make them backtrack.
+_LINE = re.compile(r"\s*+(?:[-*]\s++)?`?(?P<name>[A-Za-z_][A-Za-z0-9_]*+)\s*+:\s*+(?P<rest>.*)")
+#: The largest magnitude a numeric bound may have (beyond it, int/float bounds lose meaning).
+MAX_BOUND = 10**15
+#: The most lines a field-line text may have: every field, and one `operations:` line.
+MAX_LINES = MAX_FIELDS + 1
 #: Tokens of a field's rules: operators, numbers, words (an enum's `a|b|c` is one word), marks.
 _TOKEN = re.compile(r"[<>]=?|=[<>]?|-?\d+(?:\.\d+)?|[^\s<>=?,;()]+|[?,;()]")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -225,7 +244,7 @@ def looks_like_field_lines(text: str) -> bool:
         return False
     fieldish = False
     for line in lines:
-        match = _LINE.match(line)
+        match = _line_match(line)
         if match is None:
             return False
         if match["name"].lower() != "operations" and _reads_as_field(match["rest"]):
@@ -245,6 +264,16 @@ def _reads_as_field(rest: str) -> bool:
     return any(mark in rest for mark in (">=", "<=", "=>", "=<", "len")) or "?" in words[0]
 
 
+def _line_match(line: str) -> dict[str, str] | None:
+    """`_LINE` on `line`, with the trailing backtick and spaces of `rest` removed."""
+    match = _LINE.fullmatch(line)
+    if match is None:
+        return None
+    rest = match["rest"].rstrip()
+    rest = rest[:-1].rstrip() if rest.endswith("`") else rest
+    return {"name": match["name"], "rest": rest}
+
+
 def parse_field_lines(text: str) -> ResourceSpec:
     """Parse `age: int >=0 <=40` lines (BLUEPRINT §4b) into a spec; errors name the line.
 
@@ -253,10 +282,12 @@ def parse_field_lines(text: str) -> ResourceSpec:
     """
     fields: list[dict[str, Any]] = []
     operations: list[str] | None = None
+    if sum(1 for line in text.splitlines() if line.strip()) > MAX_LINES:
+        raise ValueError(f"a resource needs 1 to {MAX_FIELDS} fields, one a line")
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        match = _LINE.match(line)
+        match = _line_match(line)
         if match is None:
             raise ValueError(f"line {number}: expected `name: type [rules]`, got {line.strip()!r}")
         if match["name"].lower() == "operations":
@@ -396,7 +427,11 @@ def _read_ref(name: str, low: list[str], j: int, field: dict[str, Any]) -> int:
 
 
 def _num(token: str) -> float:
-    value = float(token)
+    """A bound as written; refused beyond ±MAX_BOUND (a run of digits never overflows here)."""
+    digits = token.lstrip("-").split(".")[0]
+    value = float(token) if len(digits) <= 18 else math.inf
+    if not math.isfinite(value) or abs(value) > MAX_BOUND:
+        raise ValueError(f"bound {token[:24]}{'…' if len(token) > 24 else ''} is beyond ±1e15")
     return int(value) if value.is_integer() else value
 
 

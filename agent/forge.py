@@ -53,18 +53,18 @@ class GitHub:
     """The REST calls the webhook flow makes, on `settings.forge_repo`, with its token."""
 
     def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
-        if not settings.forge_repo or not settings.forge_token:
+        if not settings.forge_repo or not settings.forge_secret:
             raise ForgeAuthError(
                 "set PETSAGE_FORGE_REPO (owner/name) and PETSAGE_FORGE_TOKEN (or GITHUB_TOKEN)"
             )
         self.repo = settings.forge_repo
         self.web_url = _web_url(settings.forge_api_url, self.repo)
-        self._token = settings.forge_token
+        self._token = settings.forge_secret
         self._sleep = sleep
         self._client = httpx.Client(
             base_url=settings.forge_api_url.rstrip("/"),
             headers={
-                "Authorization": f"Bearer {settings.forge_token}",
+                "Authorization": f"Bearer {settings.forge_secret}",
                 "Accept": "application/vnd.github+json",
                 "X-GitHub-Api-Version": "2022-11-28",
             },

@@ -118,7 +118,7 @@ def _forge_pull(
 ) -> PullRequest:
     assert result.branch is not None and result.base_branch is not None
     assert result.commit is not None
-    if not settings.forge_token:
+    if not settings.forge_secret:
         raise PullRequestError("no forge token: set PETSAGE_FORGE_TOKEN (or GITHUB_TOKEN)")
     if not settings.git_remote:
         raise PullRequestError("no remote to push to: set PETSAGE_GIT_REMOTE")
@@ -127,7 +127,7 @@ def _forge_pull(
     with httpx.Client(
         base_url=settings.forge_api_url.rstrip("/"),
         headers={
-            "Authorization": f"Bearer {settings.forge_token}",
+            "Authorization": f"Bearer {settings.forge_secret}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
         },
@@ -219,7 +219,7 @@ def _scrubbed(settings: Settings, action: Any) -> PullRequest:
         return pull
     except PullRequestError as e:
         message = str(e)
-        for secret in (settings.forge_token,):
+        for secret in (settings.forge_secret,):
             if secret:
                 message = message.replace(secret, "***")
         raise PullRequestError(message) from None

@@ -255,22 +255,56 @@ def _from_object(data: Any) -> FeatureRequest:
 
 def _load_json(text: str, where: str) -> Any:
     try:
-        return json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise RequestError(
             [Problem(where, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")],
             kind="undecodable",
         ) from e
+    except RecursionError as e:
+        raise _too_deep(where) from e
+    except ValueError as e:  # NaN/Infinity, or an integer of over 4300 digits
+        raise RequestError([Problem(where, f"invalid JSON: {e}")], kind="undecodable") from e
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise _too_deep(where)
+    return data
 
 
-_B64 = re.compile(r"^[A-Za-z0-9+/_\-\s]+={0,2}\s*$")
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth(data: Any) -> int:
+    """How deep `data` nests, walked without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                values = item.values() if isinstance(item, dict) else item
+                stack.extend((value, level + 1) for value in values)
+    return deepest
+
+
+def _too_deep(where: str) -> RequestError:
+    return RequestError(
+        [Problem(where, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")], kind="undecodable"
+    )
+
+
+_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
 
 
 def _maybe_base64(text: str) -> str | None:
     """Standard or URL-safe base64, padding optional; None when `text` is not that."""
-    if len(text) < 8 or not _B64.fullmatch(text):
+    compact = "".join(text.split())
+    body = compact.rstrip("=")
+    if len(text) < 8 or not body or len(compact) - len(body) > 2:
         return None
-    compact = re.sub(r"\s+", "", text).rstrip("=")
+    if not _B64_CHARS.issuperset(body):
+        return None
+    compact = body
     if len(compact) % 4 == 1:
         return None
     padded = compact + "=" * (-len(compact) % 4)
@@ -281,11 +315,14 @@ def _maybe_base64(text: str) -> str | None:
         return None
 
 
+# Linear time: every whitespace run is possessive, so a line of spaces cannot make it backtrack.
 _LABEL = re.compile(
-    r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?\s*(?P<label>feature|description|requirements|base[ _]branch"
-    r"|open[ _]pr)\s*(?::\s*(?:\*\*|__)|(?:\*\*|__)\s*:|:)\s*(?P<value>.*)$",
+    r"\s*+(?:[-*+]\s++)?(?:\*\*|__)?\s*+(?P<label>feature|description|requirements|base[ _]branch"
+    r"|open[ _]pr)\s*+(?::\s*+(?:\*\*|__)|(?:\*\*|__)\s*+:|:)\s*+(?P<value>.*)",
     re.IGNORECASE,
 )
+#: How deep JSON may nest (a request is two levels; its field objects, four).
+MAX_JSON_DEPTH = 32
 _KEYS = {"feature": "feature", "description": "description", "requirements": "requirements"}
 
 

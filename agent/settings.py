@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.errors import ConfigError
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 #: USD per million (prompt, completion) tokens; extend or override with PETSAGE_MODEL_PRICES (JSON).
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -58,10 +61,30 @@ class Settings(BaseSettings):
         le=64,
         description="Builds the service runs at once.",
     )
-    api_tokens: str = Field(
-        default="",
+    api_tokens: SecretStr = Field(
+        default=SecretStr(""),
         description="Comma-separated bearer tokens; required off loopback.",
-        repr=False,
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="The token `petsage-builder chat --url` sends to a service (never on argv).",
+    )
+    allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated host names the service answers besides the loopback names "
+        "(localhost, 127.0.0.1, ::1); `*` answers any (only behind a proxy that checks Host).",
+    )
+    max_chat_bytes: int = Field(
+        default=128 * 1024, gt=0, description="Largest chat message body (JSON), in bytes."
+    )
+    rate_limit: int = Field(
+        default=60,
+        ge=0,
+        description="Builds and chat messages one client may post per minute (0: no limit).",
+    )
+    max_streams: int = Field(default=64, ge=1, description="Event streams open at once, in all.")
+    max_streams_per_client: int = Field(
+        default=8, ge=1, description="Event streams one client may hold open at once."
     )
     model_output: Literal["markdown", "json"] = Field(
         default="markdown", description="How a model is asked to answer: Markdown files or JSON."
@@ -128,12 +151,13 @@ class Settings(BaseSettings):
         default="https://api.github.com", description="The forge's REST API."
     )
     forge_repo: str | None = Field(default=None, description="owner/name on the forge.")
-    forge_token: str | None = Field(
-        default_factory=lambda: os.environ.get("GITHUB_TOKEN"),
+    forge_token: SecretStr | None = Field(
+        default_factory=lambda: SecretStr(os.environ["GITHUB_TOKEN"])
+        if os.environ.get("GITHUB_TOKEN")
+        else None,
         description="Token for the forge (falls back to GITHUB_TOKEN).",
-        repr=False,
     )
-    webhook_secret: str | None = Field(
+    webhook_secret: SecretStr | None = Field(
         default=None,
         description="The secret GitHub signs webhook deliveries with (X-Hub-Signature-256); "
         "without it POST /api/v1/webhooks/github refuses every delivery.",
@@ -152,7 +176,35 @@ class Settings(BaseSettings):
 
     @property
     def token_set(self) -> frozenset[str]:
-        return frozenset(token.strip() for token in self.api_tokens.split(",") if token.strip())
+        raw = self.api_tokens.get_secret_value()
+        return frozenset(token.strip() for token in raw.split(",") if token.strip())
+
+    @property
+    def webhook_key(self) -> str | None:
+        """The webhook secret's value, for signing and checking deliveries."""
+        return self.webhook_secret.get_secret_value() if self.webhook_secret else None
+
+    @property
+    def forge_secret(self) -> str | None:
+        """The forge token's value, for the one header that sends it."""
+        return self.forge_token.get_secret_value() if self.forge_token else None
+
+    def token_matches(self, given: str | None) -> bool:
+        """Whether `given` is one of the tokens, compared in constant time; True with none set."""
+        tokens = self.token_set
+        if not tokens:
+            return True
+        given_bytes = (given or "").encode()
+        matched = False
+        for token in tokens:
+            matched |= hmac.compare_digest(token.encode(), given_bytes)
+        return matched and given is not None
+
+    @property
+    def host_names(self) -> frozenset[str]:
+        """The `Host` names the service answers (lower case, no port)."""
+        extra = (name.strip().lower() for name in self.allowed_hosts.split(","))
+        return LOOPBACK_NAMES | frozenset(name for name in extra if name)
 
     def cost_usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
         """What the tokens cost at `model`'s price (`openai:` prefix or not); None if unpriced."""

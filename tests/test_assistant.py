@@ -13,6 +13,7 @@ from agent.refine import InstructionError, apply_instruction
 from agent.request import FeatureRequest
 from agent.understand import read_message
 from tests.conftest import SEED_TEXT
+from tests.pathological import MESSAGES as PATHOLOGICAL_MESSAGES
 
 CORPUS: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "chat_phrasings.json").read_text()
@@ -258,3 +259,25 @@ def test_any_words_get_an_answer_never_an_exception() -> None:
             if turn.build is not None and state.replacing:
                 assert "replace" in said, "a rename onto a branch builds only on 'replace it'"
             state = turn.state
+
+
+@pytest.mark.parametrize("name", sorted(PATHOLOGICAL_MESSAGES))
+def test_pathological_messages_are_answered_quickly(name: str) -> None:
+    started = time.perf_counter()
+    turn = respond(ChatState(), PATHOLOGICAL_MESSAGES[name])
+    assert time.perf_counter() - started < 0.1
+    assert turn.action == "ask"
+
+
+def test_a_draft_collecting_over_forty_fields_is_told_so_and_keeps_working() -> None:
+    state = ChatState()
+    for start in (0, 30):
+        lines = "\n".join(f"f{i}: int" for i in range(start, start + 30))
+        turn = respond(state, lines)
+        state = turn.state
+    assert "at most 40 fields" in turn.reply
+    assert len(state.fields) == 30
+    turn = respond(state, "Call it pet_profile, it stores pets.")
+    assert turn.action == "ask" and turn.build is None
+    turn = respond(turn.state, "build it")
+    assert turn.action == "build" and turn.build is not None

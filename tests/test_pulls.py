@@ -5,6 +5,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from agent.events import StageEvent
 from agent.loop import Builder
@@ -25,7 +26,7 @@ def forge_settings(settings: Settings, github: FakeGitHub, remote: Path) -> Sett
         update={
             "git_remote": str(remote),
             "forge_repo": "acme/petsage",
-            "forge_token": TOKEN,
+            "forge_token": SecretStr(TOKEN),
             "forge_api_url": github.url,
             "pr_labels": ["petsage"],
             "pr_draft": True,

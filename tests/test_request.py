@@ -9,6 +9,7 @@ from agent.errors import RequestError
 from agent.fields import ResourceSpec
 from agent.request import FeatureRequest, decode_request
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST
+from tests.pathological import BODIES as PATHOLOGICAL
 
 SMOKE_JSON = json.dumps(SMOKE_REQUEST)
 
@@ -258,3 +259,14 @@ def test_long_field_lines_are_read_in_linear_time(requirements: str) -> None:
     with contextlib.suppress(RequestError):
         decode_request({"feature": "pets", "description": "d", "requirements": requirements})
     assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
+def test_pathological_bodies_are_quick_request_errors_naming_the_field(name: str) -> None:
+    body, where = PATHOLOGICAL[name]
+    started = time.perf_counter()
+    with pytest.raises(RequestError) as caught:
+        decode_request(body.encode())
+    assert time.perf_counter() - started < 0.1
+    assert caught.value.kind in ("undecodable", "invalid")
+    assert caught.value.problems[0].where == where

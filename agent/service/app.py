@@ -7,15 +7,17 @@ crash ends the builds that were running and runs the queued ones.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
@@ -23,13 +25,15 @@ from fastapi.staticfiles import StaticFiles
 from agent import __version__
 from agent.errors import BuilderError, JobsUnavailable, RequestError
 from agent.models.base import Model
+from agent.redact import install_log_redaction, redact
 from agent.request import decode_request
 from agent.result import FINAL_STATUSES, BuildResult, BuildStatus
 from agent.service.chat import chat_routes
 from agent.service.deps import Service, ServiceDep, existing_build, record_of
+from agent.service.guard import Guard, client_key
 from agent.service.jobs import JobBackend
 from agent.service.pull_routes import pull_routes
-from agent.service.runner import ServiceRunner
+from agent.service.runner import ServiceRunner, final_event
 from agent.service.schemas import (
     BuildAccepted,
     BuildList,
@@ -60,6 +64,7 @@ def create_app(
 ) -> FastAPI:
     """The service's FastAPI app; builds start running when the app starts."""
     settings = settings or get_settings()
+    install_log_redaction()
 
     if settings.jobs == "celery" and jobs_factory is None:
         settings.shared_database_url()  # refused now, before the server starts, when unset
@@ -67,6 +72,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = Service(settings, model, jobs_factory)
+        service.notifier.bind(asyncio.get_running_loop())
         app.state.service = service
         try:
             service.start()
@@ -87,6 +93,8 @@ def create_app(
     )
     app.include_router(_routes(settings))
     app.include_router(webhook_router)
+    app.add_middleware(Guard, settings=settings)
+    app.add_exception_handler(HTTPException, _redacted_http_error)
     static = Path(__file__).with_name("static")
     app.mount("/static", StaticFiles(directory=static), name="static")
 
@@ -99,18 +107,10 @@ def create_app(
 
 
 def _routes(settings: Settings) -> APIRouter:
-    def authorised(
-        credentials: Credentials,
-        access_token: Annotated[
-            str | None,
-            Query(
-                description="The bearer token, for clients that cannot set headers (EventSource)."
-            ),
-        ] = None,
-    ) -> None:
-        tokens = settings.token_set
-        given = credentials.credentials if credentials is not None else access_token
-        if tokens and given not in tokens:
+    def authorised(credentials: Credentials) -> None:
+        # Tokens only in the Authorization header: a URL keeps them in logs and history.
+        given = credentials.credentials if credentials is not None else None
+        if not settings.token_matches(given):
             raise HTTPException(
                 401,
                 detail=errors(
@@ -134,9 +134,14 @@ def _routes(settings: Settings) -> APIRouter:
 
     @router.get("/health", response_model=Health, tags=["service"])
     def health(service: ServiceDep) -> Health:
-        counts = service.store.count_by_status()
+        problems = service.problems()
+        try:
+            counts = service.store.count_by_status()
+        except Exception:
+            counts = {}
         return Health(
-            status="ok",
+            status="degraded" if problems else "ok",
+            problems=problems,
             version=__version__,
             model=service.runner.model_name,
             workspace=str(settings.workspace.resolve()),
@@ -180,15 +185,18 @@ def _routes(settings: Settings) -> APIRouter:
             )
         body = await _read_limited(request, settings.max_request_bytes)
         try:
-            feature_request = decode_request(body, max_bytes=settings.max_request_bytes)
+            # Off the event loop, as everything blocking below: no request can stall the others.
+            feature_request = await run_in_threadpool(
+                decode_request, body, max_bytes=settings.max_request_bytes
+            )
         except RequestError as e:
             raise HTTPException(
                 _STATUS_FOR_KIND.get(e.kind, 422),
                 detail=errors(f"{e.kind}_request", [(p.where, p.reason) for p in e.problems]),
             ) from e
         try:
-            record, created = service.store.create(
-                uuid.uuid4().hex[:12], feature_request, idempotency_key
+            record, created = await run_in_threadpool(
+                service.store.create, uuid.uuid4().hex[:12], feature_request, idempotency_key
             )
         except IdempotencyConflict as e:
             raise HTTPException(
@@ -200,10 +208,10 @@ def _routes(settings: Settings) -> APIRouter:
             ) from e
         if created:
             try:
-                service.jobs.submit(record.id, record.feature)
+                await run_in_threadpool(service.jobs.submit, record.id, record.feature)
             except JobsUnavailable as e:
                 # Stored but never sent: it ends now, saying why, rather than wait forever.
-                service.runner.fail_unsent(record.id, str(e))
+                await run_in_threadpool(service.runner.fail_unsent, record.id, str(e))
                 raise HTTPException(
                     503,
                     detail=errors("jobs_unavailable", [(None, f"{e}; post it again later")]),
@@ -292,24 +300,43 @@ def _routes(settings: Settings) -> APIRouter:
         "/builds/{build_id}/events",
         response_class=EventSourceResponse,
         tags=["builds"],
-        responses={404: {"model": ErrorBody}},
+        responses={404: {"model": ErrorBody}, 429: {"model": ErrorBody}},
     )
     async def build_events(
         build_id: str,
         service: ServiceDep,
         record: Annotated[BuildRecord, Depends(existing_build)],
+        _slot: Annotated[None, Depends(stream_slot)],
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     ) -> AsyncIterator[ServerSentEvent]:
-        """Every stage event from the start (or after `Last-Event-ID`), then live until the end."""
+        """Every stage event from the start (or after `Last-Event-ID`), then live until the end.
+
+        The stream always ends: after the final event, and at once (replayed) for an ended
+        build. Idle streams get a keep-alive comment every 15 s.
+        """
         resume = last_event_id or ""
         after = int(resume) if resume.isascii() and resume.isdigit() and len(resume) < 10 else 0
         while True:
-            for seq, body in service.store.events(build_id, after):
+            batch = await run_in_threadpool(service.store.events, build_id, after)
+            for seq, body in batch:
                 after = seq
                 yield ServerSentEvent(id=str(seq), event=body["stage"], data=body)
                 if body["stage"] in ("done", "failed"):
                     return
-            await asyncio.sleep(0.1)
+            if not batch:
+                current = await run_in_threadpool(service.store.get, build_id)
+                if current is None:
+                    return
+                if current.status in FINAL_STATUSES:
+                    # Ended without a final event (stored before every path stored one).
+                    if not await run_in_threadpool(service.store.events, build_id, after):
+                        event = final_event(_result(current))
+                        yield ServerSentEvent(
+                            id=str(after + 1), event=event.stage, data=event.to_dict()
+                        )
+                        return
+                    continue
+                await service.notifier.wait(1.0)
 
     protected.include_router(pull_routes(settings, ServiceDep, record_of))
     protected.include_router(chat_routes(ServiceDep))
@@ -318,6 +345,18 @@ def _routes(settings: Settings) -> APIRouter:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def stream_slot(request: Request, service: ServiceDep) -> Iterator[None]:
+    """One of the bounded event-stream slots, held while the stream is open; 429 when none."""
+    client = client_key(request.scope, {k.lower(): v for k, v in request.headers.items()})
+    refusal = service.streams.take(client)
+    if refusal is not None:
+        raise HTTPException(
+            429, detail=errors("too_many_streams", [(None, refusal)]), headers={"Retry-After": "5"}
+        )
+    with service.streams.held(client):
+        yield
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -340,6 +379,14 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _redacted_http_error(request: Request, exc: Exception) -> Response:
+    """Every error body and header, with credentials in URLs removed."""
+    assert isinstance(exc, HTTPException)
+    detail = json.loads(redact(json.dumps(exc.detail)))
+    headers = {k: redact(v) for k, v in (exc.headers or {}).items()}
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
 
 
 def _ended_result(record: BuildRecord) -> BuildResult:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from agent import statelock
 from agent.models.base import Model
+from agent.redact import redact
+from agent.service.guard import StreamSlots
 from agent.service.jobs import JobBackend, ThreadJobs
 from agent.service.runner import ServiceRunner
 from agent.service.schemas import errors
@@ -26,8 +31,26 @@ class Service:
     ) -> None:
         self.settings = settings
         self.distributed = settings.jobs == "celery" and jobs_factory is None
+        self.state_dir = settings.resolved_state_dir()
+        # Before anything touches the state: one service per state folder.
+        statelock.acquire(self.state_dir, role="petsage-builder serve")
+        try:
+            self._open(settings, model, jobs_factory)
+        except BaseException:
+            statelock.release(self.state_dir)
+            raise
+
+    def _open(
+        self,
+        settings: Settings,
+        model: Model | None,
+        jobs_factory: Callable[[ServiceRunner], JobBackend] | None,
+    ) -> None:
+        self.notifier = Notifier()
+        self.streams = StreamSlots(settings.max_streams, settings.max_streams_per_client)
         database_url = settings.shared_database_url() if self.distributed else settings.database_url
-        self.store = BuildStore.open(database_url, settings.resolved_state_dir() / "builds.db")
+        self.store = BuildStore.open(database_url, self.state_dir / "builds.db")
+        self.store.on_event = self.notifier.notify
         self.runner = ServiceRunner(settings, self.store, model)
         self.jobs: JobBackend
         if jobs_factory is not None:
@@ -58,8 +81,58 @@ class Service:
                 self.jobs.submit(build_id, record.feature)
 
     def stop(self) -> None:
-        self.jobs.shutdown()
-        self.store.close()
+        try:
+            self.jobs.shutdown()
+            self.store.close()
+        finally:
+            statelock.release(self.state_dir)
+
+    def problems(self) -> list[str]:
+        """Why the service is degraded: the store or the workers unhealthy; empty when ok."""
+        found = []
+        try:
+            self.store.count_by_status()
+        except Exception as e:
+            found.append(f"the build store does not answer: {type(e).__name__}: {redact(str(e))}")
+        jobs = self.jobs
+        if isinstance(jobs, ThreadJobs) and not jobs.stopping and jobs.alive() < jobs.size:
+            found.append(f"{jobs.size - jobs.alive()} worker thread(s) died")
+        if self.runner.problem is not None:
+            found.append(self.runner.problem)
+        return found
+
+
+class Notifier:
+    """Wakes the event streams when a build's event is stored (one notifier, no poll per stream).
+
+    Stores in other processes (Celery workers) do not call it: streams also look every second.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop, self._event = loop, asyncio.Event()
+
+    def notify(self, build_id: str) -> None:
+        """Called from any thread after an event is stored."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake)
+
+    async def wait(self, timeout: float) -> None:
+        """Until the next event is stored anywhere in this process, or `timeout` seconds."""
+        if self._event is None:
+            self.bind(asyncio.get_running_loop())
+        assert self._event is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+
+    def _wake(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = asyncio.Event()
 
 
 def service_of(request: Request) -> Service:

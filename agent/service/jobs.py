@@ -6,9 +6,12 @@ the same place later without touching the pipeline.
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+
+log = logging.getLogger("petsage.service")
 
 #: Runs one build to its end; the callable it gets says when to stop early.
 BuildRunner = Callable[[str, Callable[[], bool]], None]
@@ -82,6 +85,14 @@ class ThreadJobs(JobBackend):
         for thread in self._threads:
             thread.join()
 
+    def alive(self) -> int:
+        """Worker threads still running (all of them, unless one died)."""
+        return sum(thread.is_alive() for thread in self._threads)
+
+    @property
+    def size(self) -> int:
+        return self._workers
+
     def busy(self) -> int:
         with self._cond:
             return len(self._running)
@@ -99,6 +110,8 @@ class ThreadJobs(JobBackend):
                 self._running[build_id] = feature
             try:
                 self._run(build_id, self._stop_check(build_id))
+            except Exception:  # the runner ends its build; this thread must go on regardless
+                log.exception("build %s: the worker thread caught an error", build_id)
             finally:
                 with self._cond:
                     del self._running[build_id]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,9 +16,10 @@ from agent.errors import WorkspaceError
 from agent.events import StageEvent
 from agent.loop import Builder
 from agent.models.base import Model
+from agent.redact import redact
 from agent.remote import RemoteClone
 from agent.report import render_report
-from agent.result import BuildResult, BuildStatus
+from agent.result import FINAL_STATUSES, BuildResult, BuildStatus
 from agent.service.store import BuildRecord, BuildStore
 from agent.settings import Settings
 from agent.workspace import TargetRepo, check_object_id
@@ -39,6 +41,9 @@ class ServiceRunner:
         self.shutting_down: Callable[[], bool] = lambda: False
         #: With distributed workers: the API's mirror of the shared remote.
         self.mirror: RemoteClone | None = None
+        #: The last error that ended a build outside its own run (for `/health`); None when a
+        #: later build ended normally.
+        self.problem: str | None = None
 
     @property
     def repo(self) -> TargetRepo:
@@ -49,11 +54,45 @@ class ServiceRunner:
         return self._builder.repo.state_dir
 
     def run(self, build_id: str, should_stop: Callable[[], bool]) -> None:
-        """Run a queued build to its end (the in-process job backend calls this in a thread)."""
-        record = self.store.get(build_id)
-        if record is None or not self.store.set_status(build_id, "running", only_from=("queued",)):
-            return
-        self.execute(record, should_stop)
+        """Run a queued build to its end (the in-process job backend calls this in a thread).
+
+        Never raises: whatever goes wrong (the store, the disk, the last event) ends the build
+        `failed` with the reason, or `interrupted` when even that cannot be stored, and is kept
+        in `problem` for `/health`, so the worker thread goes on to the next build.
+        """
+        try:
+            record = self.store.get(build_id)
+            if record is None:
+                return
+            if not self.store.set_status(build_id, "running", only_from=("queued",)):
+                return
+            self.execute(record, should_stop)
+            self.problem = None
+        except Exception as e:  # a worker thread must outlive any one build
+            log.exception("build %s: the worker caught an error outside the build", build_id)
+            self.end_after_crash(build_id, f"{type(e).__name__}: {redact(str(e))}")
+
+    def end_after_crash(self, build_id: str, error: str) -> None:
+        """End a build whose run raised: `failed` with the reason, else `interrupted` in memory."""
+        self.problem = f"build {build_id} ended by an error: {error}"
+        for pause in (0.5, 1.0, 2.0, None):  # a locked database may come back in a moment
+            try:
+                record = self.store.get(build_id)
+                if record is None or record.status in FINAL_STATUSES:
+                    return
+                result = ended_for(record, "failed", [f"internal error: {error}"])
+                self.store.finish(result)
+                self.store.append_event(final_event(result))
+                return
+            except Exception as e:
+                log.exception("build %s: cannot store its end either", build_id)
+                self.problem = (
+                    f"the build store failed ({type(e).__name__}: {redact(str(e))}); "
+                    f"build {build_id} is interrupted until the service restarts"
+                )
+                if pause is None or self.shutting_down():
+                    return
+                time.sleep(pause)
 
     def execute(
         self,
@@ -89,7 +128,8 @@ class ServiceRunner:
                 result = publish(result)
         except Exception as e:
             log.exception("build %s crashed", record.id)
-            result = ended(record.id, "failed", [f"internal error: {type(e).__name__}: {e}"])
+            reason = f"internal error: {type(e).__name__}: {redact(str(e))}"
+            result = ended(record.id, "failed", [reason])
         if result.status == "cancelled" and self.shutting_down():
             result.status = "interrupted"
             result.reasons = ["the service shut down while this build ran; post it again to retry"]
@@ -115,8 +155,9 @@ class ServiceRunner:
         record = self.store.get(build_id)
         result = ended(build_id, "cancelled", ["cancelled before it started"])
         if record is not None:
-            result.feature, result.request = record.feature, record.request
+            result = ended_for(record, "cancelled", ["cancelled before it started"])
         self.store.finish(result)
+        self.store.append_event(final_event(result))
         return True
 
     def fail_unsent(self, build_id: str, reason: str) -> None:

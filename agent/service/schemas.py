@@ -56,7 +56,8 @@ class BuildList(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="`ok`, or `degraded` when the store or a worker is not.")
+    problems: list[str] = Field(default=[], description="Why the service is degraded.")
     version: str
     model: str
     workspace: str

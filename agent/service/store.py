@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.events import StageEvent
+from agent.redact import redact
 from agent.request import FeatureRequest
 from agent.result import FINAL_STATUSES, BuildResult, BuildStatus
 from agent.service.database import Database, open_database
@@ -67,6 +68,8 @@ class BuildStore:
     def __init__(self, where: Path | Database) -> None:
         self.db = where if isinstance(where, Database) else open_database(None, where)
         migrate(self.db)
+        #: Called with the build id after each event is stored (the service wakes its streams).
+        self.on_event: Callable[[str], None] = lambda build_id: None
 
     @classmethod
     def open(cls, url: str | None, default_path: Path) -> BuildStore:
@@ -185,7 +188,8 @@ class BuildStore:
         lease (another took the build over) cannot overwrite what the new holder stores.
         """
         query = "UPDATE builds SET status = ?, result = ?, updated_at = ? WHERE id = ?"
-        args: list[Any] = [result.status, result.model_dump_json(), time.time(), result.id]
+        # Redacted here, once for every path: results, reports and reasons never hold credentials.
+        args: list[Any] = [result.status, redact(result.model_dump_json()), time.time(), result.id]
         if worker is not None:
             query += " AND worker = ? AND status = 'running'"
             args.append(worker)
@@ -257,7 +261,7 @@ class BuildStore:
             args: list[Any] = [now]
         else:
             query = "UPDATE builds SET status = ?, result = ?, updated_at = ?"
-            args = [result.status, result.model_dump_json(), now]
+            args = [result.status, redact(result.model_dump_json()), now]
         query += (
             " WHERE id = ? AND status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?)"
         )
@@ -301,8 +305,9 @@ class BuildStore:
             ).rows[0][0]
             db.execute(
                 "INSERT INTO events (build_id, seq, stage, body) VALUES (?, ?, ?, ?)",
-                (event.build_id, seq, event.stage, json.dumps(event.to_dict())),
+                (event.build_id, seq, event.stage, redact(json.dumps(event.to_dict()))),
             )
+        self.on_event(event.build_id)
         return int(seq)
 
     def events(self, build_id: str, after: int = 0) -> list[tuple[int, dict[str, Any]]]:

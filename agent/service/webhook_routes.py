@@ -53,7 +53,7 @@ async def github_webhook(
             404, detail=errors("webhook_not_configured", [(None, "set PETSAGE_FORGE_REPO")])
         )
     body = await _read(request)
-    if not verify(settings.webhook_secret, body, signature):  # never, without a secret
+    if not verify(settings.webhook_key, body, signature):  # never, without a secret
         raise HTTPException(
             401,
             detail=errors(

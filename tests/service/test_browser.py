@@ -53,3 +53,35 @@ def test_typing_the_seed_request_builds_it_live(server: Server) -> None:
     assert "src/features/smoke_test/smoke_test_router.py" in text
     assert "+app.include_router(smoke_test_router.router" in text
     assert (ARTIFACTS / "chat-smoke-test.png").stat().st_size > 1000
+
+
+def test_a_token_given_once_leaves_the_address_bar_and_the_page_still_builds(
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    server = Server(tmp_path / "petsage_backend", env={"PETSAGE_API_TOKENS": "alpha"}).start()
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+            )
+            try:
+                page = browser.new_page()
+                page.goto(server.url + "/?token=alpha")
+                assert page.evaluate("location.href") == server.url + "/"
+                assert page.evaluate("sessionStorage.getItem('petsage-token')") == "alpha"
+                box = page.locator("#message")
+                box.fill(SEED_REQUEST)
+                box.press("Enter")
+                page.wait_for_selector(".status", timeout=120_000)
+                status = page.locator(".status").inner_text()
+                text = page.locator("#log").inner_text()
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert status == "succeeded"
+    assert "done" in text
+    assert "alpha" not in server.log.read_text()

@@ -6,9 +6,15 @@ const log = document.getElementById("log");
 const form = document.getElementById("composer");
 const input = document.getElementById("message");
 let chatId = sessionStorage.getItem("petsage-chat");
-// A service with PETSAGE_API_TOKENS: open the page as /?token=... once; it is kept for the tab.
+// A service with PETSAGE_API_TOKENS: open the page as /?token=... once; it is kept for the tab
+// (sessionStorage) and taken out of the address bar and history at once.
 const params = new URLSearchParams(location.search);
-if (params.get("token")) sessionStorage.setItem("petsage-token", params.get("token"));
+if (params.get("token")) {
+  sessionStorage.setItem("petsage-token", params.get("token"));
+  params.delete("token");
+  const rest = params.toString();
+  history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
+}
 const token = sessionStorage.getItem("petsage-token");
 
 function add(role, text) {
@@ -42,21 +48,42 @@ function follow(buildId) {
   const stages = document.createElement("ul");
   stages.className = "stages";
   panel.appendChild(stages);
-  const query = token ? `?access_token=${encodeURIComponent(token)}` : "";
-  const source = new EventSource(`/api/v1/builds/${buildId}/events${query}`);
-  for (const stage of STAGES) {
-    source.addEventListener(stage, (event) => {
-      const data = JSON.parse(event.data);
-      const chip = document.createElement("li");
-      chip.textContent = data.round ? `${stage} (${data.round})` : stage;
-      if (!data.ok) chip.className = "bad";
-      chip.title = data.message;
-      stages.appendChild(chip);
-      if (stage === "done" || stage === "failed") {
-        source.close();
-        showResult(panel, buildId);
+  // fetch, not EventSource: the token goes in a header, never in a URL.
+  streamEvents(buildId, (stage, data) => {
+    if (!STAGES.includes(stage)) return;
+    const chip = document.createElement("li");
+    chip.textContent = data.round ? `${stage} (${data.round})` : stage;
+    if (!data.ok) chip.className = "bad";
+    chip.title = data.message;
+    stages.appendChild(chip);
+  }).then(() => showResult(panel, buildId))
+    .catch((error) => add("assistant error", `The build stream broke: ${error.message}`));
+}
+
+// Read a build's Server-Sent Events until the stream ends (it ends after the final event).
+async function streamEvents(buildId, onEvent) {
+  const headers = { accept: "text/event-stream" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(`/api/v1/builds/${buildId}/events`, { headers });
+  if (!response.ok) throw new Error(`${response.status}: ${await response.text()}`);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value.replace(/\r\n?/g, "\n");
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let stage = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) stage = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
       }
-    });
+      if (data.length) onEvent(stage, JSON.parse(data.join("\n")));
+    }
   }
 }
 
