@@ -18,11 +18,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from agent.assistant import ChatState, respond
 from agent.errors import BuilderError, RequestError
 from agent.forge import GitHub
 from agent.github_events import EXAMPLE_REQUEST, MARKER, IssueBuild, PullCommand, Trigger
 from agent.pulls import open_pull_request
+from agent.refine import InstructionError, apply_instruction
 from agent.request import FeatureRequest, decode_request
 from agent.result import BuildResult, PullRequest
 from agent.service.deps import Service
@@ -260,13 +260,16 @@ def refine(request: FeatureRequest, instruction: str) -> FeatureRequest | str:
     """The request after the chat's refinement `instruction`, or the chat's answer why not."""
     if instruction.strip().lower().rstrip(".!") in ("rebuild", "build"):
         return request
-    turn = respond(ChatState(last_request=request), instruction)
-    if turn.build is None:
-        return turn.reply or (
+    try:
+        change = apply_instruction(request, instruction)
+    except InstructionError as e:
+        return f"I could not make that change: {e}"
+    if change is None:
+        return (
             "I did not understand that. Try `/petsage add field weight_kg: float >=0`, "
             "`/petsage remove field nickname` or `/petsage rebuild`."
         )
-    return turn.build.model_copy(update={"open_pr": False})
+    return change.request.model_copy(update={"open_pr": False})
 
 
 def unreadable(error: RequestError) -> str:
