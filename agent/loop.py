@@ -34,12 +34,16 @@ from agent.request import FeatureRequest, decode_request
 from agent.result import Attempt, AttemptFile, BuildResult, BuildStatus, RoundRecord
 from agent.sandbox import UNSANDBOXED_NOTE
 from agent.settings import Settings
-from agent.suite import commit_message, counts_of, test_python_for
+from agent.suite import commit_message, counts_of, expected_tests, test_python_for
 from agent.testrun import TestReport, start_tests
 from agent.wiring import MAIN_PY, patch, wire_router
 from agent.workspace import TargetRepo, Worktree
 
 BuildStream = Generator[StageEvent, None, BuildResult]
+NO_SCAN_NOTE = (
+    "the static scan of generated code was OFF (PETSAGE_STATIC_SCAN=false): only the sandbox "
+    "stood between it and the host"
+)
 
 
 class Builder:
@@ -173,7 +177,9 @@ class _BuildRun:
             )
         layout = FeatureLayout(request.feature)
         with self._timed("prepare"):
-            test_python, self.test_env_note = test_python_for(self.settings, self.repo, start)
+            # The environment comes from the base branch's requirements, never the feature's.
+            base_tip = branches.get(request.base_branch) or start
+            test_python, self.test_env_note = test_python_for(self.settings, self.repo, base_tip)
         feedback: Feedback | None = None
         previous_reply: str | None = None
         reasons: list[str] = []
@@ -224,7 +230,7 @@ class _BuildRun:
                     self.result.attempt.files = [
                         AttemptFile(path=f.path, content=f.content) for f in parsed.files
                     ]
-                    bundle = check_bundle(parsed, request.feature)
+                    bundle = check_bundle(parsed, request.feature, scan=self.settings.static_scan)
             except BundleError as e:
                 reasons = [str(p) for p in e.problems]
                 record.outcome, record.reasons = "invalid", reasons
@@ -241,6 +247,8 @@ class _BuildRun:
             self.result.notes = list(bundle.notes)
             if self.test_env_note:
                 self.result.notes.append(self.test_env_note)
+            if not self.settings.static_scan:
+                self.result.notes.append(NO_SCAN_NOTE)
             yield self._event(
                 "validated",
                 f"{len(bundle.files)} files pass the blueprint's checks",
@@ -269,7 +277,9 @@ class _BuildRun:
                 )
                 with self._timed("integrate"):
                     paths = self._integrate(worktree, bundle, request.feature)
-                    worktree.stage(paths)
+                    # The commit's tree is recorded now, before any generated code runs.
+                    worktree.record(paths)
+                    expected = expected_tests(worktree.path)
                 yield self._event(
                     "integrated",
                     "router wired into src/main.py" if self.wiring else "already wired",
@@ -280,12 +290,18 @@ class _BuildRun:
                     test_run.release()
                     report = test_run.wait(self.should_stop)
                 self._check_stop()
+            self._note_missing_limits(report)
+            if len(report.cases) < expected and not report.timed_out:
+                report.breaches.append(
+                    f"only {len(report.cases)} tests were collected, the checkout defines at "
+                    f"least {expected}: tests were deselected, skipped away or cut short"
+                )
             own = report.ran_under(f"tests.features.{request.feature}.")
             self._record_tests(report, own, bundle)
             if report.ok and own > 0:
                 yield self._event("tested", f"{report.passed} passed", round=round_number)
                 with self._timed("commit"):
-                    self.result.commit = worktree.commit(
+                    self.result.commit = worktree.commit_recorded(
                         commit_message(
                             request,
                             paths,
@@ -330,6 +346,12 @@ class _BuildRun:
             self.wiring = patch(MAIN_PY, before, after)
             paths.append(MAIN_PY)
         return paths
+
+    def _note_missing_limits(self, report: TestReport) -> None:
+        for missing in report.missing_limits:
+            note = f"sandbox limit not set on this machine: {missing}"
+            if note not in self.result.notes:
+                self.result.notes.append(note)
 
     def _record_tests(self, report: TestReport, own: int, bundle: FileBundle) -> None:
         self.result.tests = counts_of(report, own)
