@@ -55,6 +55,7 @@ class Limits:
 
     cpu_seconds: int = 600
     memory_bytes: int = 4 * 1024**3
+    address_space_bytes: int = 4 * 1024**3
     file_bytes: int = 256 * 1024**2
     processes: int = 256
     tmp_bytes: int = 256 * 1024**2
@@ -158,7 +159,7 @@ def build_box(
     prlimit = [
         shutil.which("prlimit") or "prlimit",
         f"--cpu={limits.cpu_seconds}",
-        f"--as={limits.memory_bytes}",
+        f"--as={limits.address_space_bytes}",
         f"--fsize={limits.file_bytes}",
         f"--nproc={processes}",
         "--core=0",
