@@ -404,10 +404,11 @@ def read_untrusted(folder: Path, name: str, cap: int, *, tail: bool = False) -> 
             return None
         except OSError as e:
             return f"{name} was replaced by something that is not a plain file ({e.strerror})"
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(descriptor)
+            return f"{name} was replaced by something that is not a plain file"
         with os.fdopen(descriptor, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                return f"{name} was replaced by something that is not a plain file"
             if info.st_size > cap:
                 if not tail:
                     return f"{name} is {info.st_size} bytes, over the {cap} bytes read back"
