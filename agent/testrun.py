@@ -90,15 +90,13 @@ class TestReport:
         """Why this run does not count as a pass, one line a cause, for the model and the user."""
         if self.timed_out:
             return [f"the test run passed its timeout of {self.seconds:.0f} s and was killed"]
-        if self.breaches:
-            return list(self.breaches)
         failing = [
             f"{case.nodeid}: {case.message or case.outcome}"
             for case in self.cases
             if case.outcome in ("failed", "error")
         ]
-        if failing:
-            return failing[:20]
+        if failing or self.breaches:
+            return failing[:20] + self.breaches
         if own == 0:
             return [f"no test under {tests_dir}/ ran: the feature's tests were not collected"]
         tail = self.output.strip().splitlines()[-3:]
@@ -113,6 +111,7 @@ class TestReport:
         ]
         if self.timed_out:
             lines.append(f"the test run was killed after its timeout of {self.seconds:.0f} s")
+        lines += self.breaches
         output = self.output
         for marker in ("= FAILURES =", "= ERRORS ="):
             at = output.find(marker)
