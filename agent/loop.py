@@ -34,7 +34,13 @@ from agent.request import FeatureRequest, decode_request
 from agent.result import Attempt, AttemptFile, BuildResult, BuildStatus, RoundRecord
 from agent.sandbox import UNSANDBOXED_NOTE
 from agent.settings import Settings
-from agent.suite import commit_message, counts_of, expected_tests, test_python_for
+from agent.suite import (
+    check_collected,
+    commit_message,
+    counts_of,
+    expected_tests,
+    test_python_for,
+)
 from agent.testrun import TestReport, start_tests
 from agent.wiring import MAIN_PY, patch, wire_router
 from agent.workspace import TargetRepo, Worktree
@@ -291,11 +297,7 @@ class _BuildRun:
                     report = test_run.wait(self.should_stop)
                 self._check_stop()
             self._note_missing_limits(report)
-            if len(report.cases) < expected and report.failed == 0 and not report.timed_out:
-                report.breaches.append(
-                    f"only {len(report.cases)} tests were collected, the checkout defines at "
-                    f"least {expected}: tests were deselected, skipped away or cut short"
-                )
+            check_collected(report, expected)
             own = report.ran_under(f"tests.features.{request.feature}.")
             self._record_tests(report, own, bundle)
             if report.ok and own > 0:

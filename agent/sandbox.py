@@ -21,20 +21,18 @@ records it. Where bubblewrap cannot run, the builder refuses to run generated co
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
 import platform
 import shutil
-import signal
-import struct
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.cgroups import Cgroup
 from agent.errors import BuilderError
+from agent.seccomp import memfd, seccomp_program
 
 UNSANDBOXED_NOTE = (
     "generated code ran WITHOUT a sandbox (PETSAGE_SANDBOX=off): it could reach the network, "
@@ -42,7 +40,6 @@ UNSANDBOXED_NOTE = (
 )
 BOX_UID = 65534
 BOX_ROOT = "/petsage"
-CGROUP_MOUNT = Path("/sys/fs/cgroup")
 
 
 class SandboxUnavailable(BuilderError):
@@ -141,7 +138,7 @@ def build_box(
             + ("" if not as_root else " (it does not for root: user namespaces are open)")
         )
     else:
-        seccomp_fd = _memfd(program)
+        seccomp_fd = memfd(program)
         argv += ["--seccomp", str(seccomp_fd)]
     argv += ["--chdir", chdir, "--clearenv"]
     for key, value in env.items():
@@ -153,7 +150,7 @@ def build_box(
     else:
         argv += ["--cap-drop", "ALL"]
     argv += ["--", *command]
-    group = Cgroup.create(name, limits)
+    group = Cgroup.create(name, limits.processes, limits.memory_bytes)
     missing += group.missing
     processes = limits.processes + count_processes(uid)
     prlimit = [
@@ -238,228 +235,3 @@ def count_processes(uid: int) -> int:
             except OSError:
                 continue
     return count
-
-
-# --- cgroups -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Cgroup:
-    """The box's cgroup(s): `pids` and `memory` (v1 hierarchies or one v2 group)."""
-
-    pids: Path | None = None
-    memory: Path | None = None
-    missing: list[str] = field(default_factory=list)
-
-    @classmethod
-    def create(cls, name: str, limits: Limits) -> Cgroup:
-        group = cls()
-        unified = CGROUP_MOUNT / "cgroup.controllers"
-        if unified.exists():
-            group._create_v2(name, limits)
-        else:
-            group.pids = _make_v1("pids", name, {"pids.max": str(limits.processes)})
-            memory = str(limits.memory_bytes)
-            group.memory = _make_v1(
-                "memory",
-                name,
-                {"memory.limit_in_bytes": memory, "memory.memsw.limit_in_bytes": memory},
-            )
-        if group.pids is None:
-            group.missing.append(
-                f"processes: no pids cgroup could be made under {CGROUP_MOUNT}; only "
-                "RLIMIT_NPROC bounds the box's processes"
-            )
-        if group.memory is None:
-            group.missing.append(
-                f"memory: no memory cgroup could be made under {CGROUP_MOUNT}; only a "
-                "per-process address-space limit and the sized /tmp bound the box's memory"
-            )
-        return group
-
-    def _create_v2(self, name: str, limits: Limits) -> None:
-        parent = CGROUP_MOUNT / _own_cgroup("")
-        with contextlib.suppress(OSError):
-            (parent / "cgroup.subtree_control").write_text("+pids +memory")
-        folder = parent / f"petsage-{name}"
-        try:
-            folder.mkdir(exist_ok=True)
-        except OSError:
-            return
-        if _write(folder / "pids.max", str(limits.processes)):
-            self.pids = folder
-        if _write(folder / "memory.max", str(limits.memory_bytes)):
-            _write(folder / "memory.swap.max", "0")
-            self.memory = folder
-
-    @property
-    def folders(self) -> list[Path]:
-        return list(dict.fromkeys(f for f in (self.pids, self.memory) if f is not None))
-
-    def enter(self) -> list[str]:
-        """A prefix that moves the command's process into the cgroups, then runs it."""
-        folders = self.folders
-        if not folders:
-            return []
-        script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"'
-        return ["/bin/sh", "-c", script, "sh", *[str(f / "cgroup.procs") for f in folders], "--"]
-
-    def kill_all(self, timeout: float = 10.0) -> bool:
-        """Kill every process in the cgroups; True once they are empty."""
-        deadline = time.monotonic() + timeout
-        while True:
-            pids = self.members()
-            if not pids:
-                return True
-            if time.monotonic() > deadline:
-                return False
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.05)
-
-    def members(self) -> set[int]:
-        found: set[int] = set()
-        for folder in self.folders:
-            with contextlib.suppress(OSError, ValueError):
-                text = (folder / "cgroup.procs").read_text()
-                found |= {int(line) for line in text.split()}
-        return found
-
-    def remove(self) -> None:
-        for folder in self.folders:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-
-    def peak_memory(self) -> int | None:
-        """The most memory the box used, in bytes, when the cgroup says."""
-        if self.memory is None:
-            return None
-        for name in ("memory.max_usage_in_bytes", "memory.peak"):
-            with contextlib.suppress(OSError, ValueError):
-                return int((self.memory / name).read_text())
-        return None
-
-
-def _own_cgroup(controller: str) -> str:
-    """This process's cgroup path in the hierarchy of `controller` ("" for v2), relative."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            if controller in controllers.split(",") or (not controller and not controllers):
-                return path.lstrip("/")
-    return ""
-
-
-def _make_v1(controller: str, name: str, settings: dict[str, str]) -> Path | None:
-    mount = CGROUP_MOUNT / controller
-    if not (mount / "cgroup.procs").exists():
-        return None
-    parent = mount / _own_cgroup(controller)
-    if not parent.is_dir():
-        parent = mount
-    folder = parent / f"petsage-{name}"
-    try:
-        folder.mkdir(exist_ok=True)
-    except OSError:
-        return None
-    first, *rest = settings.items()
-    if not _write(folder / first[0], first[1]):
-        with contextlib.suppress(OSError):
-            folder.rmdir()
-        return None
-    for key, value in rest:
-        _write(folder / key, value)
-    return folder
-
-
-def _write(path: Path, value: str) -> bool:
-    try:
-        path.write_text(value)
-    except OSError:
-        return False
-    return True
-
-
-# --- seccomp -------------------------------------------------------------------------------------
-
-_AUDIT_ARCH_X86_64 = 0xC000003E
-_X86_64_DENIED = {
-    # namespaces and mounts
-    "unshare": 272,
-    "setns": 308,
-    "mount": 165,
-    "umount2": 166,
-    "pivot_root": 155,
-    "chroot": 161,
-    "open_tree": 428,
-    "move_mount": 429,
-    "fsopen": 430,
-    "fsconfig": 431,
-    "fsmount": 432,
-    "fspick": 433,
-    "mount_setattr": 442,
-    # other processes, the kernel, keyrings
-    "ptrace": 101,
-    "process_vm_readv": 310,
-    "process_vm_writev": 311,
-    "keyctl": 250,
-    "add_key": 248,
-    "request_key": 249,
-    "bpf": 321,
-    "perf_event_open": 298,
-    "userfaultfd": 323,
-    "kexec_load": 246,
-    "kexec_file_load": 320,
-    "init_module": 175,
-    "finit_module": 313,
-    "delete_module": 176,
-    "open_by_handle_at": 304,
-}
-_CLONE, _CLONE3 = 56, 435
-_NAMESPACE_FLAGS = 0x7E020000  # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
-_EPERM, _ENOSYS = 1, 38
-_RET_ALLOW, _RET_ERRNO, _RET_KILL = 0x7FFF0000, 0x00050000, 0x80000000
-_LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
-
-
-def seccomp_program() -> bytes | None:
-    """A classic-BPF seccomp filter for bwrap's `--seccomp`, or None on an unknown architecture.
-
-    It kills foreign-ABI calls (i386, x32), refuses the calls above with EPERM, `clone3` with
-    ENOSYS (so libc falls back to `clone`), and `clone` with any namespace flag with EPERM.
-    """
-    if platform.machine() != "x86_64":
-        return None
-
-    def op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
-        return struct.pack("=HBBI", code, jt, jf, k)
-
-    program = [
-        op(_LD_ABS, 4),
-        op(_JEQ, _AUDIT_ARCH_X86_64, 1, 0),
-        op(_RET, _RET_KILL),
-        op(_LD_ABS, 0),
-        op(_JGE, 0x40000000, 0, 1),
-        op(_RET, _RET_KILL),
-    ]
-    for number in sorted(_X86_64_DENIED.values()):
-        program += [op(_JEQ, number, 0, 1), op(_RET, _RET_ERRNO | _EPERM)]
-    program += [op(_JEQ, _CLONE3, 0, 1), op(_RET, _RET_ERRNO | _ENOSYS)]
-    program += [
-        op(_JEQ, _CLONE, 0, 4),
-        op(_LD_ABS, 16),  # args[0], low 32 bits: the clone flags
-        op(_JSET, _NAMESPACE_FLAGS, 0, 1),
-        op(_RET, _RET_ERRNO | _EPERM),
-        op(_RET, _RET_ALLOW),
-        op(_RET, _RET_ALLOW),
-    ]
-    return b"".join(program)
-
-
-def _memfd(data: bytes) -> int:
-    """A descriptor holding `data` from its start, for bwrap to read."""
-    descriptor = os.memfd_create("petsage-seccomp", 0)
-    os.write(descriptor, data)
-    os.lseek(descriptor, 0, os.SEEK_SET)
-    return descriptor

@@ -33,11 +33,14 @@ def run_suite_on(path: Path, settings: Settings, repo: TargetRepo, start: str) -
     `start` is the base branch's tip: the test environment is built from its requirements.
     """
     python, _ = test_python_for(settings, repo, start)
+    expected = expected_tests(path)
     with start_tests(
         path, python=python, timeout=settings.test_timeout, sandboxed=settings.sandbox != "off"
     ) as run:
         run.release()
-        return run.wait()
+        report = run.wait()
+    check_collected(report, expected)
+    return report
 
 
 def expected_tests(root: Path) -> int:
@@ -57,6 +60,15 @@ def expected_tests(root: Path) -> int:
                     continue
                 total += count_tests(tree)
     return total
+
+
+def check_collected(report: TestReport, expected: int) -> None:
+    """Fail a run with no failure that collected fewer tests than the checkout defines."""
+    if len(report.cases) < expected and report.failed == 0 and not report.timed_out:
+        report.breaches.append(
+            f"only {len(report.cases)} tests were collected, the checkout defines at "
+            f"least {expected}: tests were deselected, skipped away or cut short"
+        )
 
 
 def counts_of(report: TestReport, own: int) -> TestCounts:

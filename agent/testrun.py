@@ -10,7 +10,6 @@ import contextlib
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import tempfile
 import time
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent import sandbox
+from agent import boxfiles, sandbox
 from agent.errors import TestRunError
 
 OUTPUT_TAIL = 12_000
@@ -192,7 +191,7 @@ class TestRun:
             folder.mkdir(mode=0o755)
         self._uid = sandbox.BOX_UID if sandboxed and os.geteuid() == 0 else -1
         for name in ("work", "home", "out"):
-            _give(self._folders[name], self._uid)
+            boxfiles.give(self._folders[name], self._uid)
         inside = (
             {name: f"{sandbox.BOX_ROOT}/{name}" for name in self._folders}
             if sandboxed
@@ -273,7 +272,7 @@ class TestRun:
 
     def release(self) -> None:
         """The files are in place: copy them into the box and let the run collect and execute."""
-        _copy_checkout(self.source, self._folders["work"], self._uid)
+        boxfiles.copy_checkout(self.source, self._folders["work"], self._uid)
         self._started = time.perf_counter()
         with contextlib.suppress(BrokenPipeError):
             os.write(self._gate, b"go")
@@ -307,13 +306,13 @@ class TestRun:
             timed_out=timed_out,
             missing_limits=self.missing_limits,
         )
-        junit = read_untrusted(self._folders["out"], "junit.xml", JUNIT_CAP)
+        junit = boxfiles.read_untrusted(self._folders["out"], "junit.xml", JUNIT_CAP)
         if isinstance(junit, bytes):
             report.cases = _read_junit(junit)
         elif junit is not None:
             report.breaches.append(junit)
         if self.sandboxed:
-            report.breaches += _written_too_much(
+            report.breaches += boxfiles.written_too_much(
                 [self._folders[n] for n in ("work", "home", "out")], self.limits
             )
         if self._box is not None:
@@ -350,7 +349,7 @@ class TestRun:
             self._box.cgroup.remove()
         if hasattr(self, "_log"):
             self._log.close()
-        _remove_tree(self._scratch)
+        boxfiles.remove_tree(self._scratch)
 
 
 def has_pytest_config(root: Path) -> bool:
@@ -381,108 +380,8 @@ def _kill_group(pid: int) -> None:
 
 
 def _tail(path: Path) -> str:
-    data = read_untrusted(path.parent, path.name, OUTPUT_TAIL, tail=True)
+    data = boxfiles.read_untrusted(path.parent, path.name, OUTPUT_TAIL, tail=True)
     return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else ""
-
-
-def read_untrusted(folder: Path, name: str, cap: int, *, tail: bool = False) -> bytes | str | None:
-    """At most `cap` bytes of a file generated code may have touched; None when it is absent.
-
-    Never follows a link, never blocks on a FIFO or device, reads regular files only: anything
-    else, or a file over `cap` (unless `tail`), comes back as a sentence saying why.
-    """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        directory = os.open(folder, flags | os.O_DIRECTORY)
-    except OSError as e:
-        return f"{name}: its folder could not be opened safely ({e.strerror})"
-    try:
-        try:
-            descriptor = os.open(name, flags, dir_fd=directory)
-        except FileNotFoundError:
-            return None
-        except OSError as e:
-            return f"{name} was replaced by something that is not a plain file ({e.strerror})"
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(descriptor)
-            return f"{name} was replaced by something that is not a plain file"
-        with os.fdopen(descriptor, "rb") as handle:
-            if info.st_size > cap:
-                if not tail:
-                    return f"{name} is {info.st_size} bytes, over the {cap} bytes read back"
-                handle.seek(info.st_size - cap)
-            return handle.read(cap)
-    finally:
-        os.close(directory)
-
-
-def _give(folder: Path, uid: int) -> None:
-    if uid >= 0:
-        os.chown(folder, uid, uid)
-
-
-def _copy_checkout(source: Path, target: Path, uid: int) -> None:
-    """The checkout's files (never `.git`) into the box's folder, owned by the box's uid."""
-    for dirpath, dirnames, filenames in os.walk(source):
-        if ".git" in dirnames:
-            dirnames.remove(".git")
-        relative = Path(dirpath).relative_to(source)
-        for name in list(dirnames):
-            made = target / relative / name
-            if (Path(dirpath) / name).is_symlink():
-                made.symlink_to((Path(dirpath) / name).readlink())
-                dirnames.remove(name)
-                continue
-            made.mkdir(mode=0o755, exist_ok=True)
-            _give(made, uid)
-        for name in filenames:
-            if name == ".git":
-                continue
-            origin, copy = Path(dirpath) / name, target / relative / name
-            if origin.is_symlink():
-                copy.symlink_to(origin.readlink())
-                continue
-            shutil.copyfile(origin, copy, follow_symlinks=False)
-            copy.chmod(0o644)
-            _give(copy, uid)
-
-
-def _written_too_much(folders: list[Path], limits: sandbox.Limits) -> list[str]:
-    """Why what the run left on disk breaks the box's disk limit, if it does."""
-    total, entries = 0, 0
-    pending = list(folders)
-    while pending:
-        try:
-            scan = os.scandir(pending.pop())
-        except OSError:
-            continue
-        with scan:
-            for entry in scan:
-                entries += 1
-                if entries > limits.disk_entries:
-                    return [f"the run left over {limits.disk_entries} files and folders behind"]
-                info = entry.stat(follow_symlinks=False)
-                total += info.st_blocks * 512
-                if stat.S_ISDIR(info.st_mode):
-                    pending.append(Path(entry.path))
-    if total > limits.disk_bytes:
-        return [
-            f"the run wrote {total // 2**20} MiB to disk, over the box's "
-            f"{limits.disk_bytes // 2**20} MiB"
-        ]
-    return []
-
-
-def _remove_tree(root: Path) -> None:
-    """Plain file removal of a tree the box wrote: never a link followed, never git."""
-
-    def retry(function: Callable[..., object], path: str, _: object) -> None:
-        with contextlib.suppress(OSError):
-            Path(path).parent.chmod(0o700)
-            function(path)
-
-    shutil.rmtree(root, onerror=retry)
 
 
 def _read_junit(data: bytes) -> list[TestCase]:
