@@ -35,12 +35,22 @@ from agent.request import FeatureRequest, decode_request
 from agent.result import Attempt, AttemptFile, BuildResult, BuildStatus, RoundRecord
 from agent.sandbox import UNSANDBOXED_NOTE
 from agent.settings import Settings
-from agent.suite import commit_message, counts_of, test_python_for
+from agent.suite import (
+    check_collected,
+    commit_message,
+    counts_of,
+    expected_tests,
+    test_python_for,
+)
 from agent.testrun import TestReport, start_tests
 from agent.wiring import MAIN_PY, patch, wire_router
 from agent.workspace import TargetRepo, Worktree
 
 BuildStream = Generator[StageEvent, None, BuildResult]
+NO_SCAN_NOTE = (
+    "the static scan of generated code was OFF (PETSAGE_STATIC_SCAN=false): only the sandbox "
+    "stood between it and the host"
+)
 
 
 class Builder:
@@ -175,7 +185,9 @@ class _BuildRun:
         self._check_references(request, start)
         layout = FeatureLayout(request.feature)
         with self._timed("prepare"):
-            test_python, self.test_env_note = test_python_for(self.settings, self.repo, start)
+            # The environment comes from the base branch's requirements, never the feature's.
+            base_tip = branches.get(request.base_branch) or start
+            test_python, self.test_env_note = test_python_for(self.settings, self.repo, base_tip)
         revision, revision_path, revision_message = persistence.next_revision(
             self.repo.list_dir(start, persistence.VERSIONS_DIR), request.feature
         )
@@ -229,7 +241,7 @@ class _BuildRun:
                     self.result.attempt.files = [
                         AttemptFile(path=f.path, content=f.content) for f in parsed.files
                     ]
-                    bundle = check_bundle(parsed, request.feature)
+                    bundle = check_bundle(parsed, request.feature, scan=self.settings.static_scan)
             except BundleError as e:
                 reasons = [str(p) for p in e.problems]
                 record.outcome, record.reasons = "invalid", reasons
@@ -246,6 +258,8 @@ class _BuildRun:
             self.result.notes = list(bundle.notes)
             if self.test_env_note:
                 self.result.notes.append(self.test_env_note)
+            if not self.settings.static_scan:
+                self.result.notes.append(NO_SCAN_NOTE)
             yield self._event(
                 "validated",
                 f"{len(bundle.files)} files pass the blueprint's checks",
@@ -275,7 +289,9 @@ class _BuildRun:
                 )
                 with self._timed("integrate"):
                     paths = self._integrate(worktree, bundle, request.feature)
-                    worktree.stage(paths)
+                    # The commit's tree is recorded now, before any generated code runs.
+                    worktree.record(paths)
+                    expected = expected_tests(worktree.path)
                 yield self._event(
                     "integrated",
                     "router wired into src/main.py" if self.wiring else "already wired",
@@ -287,13 +303,15 @@ class _BuildRun:
                     report = test_run.wait(self.should_stop)
                     migration = test_run.migration_result()
                 self._check_stop()
+            self._note_missing_limits(report)
+            check_collected(report, expected)
             migration_problem = self._add_migration(worktree, migration, revision_path, paths)
             own = report.ran_under(f"tests.features.{request.feature}.")
             self._record_tests(report, own, bundle)
             if report.ok and own > 0 and migration_problem is None:
                 yield self._event("tested", f"{report.passed} passed", round=round_number)
                 with self._timed("commit"):
-                    self.result.commit = worktree.commit(
+                    self.result.commit = worktree.commit_recorded(
                         commit_message(
                             request,
                             paths,
@@ -369,9 +387,11 @@ class _BuildRun:
             return f"the Alembic migration check failed: {migration.get('reason', '?')}"
         content = migration.get("content")
         if isinstance(content, str):
+            # The box wrote only its own copy: the builder's worktree is still its own, so the
+            # revision joins the recorded tree here, by plumbing.
             worktree.write_text(path, content)
-            worktree.stage([path])
             paths.append(path)
+            worktree.record(paths)
             self.result.notes.append(f"Alembic revision {migration.get('revision')}: {path}")
         return None
 
@@ -394,6 +414,12 @@ class _BuildRun:
         ]
         if problems:
             raise RequestError(problems)
+
+    def _note_missing_limits(self, report: TestReport) -> None:
+        for missing in report.missing_limits:
+            note = f"sandbox limit not set on this machine: {missing}"
+            if note not in self.result.notes:
+                self.result.notes.append(note)
 
     def _record_tests(self, report: TestReport, own: int, bundle: FileBundle) -> None:
         self.result.tests = counts_of(report, own)

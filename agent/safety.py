@@ -109,3 +109,77 @@ class _Scanner(ast.NodeVisitor):
             self._flag(node, f"{what} with a mode that is not a string literal")
         elif _WRITE_MODES & set(mode.value):
             self._flag(node, f"{what} for writing (mode {mode.value!r})")
+
+
+_PYTEST_SKIPS = frozenset({"skip", "xfail", "importorskip", "exit"})
+
+
+def find_pytest_tampering(path: str, tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, reason) for everything in a generated file that would steer pytest itself.
+
+    A `conftest.py`, any `pytest_*` hook or `pytest_plugins`, and a skip, xfail or
+    importorskip at module level (or in `pytestmark`) could hide failing tests from the verdict.
+    """
+    found: list[tuple[int, str]] = []
+    if path.rsplit("/", 1)[-1] == "conftest.py":
+        found.append((0, "a `conftest.py` may not be generated: it could steer the test run"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+            "pytest_"
+        ):
+            found.append((node.lineno, f"defines the pytest hook `{node.name}`"))
+        elif isinstance(node, ast.Name) and node.id == "pytest_plugins":
+            found.append((node.lineno, "sets `pytest_plugins`, which loads plugins into pytest"))
+        elif (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets)
+            and any(
+                isinstance(n, ast.Attribute) and n.attr in ("skip", "skipif", "xfail")
+                for n in ast.walk(node.value)
+            )
+        ):
+            found.append((node.lineno, "skips or xfails the whole module with `pytestmark`"))
+    for statement in tree.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call) and _pytest_skip(node.func):
+                found.append((node.lineno, "skips, xfails or exits at module level"))
+    return found
+
+
+def _pytest_skip(func: ast.expr) -> bool:
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name in _PYTEST_SKIPS
+
+
+def count_tests(tree: ast.Module) -> int:
+    """The tests pytest collects from a module at least (a parametrized one counts once)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+            "test"
+        ):
+            names.add(node.name)
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            if _collected_class(node):
+                names |= {
+                    f"{node.name}.{item.name}"
+                    for item in node.body
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                    and item.name.startswith("test")
+                }
+        elif isinstance(node, ast.Assign):
+            names -= {target.id for target in node.targets if isinstance(target, ast.Name)}
+    return len(names)
+
+
+def _collected_class(node: ast.ClassDef) -> bool:
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+            return False
+        if isinstance(item, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__test__" for t in item.targets
+        ):
+            return False
+    return True

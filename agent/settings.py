@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         default="bwrap",
         description="Run generated tests under bubblewrap; `off` runs them unsandboxed (noted).",
     )
+    static_scan: bool = Field(
+        default=True,
+        description="Scan generated code for dangerous calls and pytest hooks before writing it; "
+        "off only to prove the sandbox holds alone (noted in the result).",
+    )
     max_request_bytes: int = Field(default=256 * 1024, gt=0, description="Largest request body.")
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import os
 from pathlib import Path
 
 from agent.persistence import upgraded_requirements
 from agent.prompt_files import skeleton_files
 from agent.request import FeatureRequest
 from agent.result import TestCounts
+from agent.safety import count_tests
 from agent.settings import Settings
 from agent.testenv import ensure_test_env
 from agent.testrun import TestReport, start_tests
@@ -28,13 +31,47 @@ def test_python_for(settings: Settings, repo: TargetRepo, start: str) -> tuple[P
 
 
 def run_suite_on(path: Path, settings: Settings, repo: TargetRepo, start: str) -> TestReport:
-    """The target's whole suite on a checkout, in the sandbox (used to vet a merge)."""
+    """The target's whole suite on a checkout, in the sandbox (used to vet a merge).
+
+    `start` is the base branch's tip: the test environment is built from its requirements.
+    """
     python, _ = test_python_for(settings, repo, start)
+    expected = expected_tests(path)
     with start_tests(
         path, python=python, timeout=settings.test_timeout, sandboxed=settings.sandbox != "off"
     ) as run:
         run.release()
-        return run.wait()
+        report = run.wait()
+    check_collected(report, expected)
+    return report
+
+
+def expected_tests(root: Path) -> int:
+    """How many tests pytest must collect at least under `root/tests`, counted from the AST.
+
+    Read from the builder's checkout before the run (the box only ever sees a copy), so a run
+    that collected fewer was steered: deselected, skipped away or cut short.
+    """
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root / "tests"):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__"]
+        for name in filenames:
+            if name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")):
+                try:
+                    tree = ast.parse((Path(dirpath) / name).read_text(encoding="utf-8"))
+                except (SyntaxError, UnicodeDecodeError, OSError):
+                    continue
+                total += count_tests(tree)
+    return total
+
+
+def check_collected(report: TestReport, expected: int) -> None:
+    """Fail a run with no failure that collected fewer tests than the checkout defines."""
+    if len(report.cases) < expected and report.failed == 0 and not report.timed_out:
+        report.breaches.append(
+            f"only {len(report.cases)} tests were collected, the checkout defines at "
+            f"least {expected}: tests were deselected, skipped away or cut short"
+        )
 
 
 def counts_of(report: TestReport, own: int) -> TestCounts:

@@ -3,7 +3,9 @@
 Generated tests never run in the builder's environment. The environment holds what the target's
 `requirements.txt` asks for (FastAPI, httpx, pytest...), is created once and reused: it lives
 in a cache keyed by the requirements' hash, so every workspace with the same requirements
-shares it. With no network, it falls back to a venv that sees the base interpreter's packages,
+shares it. The builder installs it from the *base* branch's requirements (a generated change to
+them is refused by the path checks), with an environment that holds no key or token. With no
+network, it falls back to a venv that sees the base interpreter's packages,
 and says so.
 """
 
@@ -14,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,25 @@ from agent.errors import TestRunError
 from agent.workspace import file_lock
 
 INSTALL_TIMEOUT = 600.0
+_INSTALL_VARIABLES = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_TRUSTED_HOST",
+    "PIP_CERT",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,8 @@ def _create(folder: Path, base: Path, requirements: str) -> str | None:
         "--quiet",
         "--disable-pip-version-check",
         "--no-input",
+        # Wheels only: installing never runs code from the requirements (no setup.py).
+        "--only-binary=:all:",
         "-r",
         str(requirements_file),
     ]
@@ -93,12 +117,36 @@ def _create(folder: Path, base: Path, requirements: str) -> str | None:
         )
 
 
+def install_environment(home: Path) -> dict[str, str]:
+    """What pip and venv see: the path, the locale, the proxy and index settings, nothing secret.
+
+    No API key, forge token or builder setting reaches the target's requirements; an index URL
+    with a password in it is dropped too.
+    """
+    env = {name: os.environ[name] for name in _INSTALL_VARIABLES if name in os.environ}
+    env = {name: value for name, value in env.items() if not _has_credentials(value)}
+    env.update(HOME=str(home), PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    return env
+
+
+def _has_credentials(value: str) -> bool:
+    return any("@" in part.split("/", 3)[2] for part in value.split() if "://" in part)
+
+
 def _run(command: list[str], what: str) -> None:
+    home = Path(tempfile.mkdtemp(prefix="petsage-pip-"))
     try:
         done = subprocess.run(
-            command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False
+            command,
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT,
+            check=False,
+            env=install_environment(home),
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise TestRunError(f"cannot {what}: {e}") from e
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
     if done.returncode != 0:
         raise TestRunError(f"cannot {what}: {(done.stderr or done.stdout).strip()[-800:]}")

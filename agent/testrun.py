@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent import sandbox
+from agent import boxfiles, sandbox
 from agent.errors import TestRunError
 
 OUTPUT_TAIL = 12_000
+JUNIT_CAP = 8 * 1024**2
 _CONFIG_FILES = (
     ("pytest.ini", None),
     (".pytest.ini", None),
@@ -57,6 +58,9 @@ class TestReport:
     output: str = ""
     seconds: float = 0.0
     timed_out: bool = False
+    missing_limits: list[str] = field(default_factory=list)
+    breaches: list[str] = field(default_factory=list)
+    peak_memory: int | None = None
 
     def count(self, outcome: str) -> int:
         return sum(1 for case in self.cases if case.outcome == outcome)
@@ -71,7 +75,13 @@ class TestReport:
 
     @property
     def ok(self) -> bool:
-        return not self.timed_out and self.returncode == 0 and self.passed > 0 and self.failed == 0
+        return (
+            not self.timed_out
+            and not self.breaches
+            and self.returncode == 0
+            and self.passed > 0
+            and self.failed == 0
+        )
 
     def ran_under(self, prefix: str) -> int:
         """How many tests of a module prefix (e.g. `tests.features.pets.`) ran."""
@@ -86,8 +96,8 @@ class TestReport:
             for case in self.cases
             if case.outcome in ("failed", "error")
         ]
-        if failing:
-            return failing[:20]
+        if failing or self.breaches:
+            return failing[:20] + self.breaches
         if own == 0:
             return [f"no test under {tests_dir}/ ran: the feature's tests were not collected"]
         tail = self.output.strip().splitlines()[-3:]
@@ -102,6 +112,7 @@ class TestReport:
         ]
         if self.timed_out:
             lines.append(f"the test run was killed after its timeout of {self.seconds:.0f} s")
+        lines += self.breaches
         output = self.output
         for marker in ("= FAILURES =", "= ERRORS ="):
             at = output.find(marker)
@@ -129,10 +140,17 @@ def scrubbed_environment(home: Path) -> dict[str, str]:
 
 
 def run_tests(
-    worktree: Path, *, python: Path, timeout: float, sandboxed: bool = True
+    worktree: Path,
+    *,
+    python: Path,
+    timeout: float,
+    sandboxed: bool = True,
+    limits: sandbox.Limits | None = None,
 ) -> TestReport:
     """Run `python -m pytest tests` in `worktree` once and return what each test did."""
-    with start_tests(worktree, python=python, timeout=timeout, sandboxed=sandboxed) as run:
+    with start_tests(
+        worktree, python=python, timeout=timeout, sandboxed=sandboxed, limits=limits
+    ) as run:
         run.release()
         return run.wait()
 
@@ -140,8 +158,11 @@ def run_tests(
 class TestRun:
     """One pytest process, started early and held at a gate until the files are ready.
 
-    `release()` lets it collect and run; `wait()` returns the report. Leaving the `with` block
-    without a release abandons the run and kills its whole process group.
+    The box never sees the checkout: `release()` copies its files (never `.git`) into a folder
+    of the box's own and lets the run collect and execute; `wait()` returns the report, read
+    back only from the run's stdout (a descriptor the builder holds) and from a folder the box
+    cannot swap, with every read and wait bounded. Leaving the `with` block without a release
+    abandons the run and kills everything it started.
     """
 
     __test__ = False
@@ -154,18 +175,41 @@ class TestRun:
         timeout: float,
         sandboxed: bool = True,
         migration: dict[str, str] | None = None,
+        limits: sandbox.Limits | None = None,
     ) -> None:
         self.timeout = timeout
-        self._scratch = tempfile.TemporaryDirectory(prefix="petsage-test-")
-        scratch = Path(self._scratch.name)
-        self._junit = scratch / "junit.xml"
-        self._log_path = scratch / "pytest.log"
-        gate_source = Path(__file__).with_name("pytest_gate.py")
-        (scratch / "plugins").mkdir()
-        shutil.copyfile(gate_source, scratch / "plugins" / "petsage_gate.py")
+        self.source = worktree
+        self.sandboxed = sandboxed
+        self.limits = limits or sandbox.Limits(cpu_seconds=int(timeout) + 30)
+        self._box: sandbox.Box | None = None
+        self._gate = -1
+        self._scratch = Path(tempfile.mkdtemp(prefix="petsage-test-"))
+        private = self._scratch / "private"
+        outside = self._scratch / "box"
+        private.mkdir(mode=0o700)
+        outside.mkdir(mode=0o700)
+        self._log_path = private / "pytest.log"
+        self._folders = {name: outside / name for name in ("work", "home", "out", "plugins")}
+        for folder in self._folders.values():
+            folder.mkdir(mode=0o755)
+        self._uid = sandbox.BOX_UID if sandboxed and os.geteuid() == 0 else -1
+        for name in ("work", "home", "out"):
+            boxfiles.give(self._folders[name], self._uid)
+        inside = (
+            {name: f"{sandbox.BOX_ROOT}/{name}" for name in self._folders}
+            if sandboxed
+            else {name: str(folder) for name, folder in self._folders.items()}
+        )
+        self._work_inside = inside["work"]
+        plugins = self._folders["plugins"]
+        shutil.copyfile(Path(__file__).with_name("pytest_gate.py"), plugins / "petsage_gate.py")
         gate_read, self._gate = os.pipe()
-        env = scrubbed_environment(scratch)
-        env.update(PYTHONPATH=str(scratch / "plugins"), PETSAGE_TEST_GATE_FD=str(gate_read))
+        env = scrubbed_environment(Path(inside["home"]))
+        env.update(
+            PYTHONPATH=inside["plugins"],
+            PETSAGE_TEST_GATE_FD=str(gate_read),
+            TMPDIR="/tmp" if sandboxed else inside["home"],
+        )
         command = [
             str(python),
             "-m",
@@ -176,57 +220,70 @@ class TestRun:
             "petsage_gate",
             "-p",
             "no:cacheprovider",
-            f"--rootdir={worktree}",
-            f"--junitxml={self._junit}",
+            f"--rootdir={inside['work']}",
+            f"--junitxml={inside['out']}/junit.xml",
             "-o",
             "junit_family=xunit2",
         ]
-        self._migration_out: Path | None = None
+        self._migration = migration is not None
         if migration is not None:
             # The feature's Alembic revision, made and checked in the same box before the tests.
-            self._migration_out = scratch / "migration.json"
             plugin = Path(__file__).with_name("pytest_migrations.py")
-            shutil.copyfile(plugin, scratch / "plugins" / "petsage_migrations.py")
+            shutil.copyfile(plugin, plugins / "petsage_migrations.py")
             command[5:5] = ["-p", "petsage_migrations"]
-            env["PETSAGE_MIGRATION"] = json.dumps({**migration, "out": str(self._migration_out)})
+            out = f"{inside['out']}/migration.json"
+            env["PETSAGE_MIGRATION"] = json.dumps({**migration, "out": out})
         if not has_pytest_config(worktree):
-            # Else pytest would look above the worktree and could take any stranger's config.
-            (scratch / "pytest.ini").write_text("[pytest]\n")
-            command += ["-c", str(scratch / "pytest.ini")]
-        (scratch / "home").mkdir()
-        env.update(HOME=str(scratch / "home"), TMPDIR="/tmp" if sandboxed else str(scratch))
+            # Else pytest would look above the checkout and could take any stranger's config.
+            (plugins / "pytest.ini").write_text("[pytest]\n")
+            command += ["-c", f"{inside['plugins']}/pytest.ini"]
         popen_env = env
-        if sandboxed:
-            command = sandbox.wrap(
-                command,
-                worktree=worktree,
-                scratch=scratch,
-                python=python,
-                env=env,
-                limits=sandbox.Limits(cpu_seconds=int(timeout) + 30),
-            )
-            popen_env = {"PATH": "/usr/bin:/bin"}
+        pass_fds: tuple[int, ...] = (gate_read,)
         self._log = open(self._log_path, "wb")  # noqa: SIM115 - closed by wait() or cleanup
         try:
+            if sandboxed:
+                self._box = sandbox.build_box(
+                    command,
+                    writable={inside[n]: self._folders[n] for n in ("work", "home", "out")},
+                    readonly={inside["plugins"]: plugins},
+                    chdir=inside["work"],
+                    python=python,
+                    env=env,
+                    limits=self.limits,
+                    name=self._scratch.name,
+                )
+                command = self._box.argv
+                popen_env = {"PATH": "/usr/bin:/bin"}
+                pass_fds += self._box.pass_fds
             self._process = subprocess.Popen(
                 command,
-                cwd=worktree,
+                cwd=self._folders["work"],
                 env=popen_env,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                pass_fds=(gate_read,),
+                pass_fds=pass_fds,
             )
-        except OSError as e:
-            self._cleanup()
-            raise TestRunError(f"cannot start {python}: {e}") from e
-        finally:
+        except (OSError, sandbox.SandboxUnavailable) as e:
             os.close(gate_read)
+            self._cleanup()
+            if isinstance(e, sandbox.SandboxUnavailable):
+                raise
+            raise TestRunError(f"cannot start {python}: {e}") from e
+        os.close(gate_read)
+        if self._box is not None:
+            self._box.close()
         self._started = 0.0
 
+    @property
+    def missing_limits(self) -> list[str]:
+        """The limits this machine could not set on the box (empty when all bind)."""
+        return list(self._box.missing) if self._box is not None else []
+
     def release(self) -> None:
-        """The files are in place: let the run collect and execute the tests."""
+        """The files are in place: copy them into the box and let the run collect and execute."""
+        boxfiles.copy_checkout(self.source, self._folders["work"], self._uid)
         self._started = time.perf_counter()
         with contextlib.suppress(BrokenPipeError):
             os.write(self._gate, b"go")
@@ -251,28 +308,56 @@ class TestRun:
                     if should_stop is not None and should_stop():
                         break
         finally:
-            _kill_group(self._process.pid)
-            self._process.wait()
+            self._stop()
         self._log.close()
         report = TestReport(
             returncode=returncode,
             output=_tail(self._log_path),
             seconds=time.perf_counter() - self._started,
             timed_out=timed_out,
+            missing_limits=self.missing_limits,
         )
-        if self._junit.exists():
-            report.cases = _read_junit(self._junit)
+        junit = boxfiles.read_untrusted(self._folders["out"], "junit.xml", JUNIT_CAP)
+        if isinstance(junit, bytes):
+            report.cases = _read_junit(junit)
+        elif junit is not None:
+            report.breaches.append(junit)
+        if self.sandboxed:
+            report.breaches += boxfiles.written_too_much(
+                [self._folders[n] for n in ("work", "home", "out")], self.limits
+            )
+        if self._box is not None:
+            peak = self._box.cgroup.peak_memory()
+            if peak is not None:
+                report.peak_memory = peak
         return report
 
     def migration_result(self) -> dict[str, Any] | None:
-        """What the migration plugin found (read before leaving the `with` block), if it ran."""
-        if self._migration_out is None or not self._migration_out.is_file():
+        """What the migration plugin found (read before leaving the `with` block), if it ran.
+
+        The box wrote it: it is read like the JUnit file, through a handle the box cannot swap.
+        """
+        if not self._migration:
+            return None
+        found = boxfiles.read_untrusted(self._folders["out"], "migration.json", JUNIT_CAP)
+        if not isinstance(found, bytes):
             return None
         try:
-            found = json.loads(self._migration_out.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = json.loads(found.decode("utf-8"))
+        except ValueError:
             return None
-        return found if isinstance(found, dict) else None
+        return data if isinstance(data, dict) else None
+
+    def _stop(self) -> None:
+        """Kill the run and everything it started; every wait here is bounded."""
+        _kill_group(self._process.pid)
+        if self._box is not None:
+            self._box.cgroup.kill_all()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=10)
+        if self._box is not None:
+            self._box.cgroup.kill_all()
+            self._box.cgroup.remove()
 
     def __enter__(self) -> TestRun:
         return self
@@ -284,11 +369,14 @@ class TestRun:
         if self._gate >= 0:
             os.close(self._gate)
             self._gate = -1
-        if hasattr(self, "_process") and self._process.poll() is None:
-            _kill_group(self._process.pid)
-            self._process.wait()
-        self._log.close()
-        self._scratch.cleanup()
+        if hasattr(self, "_process"):
+            self._stop()
+        if self._box is not None:
+            self._box.close()
+            self._box.cgroup.remove()
+        if hasattr(self, "_log"):
+            self._log.close()
+        boxfiles.remove_tree(self._scratch)
 
 
 def has_pytest_config(root: Path) -> bool:
@@ -307,6 +395,7 @@ def start_tests(
     timeout: float,
     sandboxed: bool = True,
     migration: dict[str, str] | None = None,
+    limits: sandbox.Limits | None = None,
 ) -> TestRun:
     """Start the target's suite in `worktree` (in the sandbox), held until `release()`.
 
@@ -314,7 +403,12 @@ def start_tests(
     feature's Alembic revision (`agent.pytest_migrations`).
     """
     return TestRun(
-        worktree, python=python, timeout=timeout, sandboxed=sandboxed, migration=migration
+        worktree,
+        python=python,
+        timeout=timeout,
+        sandboxed=sandboxed,
+        migration=migration,
+        limits=limits,
     )
 
 
@@ -325,16 +419,13 @@ def _kill_group(pid: int) -> None:
 
 
 def _tail(path: Path) -> str:
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        if size > OUTPUT_TAIL:
-            handle.seek(size - OUTPUT_TAIL)
-        return handle.read().decode("utf-8", errors="replace")
+    data = boxfiles.read_untrusted(path.parent, path.name, OUTPUT_TAIL, tail=True)
+    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else ""
 
 
-def _read_junit(path: Path) -> list[TestCase]:
+def _read_junit(data: bytes) -> list[TestCase]:
     try:
-        root = ElementTree.parse(path).getroot()
+        root = ElementTree.fromstring(data)
     except ElementTree.ParseError:
         return []
     cases = []

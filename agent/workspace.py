@@ -28,6 +28,7 @@ ZERO_SHA = "0" * 40
 OBJECT_ID = re.compile(r"[0-9a-f]{40}")
 #: A build id (and a worktree's name): safe as a folder name and inside a `--grep`.
 BUILD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+SAFE_GIT_CONFIG = ("core.hooksPath=/dev/null", "core.fsmonitor=false")
 _worktree_guard = threading.Lock()
 
 
@@ -233,13 +234,24 @@ class TargetRepo:
 
 
 class Worktree:
-    """One build's private checkout."""
+    """One build's private checkout.
+
+    Generated code never runs here: the box gets a copy of the files without `.git`. Even so,
+    every git command names its repository explicitly (`GIT_DIR`, `GIT_WORK_TREE`, read once
+    when the worktree is made) and runs with hooks and fsmonitor off, and a build's commit is
+    the tree recorded before its tests ran (`record`), committed with `commit-tree` afterwards.
+    """
 
     def __init__(self, path: Path, start: str, author: tuple[str, str]) -> None:
         self.path = path
         self.start = start
         self.author = author
+        self.tree: str | None = None
         self._git = git.Git(str(path))
+        self._git.set_persistent_git_options(c=list(SAFE_GIT_CONFIG))
+        self._git.update_environment(
+            GIT_DIR=str(_git_dir_of(path)), GIT_WORK_TREE=str(path), GIT_OPTIONAL_LOCKS="0"
+        )
 
     def write(self, files: list[BundleFile]) -> None:
         """Write files without following any symlink, creating real folders only."""
@@ -266,6 +278,20 @@ class Worktree:
         """Record exactly these files' current content as the commit to be."""
         _git(self._git.add, "--", *paths)
 
+    def record(self, paths: list[str]) -> str:
+        """Stage `paths` and record the tree to commit, before any generated code runs."""
+        self.stage(paths)
+        self.tree = _git(self._git.write_tree)
+        return self.tree
+
+    def commit_recorded(self, message: str) -> str:
+        """Commit the tree `record` took, on the start commit; no hook, no work-tree config."""
+        if self.tree is None:
+            raise WorkspaceError("no tree was recorded before the tests ran")
+        command = [*_git_as(self.author), *_safe_options(), "commit-tree", self.tree]
+        command += ["-p", self.start, "-m", message]
+        return _git(self._git.execute, command).strip()
+
     def diff(self) -> str:
         """The staged change as a patch against the start commit."""
         return _git(
@@ -276,6 +302,7 @@ class Worktree:
         """Merge `head` into this checkout; on conflict, abort and return the conflicting paths."""
         command = [
             *_git_as(self.author),
+            *_safe_options(),
             "merge",
             "--no-ff",
             "--no-edit",
@@ -314,9 +341,26 @@ def check_build_id(value: str) -> str:
     return value
 
 
+def _git_dir_of(path: Path) -> Path:
+    """The worktree's own git folder, from its `.git` file (read before anything runs there)."""
+    marker = path / ".git"
+    if marker.is_dir():
+        return marker
+    text = marker.read_text(encoding="utf-8").strip()
+    if not text.startswith("gitdir: "):
+        raise WorkspaceError(f"{marker} does not name a git folder")
+    found = Path(text.removeprefix("gitdir: "))
+    return found if found.is_absolute() else (path / found).resolve()
+
+
+def _safe_options() -> list[str]:
+    return [item for option in SAFE_GIT_CONFIG for item in ("-c", option)]
+
+
 def _commit(runner: git.Git, message: str, author: tuple[str, str]) -> None:
     """Commit the index; a rebuild with identical files still records its own commit."""
-    command = [*_git_as(author), "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message]
+    command = [*_git_as(author), *_safe_options(), "commit", "--quiet", "--no-verify"]
+    command += ["--allow-empty", "-m", message]
     _git(runner.execute, command)
 
 

@@ -163,3 +163,46 @@ def test_a_table_module_must_define_an_orm_table_class() -> None:
     assert table in [
         f.path for f in check_bundle(add(seed_bundle(), table, good), "smoke_test").files
     ]
+
+
+CONFTEST = "tests/features/smoke_test/conftest.py"
+
+
+def seed_tests() -> str:
+    return next(f.content for f in seed_bundle().files if f.path == TESTS)
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "reason"),
+    [
+        (CONFTEST, "x = 1\n", "a `conftest.py` may not be generated"),
+        (TESTS, "def pytest_collection_modifyitems(items):\n    items.clear()\n", "pytest hook"),
+        (TESTS, "pytest_plugins = ['evil']\n", "`pytest_plugins`"),
+        (TESTS, "import pytest\npytest.skip('no', allow_module_level=True)\n", "module level"),
+        (TESTS, "import pytest\nif True:\n    pytest.importorskip('x')\n", "module level"),
+        (TESTS, "import pytest\npytestmark = pytest.mark.skip\n", "`pytestmark`"),
+    ],
+)
+def test_what_would_steer_pytest_is_refused(path: str, content: str, reason: str) -> None:
+    if path == CONFTEST:
+        bundle = add(seed_bundle(), path, content)
+    else:
+        bundle = with_file(seed_bundle(), path, seed_tests() + "\n" + content)
+    found = problems(bundle)
+    assert any(path in p and reason in p for p in found), found
+
+
+def test_a_skip_inside_a_test_and_the_anyio_mark_are_fine() -> None:
+    content = (
+        seed_tests()
+        + "\nimport pytest\npytestmark = pytest.mark.anyio\n"
+        + "def test_later():\n    pytest.skip('later')\n"
+    )
+    check_bundle(with_file(seed_bundle(), TESTS, content), "smoke_test")
+
+
+def test_the_scan_switched_off_lets_code_through_but_not_paths() -> None:
+    bundle = add(seed_bundle(), CONFTEST, "import subprocess\ndef pytest_configure(config): ...\n")
+    check_bundle(bundle, "smoke_test", scan=False)
+    with pytest.raises(BundleError):
+        check_bundle(add(seed_bundle(), "requirements.txt", "evil\n"), "smoke_test", scan=False)

@@ -2,7 +2,7 @@ import ast
 
 import pytest
 
-from agent.safety import find_dangerous_code
+from agent.safety import count_tests, find_dangerous_code
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,19 @@ def test_each_dangerous_construct_is_found_with_its_line(source: str, reason: st
 )
 def test_harmless_code_passes(source: str) -> None:
     assert find_dangerous_code(ast.parse(source)) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "count"),
+    [
+        ("def test_a(): ...\ndef test_b(): ...\ndef helper(): ...\n", 2),
+        ("def test_a(): ...\ndef test_a(): ...\n", 1),
+        ("class TestX:\n    def test_a(self): ...\n    def test_b(self): ...\n", 2),
+        ("class TestX:\n    def __init__(self): ...\n    def test_a(self): ...\n", 0),
+        ("class TestX:\n    __test__ = False\n    def test_a(self): ...\n", 0),
+        ("def test_a(): ...\ntest_a = None\n", 0),
+        ("async def test_a(): ...\nclass Helper:\n    def test_b(self): ...\n", 1),
+    ],
+)
+def test_tests_are_counted_from_the_ast(source: str, count: int) -> None:
+    assert count_tests(ast.parse(source)) == count

@@ -18,7 +18,14 @@ import pytest
 from agent.bundle import BundleFile, parse_reply
 from agent.loop import Builder
 from agent.models.scripted import ScriptedModel
-from agent.sandbox import UNSANDBOXED_NOTE, Limits, check_available, interpreter_paths, wrap
+from agent.sandbox import (
+    BOX_UID,
+    UNSANDBOXED_NOTE,
+    Limits,
+    build_box,
+    check_available,
+    interpreter_paths,
+)
 from agent.settings import Settings
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST, refs
 
@@ -168,20 +175,26 @@ def test_the_box_shows_only_the_interpreter_and_usr(tmp_path: Path) -> None:
 
     folders = interpreter_paths(sys.executable)
     assert all(not f.startswith("/work") for f in folders)
-    argv = wrap(
+    box = build_box(
         ["python"],
-        worktree=tmp_path,
-        scratch=tmp_path,
+        writable={"/petsage/work": tmp_path},
+        readonly={},
+        chdir="/petsage/work",
         python=Path(sys.executable),
         env={"A": "1"},
         limits=Limits(),
+        name="argv-probe",
     )
-    assert (
-        "--unshare-all" in argv
-        and "--clearenv" in argv
-        and argv[argv.index("--uid") + 1] == "65534"
-    )
-    assert (
-        os.environ.get("OPENAI_API_KEY", "x") not in " ".join(argv)
-        or "OPENAI_API_KEY" not in os.environ
-    )
+    try:
+        argv = box.argv
+        assert "--clearenv" in argv and "--unshare-net" in argv
+        assert str(tmp_path) in argv and "/petsage/work" in argv
+        if os.geteuid() == 0:
+            assert f"--reuid={BOX_UID}" in argv and "--no-new-privs" in argv
+        assert (
+            os.environ.get("OPENAI_API_KEY", "x") not in " ".join(argv)
+            or "OPENAI_API_KEY" not in os.environ
+        )
+    finally:
+        box.close()
+        box.cgroup.remove()

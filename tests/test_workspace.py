@@ -139,3 +139,31 @@ def test_a_checkout_with_a_symlink_leading_outside_is_refused(tmp_path: Path) ->
     ):
         pass
     assert not (tmp_path / "state" / "worktrees" / "b4").exists()
+
+
+def test_the_recorded_tree_is_committed_and_no_planted_hook_runs(tmp_path: Path) -> None:
+    target = repo_at(tmp_path / "ws", tmp_path)
+    target.ensure()
+    main = target.branches()["main"]
+    marker = tmp_path / "hook-ran"
+    with target.worktree(main, "b9") as worktree:
+        worktree.write([BundleFile(path="src/features/pets/a.py", content="a = 1\n")])
+        tree = worktree.record(["src/features/pets/a.py"])
+        # What generated code did before this fix: its own .git, hooks and fsmonitor in it.
+        (worktree.path / ".git").unlink()
+        hooks = worktree.path / ".git" / "hooks"
+        hooks.mkdir(parents=True)
+        (worktree.path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+        (worktree.path / ".git" / "config").write_text(
+            f"[core]\n\thooksPath = {hooks}\n\tfsmonitor = {hooks}/fsmonitor\n"
+        )
+        for name in ("pre-commit", "post-commit", "reference-transaction", "fsmonitor"):
+            (hooks / name).write_text(f"#!/bin/sh\ntouch {marker}\n")
+            (hooks / name).chmod(0o755)
+        (worktree.path / "src/features/pets/a.py").write_text("a = 'changed after'\n")
+        commit = worktree.commit_recorded("feat(pets): recorded")
+        assert git(target.path, "rev-parse", f"{commit}^{{tree}}").strip() == tree
+        assert git(target.path, "rev-parse", f"{commit}^").strip() == main
+        assert git(target.path, "show", f"{commit}:src/features/pets/a.py").strip() == "a = 1"
+        assert worktree.diff().count("a = 1") == 1
+    assert not marker.exists()

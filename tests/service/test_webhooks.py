@@ -210,7 +210,9 @@ def test_bad_signatures_readers_and_unreadable_issues_build_nothing(
     sent = cli(*hook, *url, cwd=tmp_path, env={"PETSAGE_WEBHOOK_SECRET": SECRET})
     assert sent.returncode == 0 and sent.stdout.startswith("202 Accepted"), sent.stderr
     found = wait_for(lambda: [c for c in github.comments.values() if c["issue"] == 4])
-    assert "`feature`" in found[0]["body"] and "lowercase letters, digits and `_`" in found[0]["body"]
+    assert (
+        "`feature`" in found[0]["body"] and "lowercase letters, digits and `_`" in found[0]["body"]
+    )
     assert "**Feature Request:**" in found[0]["body"]  # the example form
     with httpx.Client(base_url=server.url) as client:
         assert client.get("/api/v1/builds").json()["total"] == 0
