@@ -3,8 +3,9 @@
 Generated tests never run in the builder's environment. The environment holds what the target's
 `requirements.txt` asks for (FastAPI, httpx, pytest...), is created once and reused: it lives
 in a cache keyed by the requirements' hash, so every workspace with the same requirements
-shares it. With no network, it falls back to a venv that sees the base interpreter's packages,
-and says so.
+shares it. With no network, it falls back to a venv over the packages the builder itself runs
+with (its virtualenv's, its user install's or its interpreter's: a `.pth` file names their
+folders), and says so.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def ensure_test_env(
     """The environment for `requirements` (the target's requirements.txt), made on first use."""
     cache = cache or default_cache()
     base = base_python or Path(sys.executable)
-    digest = hashlib.sha256(f"{base.resolve()}\n{requirements}".encode()).hexdigest()[:16]
+    # Unresolved too: two virtualenvs over one interpreter hold different packages.
+    key = f"{base.resolve()}\n{base.absolute()}\n{requirements}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     folder = cache / digest
     ready = folder / ".petsage-ready"
     python = folder / "bin" / "python"
@@ -81,19 +84,47 @@ def _create(folder: Path, base: Path, requirements: str) -> str | None:
         _run(install, "install the target's requirements")
         return None
     except TestRunError:
-        # No network (or no index): see the base interpreter's packages instead.
+        # No network (or no index): the builder's own packages instead, wherever they live. Not
+        # `--system-site-packages`: from a virtualenv that would see its base's, not the venv's.
         shutil.rmtree(folder, ignore_errors=True)
         _run(
-            [str(base), "-m", "venv", "--without-pip", "--system-site-packages", str(folder)],
+            [str(base), "-m", "venv", "--without-pip", str(folder)],
             "create the fallback test environment",
         )
+        folders = _output([str(base), "-E", "-c", _PACKAGE_FOLDERS], "list the builder's packages")
+        site_packages = _output(
+            [str(folder / "bin" / "python"), "-I", "-c", _SITE_PACKAGES], "find its site-packages"
+        )
+        pth = Path(site_packages.strip()) / "_petsage_builder_packages.pth"
+        pth.write_text(folders)
         return (
             "the target's requirements could not be installed (offline?); its tests used a "
-            "virtual environment over the builder interpreter's packages"
+            f"virtual environment over the builder's own packages ({base})"
         )
+
+
+# The folders the builder's interpreter imports installed packages from, in its order: site and
+# user site, and those a `.pth` adds (a venv over another); not the stdlib, not PYTHONPATH.
+_PACKAGE_FOLDERS = """
+import os, site, sys
+found = site.getsitepackages()
+if site.ENABLE_USER_SITE:
+    found.append(site.getusersitepackages())
+found += [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")]
+seen = []
+for p in map(os.path.realpath, found):
+    if os.path.isdir(p) and p not in seen:
+        seen.append(p)
+print("\\n".join(seen))
+"""
+_SITE_PACKAGES = "import sysconfig; print(sysconfig.get_path('purelib'))"
 
 
 def _run(command: list[str], what: str) -> None:
+    _output(command, what)
+
+
+def _output(command: list[str], what: str) -> str:
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False
@@ -102,3 +133,4 @@ def _run(command: list[str], what: str) -> None:
         raise TestRunError(f"cannot {what}: {e}") from e
     if done.returncode != 0:
         raise TestRunError(f"cannot {what}: {(done.stderr or done.stdout).strip()[-800:]}")
+    return done.stdout
