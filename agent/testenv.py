@@ -83,7 +83,7 @@ def _create(folder: Path, base: Path, requirements: str) -> str | None:
     try:
         _run(install, "install the target's requirements")
         return None
-    except TestRunError:
+    except TestRunError as e:
         # No network (or no index): the builder's own packages instead, wherever they live. Not
         # `--system-site-packages`: from a virtualenv that would see its base's, not the venv's.
         shutil.rmtree(folder, ignore_errors=True)
@@ -97,9 +97,10 @@ def _create(folder: Path, base: Path, requirements: str) -> str | None:
         )
         pth = Path(site_packages.strip()) / "_petsage_builder_packages.pth"
         pth.write_text(folders)
+        reason = str(e).strip().splitlines()[-1].strip()[:200]
         return (
-            "the target's requirements could not be installed (offline?); its tests used a "
-            f"virtual environment over the builder's own packages ({base})"
+            f"the target's requirements could not be installed (offline? {reason}); its tests "
+            f"used a virtual environment over the builder's own packages ({base})"
         )
 
 
