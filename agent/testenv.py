@@ -91,7 +91,7 @@ def _create(folder: Path, base: Path, requirements: str) -> str | None:
             [str(base), "-m", "venv", "--without-pip", str(folder)],
             "create the fallback test environment",
         )
-        folders = _output([str(base), "-E", "-c", _PACKAGE_FOLDERS], "list the builder's packages")
+        folders = _output([str(base), "-c", _PACKAGE_FOLDERS], "list the builder's packages")
         site_packages = _output(
             [str(folder / "bin" / "python"), "-I", "-c", _SITE_PACKAGES], "find its site-packages"
         )
@@ -105,7 +105,7 @@ def _create(folder: Path, base: Path, requirements: str) -> str | None:
 
 
 # The folders the builder's interpreter imports installed packages from, in its order: site and
-# user site, and those a `.pth` adds (a venv over another); not the stdlib, not PYTHONPATH.
+# user site (PYTHONUSERBASE counts), and those a `.pth` adds; not the stdlib.
 _PACKAGE_FOLDERS = """
 import os, site, sys
 found = site.getsitepackages()
