@@ -180,11 +180,15 @@ def _parents(folder: str, made: set[str]) -> list[str]:
 
 @functools.lru_cache(maxsize=8)
 def interpreter_paths(python: str) -> tuple[str, ...]:
-    """The folders an interpreter needs besides /usr: its prefixes (a venv's and its base's).
+    """The folders an interpreter needs besides /usr: its prefixes (a venv's and its base's),
+    and the package folders a `.pth` file adds (the offline fallback's, over the builder's venv).
 
     Nothing else of the host is visible: not the builder's checkout, not home folders.
     """
-    probe = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix]))"
+    probe = (
+        "import json, os, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix]"
+        " + [p for p in sys.path if os.path.basename(p) in ('site-packages', 'dist-packages')]))"
+    )
     done = subprocess.run(
         [python, "-I", "-c", probe], capture_output=True, text=True, check=False, timeout=60
     )
@@ -194,7 +198,8 @@ def interpreter_paths(python: str) -> tuple[str, ...]:
     real_python = os.path.realpath(python)
     if not any(real_python.startswith(folder + os.sep) for folder in folders | {"/usr"}):
         folders.add(str(Path(real_python).parent))
-    return tuple(sorted(f for f in folders if f != "/usr" and not f.startswith("/usr/")))
+    outermost = {f for f in folders if not any(f.startswith(o + os.sep) for o in folders)}
+    return tuple(sorted(f for f in outermost if f != "/usr" and not f.startswith("/usr/")))
 
 
 def check_available() -> str | None:

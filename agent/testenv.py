@@ -5,8 +5,9 @@ Generated tests never run in the builder's environment. The environment holds wh
 in a cache keyed by the requirements' hash, so every workspace with the same requirements
 shares it. The builder installs it from the *base* branch's requirements (a generated change to
 them is refused by the path checks), with an environment that holds no key or token. With no
-network, it falls back to a venv that sees the base interpreter's packages,
-and says so.
+network, it falls back to a venv over the packages the builder itself runs with (its
+virtualenv's, its user install's or its interpreter's: a `.pth` file names their folders), and
+says so.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def ensure_test_env(
     """The environment for `requirements` (the target's requirements.txt), made on first use."""
     cache = cache or default_cache()
     base = base_python or Path(sys.executable)
-    digest = hashlib.sha256(f"{base.resolve()}\n{requirements}".encode()).hexdigest()[:16]
+    # Unresolved too: two virtualenvs over one interpreter hold different packages.
+    key = f"{base.resolve()}\n{base.absolute()}\n{requirements}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     folder = cache / digest
     ready = folder / ".petsage-ready"
     python = folder / "bin" / "python"
@@ -104,17 +107,42 @@ def _create(folder: Path, base: Path, requirements: str) -> str | None:
     try:
         _run(install, "install the target's requirements")
         return None
-    except TestRunError:
-        # No network (or no index): see the base interpreter's packages instead.
+    except TestRunError as e:
+        # No network (or no index): the builder's own packages instead, wherever they live. Not
+        # `--system-site-packages`: from a virtualenv that would see its base's, not the venv's.
         shutil.rmtree(folder, ignore_errors=True)
         _run(
-            [str(base), "-m", "venv", "--without-pip", "--system-site-packages", str(folder)],
+            [str(base), "-m", "venv", "--without-pip", str(folder)],
             "create the fallback test environment",
         )
-        return (
-            "the target's requirements could not be installed (offline?); its tests used a "
-            "virtual environment over the builder interpreter's packages"
+        folders = _output([str(base), "-c", _PACKAGE_FOLDERS], "list the builder's packages")
+        site_packages = _output(
+            [str(folder / "bin" / "python"), "-I", "-c", _SITE_PACKAGES], "find its site-packages"
         )
+        pth = Path(site_packages.strip()) / "_petsage_builder_packages.pth"
+        pth.write_text(folders)
+        reason = str(e).strip().splitlines()[-1].strip()[:200]
+        return (
+            f"the target's requirements could not be installed (offline? {reason}); its tests "
+            f"used a virtual environment over the builder's own packages ({base})"
+        )
+
+
+# The folders the builder's interpreter imports installed packages from, in its order: site and
+# user site (PYTHONUSERBASE counts), and those a `.pth` adds; not the stdlib.
+_PACKAGE_FOLDERS = """
+import os, site, sys
+found = site.getsitepackages()
+if site.ENABLE_USER_SITE:
+    found.append(site.getusersitepackages())
+found += [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")]
+seen = []
+for p in map(os.path.realpath, found):
+    if os.path.isdir(p) and p not in seen:
+        seen.append(p)
+print("\\n".join(seen))
+"""
+_SITE_PACKAGES = "import sysconfig; print(sysconfig.get_path('purelib'))"
 
 
 def install_environment(home: Path) -> dict[str, str]:
@@ -134,7 +162,15 @@ def _has_credentials(value: str) -> bool:
 
 
 def _run(command: list[str], what: str) -> None:
+    """Run pip or venv with the clean install environment (no key, no token, a fresh HOME)."""
     home = Path(tempfile.mkdtemp(prefix="petsage-pip-"))
+    try:
+        _output(command, what, install_environment(home))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _output(command: list[str], what: str, env: dict[str, str] | None = None) -> str:
     try:
         done = subprocess.run(
             command,
@@ -142,11 +178,10 @@ def _run(command: list[str], what: str) -> None:
             text=True,
             timeout=INSTALL_TIMEOUT,
             check=False,
-            env=install_environment(home),
+            env=env,
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise TestRunError(f"cannot {what}: {e}") from e
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     if done.returncode != 0:
         raise TestRunError(f"cannot {what}: {(done.stderr or done.stdout).strip()[-800:]}")
+    return done.stdout
