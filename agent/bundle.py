@@ -32,6 +32,10 @@ class FileBundle(BaseModel):
     files: list[BundleFile]
     summary: str = ""
     notes: list[str] = Field(default_factory=list)
+    requirements: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Requirement id (`op.create`, `age.le`, `text.1`) → the tests that check it.",
+    )
 
     def get(self, path: str) -> BundleFile | None:
         return next((f for f in self.files if f.path == path), None)

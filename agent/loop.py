@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.build.verify.box import Box
+from agent.build.verify.gates import verify
+from agent.build.verify.render import verification_summary
 from agent.bundle import FileBundle, parse_reply
 from agent.checks import check_bundle
 from agent.context import load_context
@@ -284,6 +287,38 @@ class _BuildRun:
             self._record_tests(report, own, bundle)
             if report.ok and own > 0:
                 yield self._event("tested", f"{report.passed} passed", round=round_number)
+                self._check_stop()
+                with self._timed("verify"):
+                    verification = verify(
+                        worktree.path,
+                        request,
+                        bundle,
+                        repo=self.repo,
+                        base=start,
+                        report=report,
+                        settings=self.settings,
+                        box=Box(test_python, self.settings.test_timeout, sandboxed),
+                    )
+                self.result.verification = verification
+                if not verification.ok:
+                    reasons = verification.reasons
+                    record.outcome, record.reasons = "unverified", reasons
+                    if self.result.attempt is not None:
+                        self.result.attempt.diff = worktree.diff()
+                    feedback = Feedback("verification", tuple(reasons))
+                    yield self._event(
+                        "verified",
+                        f"{len(reasons)} gate failure(s)",
+                        ok=False,
+                        round=round_number,
+                        reasons=reasons,
+                    )
+                    continue
+                yield self._event(
+                    "verified",
+                    verification_summary(verification),
+                    round=round_number,
+                )
                 with self._timed("commit"):
                     self.result.commit = worktree.commit(
                         commit_message(

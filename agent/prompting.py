@@ -92,6 +92,7 @@ def _repair_messages(task: GenerationTask) -> list[Message]:
         "validation": "repair_validation.md",
         "tests": "repair_tests.md",
         "length": "repair_length.md",
+        "verification": "repair_verification.md",
     }[feedback.kind]
     text = fill(
         _read(name),

@@ -18,6 +18,7 @@ import git
 import httpx
 
 from agent import BLUEPRINT_VERSION
+from agent.build.verify.render import verification_section
 from agent.errors import BuilderError
 from agent.result import BuildResult, PullRequest
 from agent.sandbox import UNSANDBOXED_NOTE
@@ -65,6 +66,8 @@ def pr_body(result: BuildResult) -> str:
         "",
         result.request.to_text(),
     ]
+    if result.verification is not None:
+        lines += ["", *verification_section(result.verification)]
     if UNSANDBOXED_NOTE in result.notes:
         lines += ["", f"> Warning: {UNSANDBOXED_NOTE}"]
     lines += ["", "<details><summary>Build report</summary>", "", result.report, "</details>"]

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         default="bwrap",
         description="Run generated tests under bubblewrap; `off` runs them unsandboxed (noted).",
     )
+    verify: Literal["off", "standard", "thorough"] = Field(
+        default="standard",
+        description="The `verified` stage's gates: `standard` = unwired, weakening, contract, "
+        "requirements, lint; `off` skips them.",
+    )
     max_request_bytes: int = Field(default=256 * 1024, gt=0, description="Largest request body.")
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from agent.build.verify.requirements_map import field_requirements
 from agent.bundle import BundleFile, FileBundle, normalise_content
 from agent.errors import ModelError, ModelRefused
 from agent.fields import FieldSpec, ResourceSpec
@@ -160,6 +161,12 @@ def _resource_values(
     ):
         if operation not in spec.operations:
             disabled.append((method, path))
+    rule_reqs = [
+        rid
+        for field in spec.fields
+        for rid in field_requirements(field)
+        if not rid.endswith(".required")
+    ]
     return {
         **_common(request, layout),
         "fields": fields,
@@ -177,6 +184,8 @@ def _resource_values(
         "required": py_literal(required),
         "optional": py_literal([f.name for f in spec.fields if not f.required]),
         "bad_cases": bad,
+        "rule_reqs": ", ".join(py_literal(r) for r in rule_reqs),
+        "required_reqs": ", ".join(py_literal(f"{name}.required") for name in required),
         "edge_cases": edge,
         "disabled": py_literal(disabled) if disabled else "",
     }
