@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,4 +89,3 @@ def copy_tree(source: Path, into: Path, name: str = "tree") -> Path:
         symlinks=True,
     )
     return target
-

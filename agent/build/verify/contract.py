@@ -53,7 +53,6 @@ def gate(contract: ContractDiff, feature: str, *, rebuild: bool) -> GateOutcome:
                 reasons.append(
                     f"{c.method.upper()} {c.path} existed on the base branch "
                     f"and was {label}{detail}"
-                    f"and was {label}{detail}"
                 )
     own_schema = layout.class_prefix
     for label, names in (
