@@ -54,7 +54,11 @@ class Settings(BaseSettings):
     verify: Literal["off", "standard", "thorough"] = Field(
         default="standard",
         description="The `verified` stage's gates: `standard` = unwired, weakening, contract, "
-        "requirements, lint; `off` skips them.",
+        "requirements, lint; `thorough` adds the mutation score and schema fuzzing; `off` "
+        "skips them.",
+    )
+    min_mutation_score: float = Field(
+        default=0.8, ge=0, le=1, description="At `thorough`: the least share of mutants killed."
     )
     max_request_bytes: int = Field(default=256 * 1024, gt=0, description="Largest request body.")
     workers: int = Field(

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.build.verify import contract, lint, requirements_map, unwired, weakening
+from agent.build.verify import contract, lint, mutation, requirements_map, unwired, weakening
 from agent.build.verify.box import Box, BoxRun, copy_tree
 from agent.build.verify.outcome import GateOutcome, Verification
 from agent.build.verify.testsource import TestFunction, read_tests
@@ -60,6 +60,18 @@ def verify(
     ]
     with tempfile.TemporaryDirectory(prefix="petsage-verify-") as scratch_name:
         probe = _probe(worktree, Path(scratch_name), request, repo, base, box)
+        if settings.verify == "thorough":
+            chosen = mutation.mutants(bundle, request.feature)
+            thorough = [
+                mutation.gate(
+                    worktree,
+                    Path(scratch_name) / "mutants",
+                    request.feature,
+                    chosen,
+                    box,
+                    settings.min_mutation_score,
+                )
+            ]
     unwired_cases, unwired_note, built, built_error, before, base_error = probe
     prefix = f"tests.features.{request.feature}."
     off = unwired.outcomes(unwired_cases, prefix)
@@ -94,6 +106,8 @@ def verify(
         request, tests, dict(bundle.requirements), results, off
     )
     gates.append(requirement_gate)
+    if settings.verify == "thorough":
+        gates += thorough
     return Verification(
         level=settings.verify,
         ok=all(g.ok for g in gates),

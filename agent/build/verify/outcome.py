@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 VerifyLevel = Literal["off", "standard", "thorough"]
-GateName = Literal["unwired", "weakening", "contract", "requirements", "lint"]
+GateName = Literal["unwired", "weakening", "contract", "requirements", "lint", "mutation", "fuzz"]
 
 
 class GateOutcome(BaseModel):
