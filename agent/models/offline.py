@@ -138,7 +138,9 @@ def _resource_values(
             {
                 "name": field.name,
                 "annotation": annotation if field.required else f"{annotation} | None",
-                "optional_annotation": f"{annotation} | None",
+                # PATCH: a required field may be left out but not set to null, and its
+                # schema says so (not nullable), so the OpenAPI document tells the truth.
+                "optional_annotation": annotation if field.required else f"{annotation} | None",
                 "create_suffix": _default_suffix(rules, required=field.required),
                 "update_suffix": _default_suffix(rules, required=False),
             }
@@ -172,6 +174,12 @@ def _resource_values(
         "fields": fields,
         "enums": enums,
         "uses_date": bool(date_names),
+        "date_fields": ", ".join(
+            py_literal(f.name) for f in spec.fields if f.type in ("date", "datetime")
+        ),
+        "number_fields": ", ".join(
+            py_literal(f.name) for f in spec.fields if f.type in ("int", "float")
+        ),
         "date_imports": ", ".join(date_names),
         "required_names": ", ".join(py_literal(name) for name in required),
         "required_names_list": required,
@@ -201,7 +209,9 @@ _OPERATION_DOC = {
 
 
 def _rules(field: FieldSpec) -> list[str]:
-    rules = []
+    # JSON's types as the schema says them: no 0 for a bool, no 5 for a str (see also the
+    # models' before-validators for numbers and dates).
+    rules = ["strict=True"] if field.type in ("str", "bool") else []
     for key in ("ge", "le", "min_length", "max_length"):
         value = getattr(field, key)
         if value is not None:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.build.verify import contract, lint, mutation, requirements_map, unwired, weakening
+from agent.build.verify import contract, fuzz, lint, mutation, requirements_map, unwired, weakening
 from agent.build.verify.box import Box, BoxRun, copy_tree
 from agent.build.verify.outcome import GateOutcome, Verification
 from agent.build.verify.testsource import TestFunction, read_tests
@@ -70,7 +70,8 @@ def verify(
                     chosen,
                     box,
                     settings.min_mutation_score,
-                )
+                ),
+                fuzz.gate(worktree, Path(scratch_name) / "fuzz", request.feature, box),
             ]
     unwired_cases, unwired_note, built, built_error, before, base_error = probe
     prefix = f"tests.features.{request.feature}."
