@@ -61,7 +61,8 @@ def verify(
     with tempfile.TemporaryDirectory(prefix="petsage-verify-") as scratch_name:
         probe = _probe(worktree, Path(scratch_name), request, repo, base, box)
         if settings.verify == "thorough":
-            chosen = mutation.mutants(bundle, request.feature)
+            fields = {f.name for f in request.resource.fields} if request.resource else set()
+            chosen = mutation.mutants(bundle, request.feature, fields)
             thorough = [
                 mutation.gate(
                     worktree,

@@ -38,8 +38,11 @@ class Mutant:
     source: str
 
 
-def mutants(bundle: FileBundle, feature: str, limit: int = MAX_MUTANTS) -> list[Mutant]:
-    """The feature's mutants, round-robin over bounds, status codes and routes."""
+def mutants(
+    bundle: FileBundle, feature: str, fields: set[str], limit: int = MAX_MUTANTS
+) -> list[Mutant]:
+    """The feature's mutants, round-robin over the bounds of the request's `fields`, status
+    codes and routes."""
     layout = FeatureLayout(feature)
     bounds: list[Mutant] = []
     statuses: list[Mutant] = []
@@ -47,7 +50,7 @@ def mutants(bundle: FileBundle, feature: str, limit: int = MAX_MUTANTS) -> list[
     for file in bundle.files:
         if not file.path.startswith(layout.src_dir + "/"):
             continue
-        bounds += _bound_mutants(file.path, file.content)
+        bounds += _bound_mutants(file.path, file.content, fields)
         statuses += _status_mutants(file.path, file.content)
         routes += _route_mutants(file.path, file.content)
     chosen = [m for group in zip_longest(bounds, statuses, routes) for m in group if m]
@@ -96,12 +99,12 @@ def gate(
     )
 
 
-def _bound_mutants(path: str, source: str) -> list[Mutant]:
+def _bound_mutants(path: str, source: str, fields: set[str]) -> list[Mutant]:
     lines = source.splitlines(keepends=True)
     found: dict[tuple[str, str], list[int]] = {}
     for number, line in enumerate(lines):
         match = _FIELD_LINE.match(line)
-        if match:
+        if match and match[1] in fields:
             for bound in _BOUND.finditer(line):
                 found.setdefault((match[1], bound[1]), []).append(number)
     result = []
