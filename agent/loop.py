@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.build.verify.box import Box
-from agent.build.verify.gates import verify
+from agent.build.verify.gates import Verifier
 from agent.build.verify.render import verification_summary
 from agent.bundle import FileBundle, parse_reply
 from agent.checks import check_bundle
@@ -281,6 +281,17 @@ class _BuildRun:
                 self._check_stop()
                 with self._timed("test"):
                     test_run.release()
+                    # The gates' box work runs beside the main test run (see `verified` below).
+                    verifier = Verifier(
+                        worktree.path,
+                        request,
+                        bundle,
+                        repo=self.repo,
+                        base=start,
+                        settings=self.settings,
+                        box=Box(test_python, self.settings.test_timeout, sandboxed),
+                    )
+                    stack.callback(verifier.close)
                     report = test_run.wait(self.should_stop)
                 self._check_stop()
             own = report.ran_under(f"tests.features.{request.feature}.")
@@ -289,16 +300,7 @@ class _BuildRun:
                 yield self._event("tested", f"{report.passed} passed", round=round_number)
                 self._check_stop()
                 with self._timed("verify"):
-                    verification = verify(
-                        worktree.path,
-                        request,
-                        bundle,
-                        repo=self.repo,
-                        base=start,
-                        report=report,
-                        settings=self.settings,
-                        box=Box(test_python, self.settings.test_timeout, sandboxed),
-                    )
+                    verification = verifier.finish(report)
                 self.result.verification = verification
                 if not verification.ok:
                     reasons = verification.reasons
@@ -343,6 +345,7 @@ class _BuildRun:
                     commit=self.result.commit,
                 )
                 return "succeeded", []
+            verifier.close()
             reasons = report.reasons(own, layout.tests_dir)
             record.outcome, record.reasons = "tests_failed", reasons
             if self.result.attempt is not None:

@@ -13,6 +13,8 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +39,13 @@ class Box:
     timeout: float
     sandboxed: bool = True
 
-    def run(self, tree: Path, scratch: Path, args: list[str]) -> BoxRun:
-        """`python <args>` in `tree` (writable, like `scratch`); nothing else of the host."""
+    def run(
+        self, tree: Path, scratch: Path, args: list[str], *, stop: threading.Event | None = None
+    ) -> BoxRun:
+        """`python <args>` in `tree` (writable, like `scratch`); nothing else of the host.
+
+        Killed with its process group at the timeout, or as soon as `stop` is set.
+        """
         shutil.copyfile(PROBE, scratch / "petsage_probe.py")
         home = scratch / "home"
         home.mkdir(exist_ok=True)
@@ -66,11 +73,17 @@ class Box:
             start_new_session=True,
         )
         timed_out = False
+        deadline = time.monotonic() + self.timeout
+        output = b""
         try:
-            output, _ = process.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            output = b""
+            while True:
+                try:
+                    output, _ = process.communicate(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() > deadline or (stop is not None and stop.is_set()):
+                        timed_out = True
+                        break
         finally:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
