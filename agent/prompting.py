@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
+from agent.build.verify.requirements_map import requirements_of
 from agent.models.base import GenerationTask
 from agent.prompt_files import prompts_dir
 
@@ -66,6 +67,9 @@ def _user_prompt(task: GenerationTask, room: int) -> str:
         "main_py": main_py,
         "conftest": conftest,
         "example": example,
+        "requirement_ids": "\n".join(
+            f"- `{rid}`: {what}" for rid, what in requirements_of(task.request).items()
+        ),
     }
     text = fill(_read("user.md"), **values)
     if estimate_tokens(text) > room and example:

@@ -152,3 +152,24 @@ def test_requirement_ids_of_a_resource_and_of_free_text() -> None:
     ]
     text = decode_request({"feature": "pets", "description": "d", "requirements": "- a\n- b"})
     assert list(requirements_of(text)) == ["text.1", "text.2"]
+
+
+def test_a_reply_maps_requirements_in_a_markdown_table_or_json_rows() -> None:
+    import json
+
+    from agent.bundle import parse_reply
+
+    text = (
+        "Summary.\n\n**File:** `src/features/x/x_models.py`\n```python\n"
+        "TABLE = '| op.create | test_in_code |'\n```\n\n"
+        "| requirement | tests |\n| --- | --- |\n| op.create | `test_a`, test_b |\n| age.le | test_c |\n"
+    )
+    bundle = parse_reply(text, "x")
+    assert bundle.requirements == {"op.create": ["test_a", "test_b"], "age.le": ["test_c"]}
+    assert parse_reply(bundle.to_markdown(), "x").requirements == bundle.requirements
+    rows = {
+        "feature": "x",
+        "files": [{"path": "src/features/x/x_models.py", "content": "x = 1\n"}],
+        "requirements": [{"id": "op.create", "tests": ["test_a"]}],
+    }
+    assert parse_reply(json.dumps(rows), "x").requirements == {"op.create": ["test_a"]}

@@ -175,3 +175,30 @@ def test_verify_off_runs_no_gate(settings: Settings) -> None:
     result = Builder(settings, model=model).run(SEED_TEXT)
     assert result.status == "succeeded", result.reasons
     assert result.verification is not None and result.verification.gates == []
+
+
+def test_free_text_requirements_need_the_models_map_and_the_map_must_name_real_tests(
+    settings: Settings,
+) -> None:
+    request = {**SMOKE_REQUEST, "requirements": "- GET answers the operational message"}
+    seed = seed_bundle().to_markdown()
+    wrong = seed + "\n| text.1 | test_that_does_not_exist |\n"
+    good = (
+        seed
+        + "\n| requirement | tests |\n| --- | --- |\n| text.1 | `test_smoke_test_endpoint_success` |\n"
+    )
+    model = ScriptedModel([seed, wrong, good])
+    result = Builder(settings, model=model).run(request)
+    assert result.status == "succeeded", result.reasons
+    assert [r.outcome for r in result.rounds] == ["unverified", "unverified", "accepted"]
+    assert any(
+        "requirement text.1 (GET answers the operational message) has no test" in r
+        for r in result.rounds[0].reasons
+    ), result.rounds[0].reasons
+    assert any(
+        "text.1 is mapped to test_that_does_not_exist, which does not exist" in r
+        for r in result.rounds[1].reasons
+    ), result.rounds[1].reasons
+    assert result.verification is not None
+    assert result.verification.requirements[0].tests == ["test_smoke_test_endpoint_success"]
+    assert result.verification.requirements[0].fails_unwired
