@@ -88,6 +88,8 @@ class Box:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
         text = output.decode("utf-8", errors="replace")[-8000:]
         return BoxRun(None if timed_out else process.returncode, text, timed_out)
 
