@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.errors import BundleError, Problem
 
@@ -32,6 +32,23 @@ class FileBundle(BaseModel):
     files: list[BundleFile]
     summary: str = ""
     notes: list[str] = Field(default_factory=list)
+    requirements: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Requirement id (`op.create`, `age.le`, `text.1`) → the tests that check it.",
+    )
+
+    @field_validator("requirements", mode="before")
+    @classmethod
+    def _requirements_as_rows(cls, value: Any) -> Any:
+        """Also `[{"id": "age.le", "tests": [...]}, ...]`, as a strict JSON schema gives it."""
+        if isinstance(value, list):
+            table: dict[str, Any] = {}
+            for row in value:
+                if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                    raise ValueError('each row must be {"id": "<requirement id>", "tests": [...]}')
+                table.setdefault(row["id"], []).extend(row.get("tests") or [])
+            return table
+        return value
 
     def get(self, path: str) -> BundleFile | None:
         return next((f for f in self.files if f.path == path), None)
@@ -41,6 +58,10 @@ class FileBundle(BaseModel):
         parts = [self.summary.strip(), ""] if self.summary.strip() else []
         for file in self.files:
             parts += [f"**File:** `{file.path}`", _fence(file.content), ""]
+        if self.requirements:
+            parts += ["| requirement | tests |", "| --- | --- |"]
+            parts += [f"| {rid} | {', '.join(tests)} |" for rid, tests in self.requirements.items()]
+            parts.append("")
         if self.notes:
             parts += ["Notes:", *(f"- {note}" for note in self.notes)]
         return "\n".join(parts).strip() + "\n"
@@ -69,7 +90,34 @@ def parse_reply(text: str, feature: str) -> FileBundle:
                 )
             ]
         )
-    return _drop_integration(FileBundle(feature=feature, files=files, summary=summary))
+    bundle = FileBundle(
+        feature=feature, files=files, summary=summary, requirements=_requirement_table(text)
+    )
+    return _drop_integration(bundle)
+
+
+_TABLE_ROW = re.compile(
+    r"^\s*\|\s*`?(?P<id>[a-z][a-z0-9_]*\.[a-z0-9_]+)`?\s*\|(?P<tests>[^|]*)\|?\s*$"
+)
+
+
+def _requirement_table(text: str) -> dict[str, list[str]]:
+    """The reply's `| requirement | tests |` table, outside code blocks: id → test names."""
+    table: dict[str, list[str]] = {}
+    fence: str | None = None
+    for line in text.splitlines():
+        opening = _FENCE.match(line)
+        if opening is not None:
+            if fence is None:
+                fence = opening["fence"]
+            elif line.strip().startswith(fence):
+                fence = None
+            continue
+        row = _TABLE_ROW.match(line) if fence is None else None
+        if row is not None:
+            names = [n.strip("`") for n in re.split(r"[,\s]+", row["tests"]) if n.strip("`")]
+            table.setdefault(row["id"], []).extend(n for n in names if n.startswith("test"))
+    return table
 
 
 def normalise_content(content: str) -> str:

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from agent import persistence
+from agent.build.verify.box import Box
+from agent.build.verify.gates import Verifier
+from agent.build.verify.render import verification_summary
 from agent.bundle import FileBundle, parse_reply
 from agent.checks import check_bundle
 from agent.context import load_context
@@ -300,6 +303,17 @@ class _BuildRun:
                 self._check_stop()
                 with self._timed("test"):
                     test_run.release()
+                    # The gates' box work runs beside the main test run (see `verified` below).
+                    verifier = Verifier(
+                        worktree.path,
+                        request,
+                        bundle,
+                        repo=self.repo,
+                        base=start,
+                        settings=self.settings,
+                        box=Box(test_python, self.settings.test_timeout, sandboxed),
+                    )
+                    stack.callback(verifier.close)
                     report = test_run.wait(self.should_stop)
                     migration = test_run.migration_result()
                 self._check_stop()
@@ -310,6 +324,29 @@ class _BuildRun:
             self._record_tests(report, own, bundle)
             if report.ok and own > 0 and migration_problem is None:
                 yield self._event("tested", f"{report.passed} passed", round=round_number)
+                self._check_stop()
+                with self._timed("verify"):
+                    verification = verifier.finish(report)
+                self.result.verification = verification
+                if not verification.ok:
+                    reasons = verification.reasons
+                    record.outcome, record.reasons = "unverified", reasons
+                    if self.result.attempt is not None:
+                        self.result.attempt.diff = worktree.diff()
+                    feedback = Feedback("verification", tuple(reasons))
+                    yield self._event(
+                        "verified",
+                        f"{len(reasons)} gate failure(s)",
+                        ok=False,
+                        round=round_number,
+                        reasons=reasons,
+                    )
+                    continue
+                yield self._event(
+                    "verified",
+                    verification_summary(verification),
+                    round=round_number,
+                )
                 with self._timed("commit"):
                     self.result.commit = worktree.commit_recorded(
                         commit_message(
@@ -336,6 +373,7 @@ class _BuildRun:
                     tree=self.repo.tree_of(self.result.commit),
                 )
                 return "succeeded", []
+            verifier.close()
             reasons = report.reasons(own, layout.tests_dir) if not report.ok or own == 0 else []
             if migration_problem is not None:
                 reasons.append(migration_problem)

@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 from typing import Literal
 
+from agent.build.verify.requirements_map import requirements_of
 from agent.models.base import GenerationTask
 from agent.prompt_files import prompts_dir
 from agent.quoting import fence
@@ -79,6 +80,9 @@ def _user_prompt(task: GenerationTask, room: int) -> str:
         "main_py": main_py,
         "conftest": conftest,
         "example": example,
+        "requirement_ids": "\n".join(
+            f"- `{rid}`: {what}" for rid, what in requirements_of(task.request).items()
+        ),
     }
     text = fill(_read("user.md"), **values)
     if estimate_tokens(text) > room and example:
@@ -105,6 +109,7 @@ def _repair_messages(task: GenerationTask) -> list[Message]:
         "validation": "repair_validation.md",
         "tests": "repair_tests.md",
         "length": "repair_length.md",
+        "verification": "repair_verification.md",
     }[feedback.kind]
     text = fill(
         _read(name),

@@ -19,6 +19,7 @@ import git
 import httpx
 
 from agent import BLUEPRINT_VERSION, persistence
+from agent.build.verify.render import verification_section
 from agent.errors import BuilderError, ForgeError
 from agent.forge import send
 from agent.quoting import code_span, quoted
@@ -83,6 +84,8 @@ def pr_body(result: BuildResult) -> str:
         "",
         *request_lines(result.request),
     ]
+    if result.verification is not None:
+        lines += ["", *verification_section(result.verification)]
     lines += ["", "<details><summary>Build report</summary>", "", result.report, "</details>"]
     return "\n".join(lines)
 

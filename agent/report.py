@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from agent.build.verify.render import verification_section
 from agent.layout import FeatureLayout
 from agent.quoting import code_span, fence, inline, quoted
 from agent.request import FeatureRequest
@@ -67,6 +68,8 @@ def render_report(
         parts += _file_blocks(tests, files)
         parts += [_tests_line(result), ""]
     parts += [_RULE, "#### **6. Build**", "", *_build_lines(result)]
+    if result.verification is not None:
+        parts += [_RULE, *verification_section(result.verification)]
     parts += [_RULE, *_closing(result)]
     return "\n".join(parts).rstrip() + "\n"
 

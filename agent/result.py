@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agent.build.verify.outcome import Verification
 from agent.request import FeatureRequest
 
 BuildStatus = Literal[
@@ -49,7 +50,7 @@ class RoundRecord(BaseModel):
     """One model round: what came back and why it was or was not accepted."""
 
     round: int
-    outcome: Literal["accepted", "invalid", "tests_failed", "model_error"]
+    outcome: Literal["accepted", "invalid", "tests_failed", "unverified", "model_error"]
     reasons: list[str] = Field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -107,6 +108,10 @@ class BuildResult(BaseModel):
     cost_usd: float | None = Field(
         default=None,
         description="Estimated from the price table in settings, when it knows the model.",
+    )
+    verification: Verification | None = Field(
+        default=None,
+        description="The `verified` stage's gates on the last round that passed its tests.",
     )
     attempt: Attempt | None = None
     pull_request: PullRequest | None = None

@@ -59,6 +59,15 @@ class Settings(BaseSettings):
         description="Scan generated code for dangerous calls and pytest hooks before writing it; "
         "off only to prove the sandbox holds alone (noted in the result).",
     )
+    verify: Literal["off", "standard", "thorough"] = Field(
+        default="standard",
+        description="The `verified` stage's gates: `standard` = unwired, weakening, contract, "
+        "requirements, lint; `thorough` adds the mutation score and schema fuzzing; `off` "
+        "skips them.",
+    )
+    min_mutation_score: float = Field(
+        default=0.8, ge=0, le=1, description="At `thorough`: the least share of mutants killed."
+    )
     max_request_bytes: int = Field(default=256 * 1024, gt=0, description="Largest request body.")
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

@@ -26,6 +26,7 @@ ONE_ROUND_STAGES = [
     "written",
     "integrated",
     "tested",
+    "verified",
     "committed",
     "done",
 ]

@@ -30,7 +30,7 @@ class Usage:
 class Feedback:
     """Why the previous round's reply was not accepted, to be fixed in the next one."""
 
-    kind: Literal["validation", "tests", "length"]
+    kind: Literal["validation", "tests", "length", "verification"]
     reasons: tuple[str, ...]
     details: str = ""
 
@@ -39,6 +39,7 @@ class Feedback:
             "validation": "Your files did not pass the blueprint's checks:",
             "tests": "The target's test suite failed with your files:",
             "length": "Your reply was cut off at the token limit:",
+            "verification": "Your tests passed, but the builder's verification gates failed:",
         }[self.kind]
         lines = [head, *(f"- {reason}" for reason in self.reasons)]
         if self.details:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from agent.build.verify.requirements_map import field_requirements
 from agent.bundle import BundleFile, FileBundle, normalise_content
 from agent.errors import ModelError, ModelRefused
 from agent.fields import FieldSpec, ResourceSpec
@@ -138,7 +139,9 @@ def _resource_values(
             {
                 "name": field.name,
                 "annotation": annotation if field.required else f"{annotation} | None",
-                "optional_annotation": f"{annotation} | None",
+                # PATCH: a required field may be left out but not set to null, and its
+                # schema says so (not nullable), so the OpenAPI document tells the truth.
+                "optional_annotation": annotation if field.required else f"{annotation} | None",
                 "create_suffix": _default_suffix(rules, required=field.required),
                 "update_suffix": _default_suffix(rules, required=False),
             }
@@ -176,6 +179,12 @@ def _resource_values(
         first = next(ref for ref in refs if ref["to"] == to)
         targets.append({**first, "first_field": first["name"]})
     columns, checks, sa_names = _columns(spec)
+    rule_reqs = [
+        rid
+        for field in spec.fields
+        for rid in field_requirements(field)
+        if not rid.endswith(".required")
+    ]
     return {
         **_common(request, layout),
         "row": _row_class(request.feature),
@@ -187,6 +196,12 @@ def _resource_values(
         "fields": fields,
         "enums": enums,
         "uses_date": bool(date_names),
+        "date_fields": ", ".join(
+            py_literal(f.name) for f in spec.fields if f.type in ("date", "datetime")
+        ),
+        "number_fields": ", ".join(
+            py_literal(f.name) for f in spec.fields if f.type in ("int", "float")
+        ),
         "date_imports": ", ".join(date_names),
         "required_names": ", ".join(py_literal(name) for name in required),
         "required_names_list": required,
@@ -199,6 +214,8 @@ def _resource_values(
         "required": py_literal(required),
         "optional": py_literal([f.name for f in spec.fields if not f.required]),
         "bad_cases": bad,
+        "rule_reqs": ", ".join(py_literal(r) for r in rule_reqs),
+        "required_reqs": ", ".join(py_literal(f"{name}.required") for name in required),
         "edge_cases": edge,
         "disabled": py_literal(disabled) if disabled else "",
     }
@@ -274,7 +291,9 @@ def _check(name: str, rule: str, sql: str) -> dict[str, str]:
 
 
 def _rules(field: FieldSpec) -> list[str]:
-    rules = []
+    # JSON's types as the schema says them: no 0 for a bool, no 5 for a str (see also the
+    # models' before-validators for numbers and dates).
+    rules = ["strict=True"] if field.type in ("str", "bool") else []
     for key in ("ge", "le", "min_length", "max_length"):
         value = getattr(field, key)
         if value is not None:

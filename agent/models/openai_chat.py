@@ -164,7 +164,7 @@ def bundle_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "additionalProperties": False,
-        "required": ["feature", "files", "summary", "notes"],
+        "required": ["feature", "files", "summary", "notes", "requirements"],
         "properties": {
             "feature": {"type": "string"},
             "files": {
@@ -178,5 +178,18 @@ def bundle_schema() -> dict[str, Any]:
             },
             "summary": {"type": "string"},
             "notes": {"type": "array", "items": {"type": "string"}},
+            # Requirement id → tests, as a list: a strict schema has no free-form keys.
+            "requirements": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["id", "tests"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "tests": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
         },
     }

@@ -54,6 +54,9 @@ def bad_values(field: FieldSpec) -> list[tuple[str, Any, str]]:
         cases.append((field.name, _WRONG_TYPE[field.type], f"type {field.type}"))
     if field.type == "ref":
         cases.append((field.name, MISSING_ID, f"an existing {field.to}"))
+    if field.type in ("date", "datetime"):
+        # The schema says text; pydantic's lax mode would read a number as a timestamp.
+        cases.append((field.name, 0, f"{field.type} as text, not a number"))
     step = 1 if field.type == "int" else 0.5
     if field.ge is not None:
         cases.append((field.name, _typed(field, field.ge - step), f">= {field.ge}"))

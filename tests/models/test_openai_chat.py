@@ -76,6 +76,7 @@ def test_json_form_asks_for_the_strict_schema(settings: Settings, fake: FakeOpen
         "files",
         "summary",
         "notes",
+        "requirements",
     }
 
 

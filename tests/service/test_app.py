@@ -80,13 +80,19 @@ def test_every_encoding_is_accepted_built_and_streamed(server: Server) -> None:
             assert wait_final(client, build_id)["status"] == "succeeded"
         stages = [e["event"] for e in events]
         assert stages == ONE_ROUND_STAGES
-        assert [int(e["id"]) for e in events] == list(range(1, 10))
+        assert [int(e["id"]) for e in events] == list(range(1, len(ONE_ROUND_STAGES) + 1))
         assert json.loads(events[-1]["data"])["build_id"] == ids[-1]
         with client.stream(
             "GET", f"/api/v1/builds/{ids[-1]}/events", headers={"Last-Event-ID": "6"}
         ) as stream:
-            assert [e["event"] for e in sse_events(stream)] == ["tested", "committed", "done"]
+            assert [e["event"] for e in sse_events(stream)] == [
+                "tested",
+                "verified",
+                "committed",
+                "done",
+            ]
         result = client.get(f"/api/v1/builds/{ids[-1]}").json()
+        assert result["verification"]["ok"] and result["verification"]["level"] == "standard"
         assert result["commit"] == git(server.workspace, "rev-parse", "feature/smoke_test").strip()
         assert result["tests"]["passed"] == 3
         report = client.get(f"/api/v1/builds/{ids[-1]}/report")

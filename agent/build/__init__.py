@@ -1,0 +1,1 @@
+"""The build pipeline's parts (the loop moves here in the restructuring)."""
