@@ -91,7 +91,7 @@ def test_data_survives_a_restart_and_relations_answer_422_and_409(
     upgrade = [sys.executable, "-m", "alembic", "upgrade", "head"]
     subprocess.run(upgrade, cwd=checkout, env=env, check=True, capture_output=True)
     pet = {"name": "Rex", "age": 3, "species": "dog", "born": None}
-    visit = {"pet_id": 1, "notes": None, "when": "2024-05-06T07:08:09", "weight": 12.5}
+    visit = {"pet_id": 1, "notes": None, "when": "2024-05-06T07:08:09Z", "weight": 12.5}
     with serve(checkout, database) as api:
         assert httpx.post(f"{api}/pet-visit", json=visit).status_code == 422
         missing = httpx.post(f"{api}/pet-visit", json=visit).json()["detail"]

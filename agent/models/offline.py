@@ -202,7 +202,12 @@ def _resource_values(
         "number_fields": ", ".join(
             py_literal(f.name) for f in spec.fields if f.type in ("int", "float")
         ),
-        "date_imports": ", ".join(date_names),
+        "date_imports": ", ".join(
+            [*date_names, "timezone"] if "datetime" in date_names else date_names
+        ),
+        "datetime_fields": ", ".join(
+            py_literal(f.name) for f in spec.fields if f.type == "datetime"
+        ),
         "required_names": ", ".join(py_literal(name) for name in required),
         "required_names_list": required,
         "optional_names": [f.name for f in spec.fields if not f.required],

@@ -8,7 +8,7 @@ from typing import Any
 from agent.fields import FieldSpec
 
 _DATES = ("2020-01-02", "2021-03-04")
-_DATETIMES = ("2020-01-02T03:04:05", "2021-03-04T05:06:07")
+_DATETIMES = ("2020-01-02T03:04:05Z", "2021-03-04T05:06:07Z")
 _WRONG_TYPE: dict[str, Any] = {
     "str": 12345,
     "int": "not-a-number",

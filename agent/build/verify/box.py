@@ -126,6 +126,8 @@ def hand_over(folder: Path, uid: int) -> None:
     """Everything under `folder` owned by the box's uid (links themselves, never followed)."""
     if uid < 0:
         return
+    # Traversable by bwrap itself, which enters it without CAP_DAC_OVERRIDE before dropping uid.
+    folder.chmod(0o755)
     os.lchown(folder, uid, uid)
     for dirpath, dirnames, filenames in os.walk(folder):
         for name in dirnames + filenames:

@@ -36,6 +36,24 @@ from schemathesis.specs.openapi.checks import (
 
 from src.main import app
 
+try:  # the database layer (src/db.py): the fuzzed app gets a fresh in-memory database
+    import src.tables  # noqa: F401
+    from sqlalchemy.orm import sessionmaker
+    from sqlalchemy.pool import StaticPool
+    from src.db import Base, get_session, make_engine
+except ImportError:
+    pass
+else:
+    _engine = make_engine("sqlite://", poolclass=StaticPool)
+    Base.metadata.create_all(_engine)
+    _sessions = sessionmaker(bind=_engine, expire_on_commit=False)
+
+    def _session():
+        with _sessions() as session:
+            yield session
+
+    app.dependency_overrides[get_session] = _session
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
