@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.quoting import strip_controls
+from agent.build.quoting import strip_controls
 
 if TYPE_CHECKING:
+    from agent.build.loop import Builder
+    from agent.build.result import BuildResult
     from agent.events import StageEvent
-    from agent.loop import Builder
     from agent.request import FeatureRequest
-    from agent.result import BuildResult
     from agent.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -118,10 +118,10 @@ def _build(args: argparse.Namespace) -> int:
     raw = _read_payload(args.payload)
     settings = _settings(args)
 
-    from agent import statelock
+    from agent.build.loop import Builder
     from agent.errors import ConfigError, RequestError, StateLocked
-    from agent.loop import Builder
     from agent.request import decode_request
+    from agent.store import statelock
 
     try:
         builder = Builder(settings)
@@ -192,8 +192,9 @@ def _build_with(builder: Builder, args: argparse.Namespace, raw: bytes, settings
 
 def _pulls(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from agent.pulls import LocalPulls, PullRequestError
-    from agent.workspace import TargetRepo
+    from agent.errors import PullRequestError
+    from agent.repo.pulls import LocalPulls
+    from agent.repo.workspace import TargetRepo
 
     target = TargetRepo(
         settings.workspace,
@@ -244,9 +245,9 @@ def _pulls(args: argparse.Namespace) -> int:
 
 def _chat(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from agent import statelock
+    from agent.chat.terminal import run_chat
     from agent.errors import StateLocked
-    from agent.terminal_chat import run_chat
+    from agent.store import statelock
 
     # The token comes from PETSAGE_API_TOKEN: argv is visible to every user of the machine.
     token = settings.api_token.get_secret_value() if settings.api_token else None
@@ -288,9 +289,9 @@ def _serve(args: argparse.Namespace) -> int:
         )
     import uvicorn
 
-    from agent import statelock
     from agent.errors import ConfigError, StateLocked
     from agent.service.app import create_app
+    from agent.store import statelock
 
     try:
         # Held for the life of this process (the service takes it again, re-entrantly).
@@ -314,10 +315,10 @@ def _worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not 1 <= args.concurrency <= 64:
         raise _BadInput("--concurrency: must be between 1 and 64")
-    from agent import statelock
     from agent.errors import BuilderError
+    from agent.jobs.worker import run_worker
     from agent.redact import redact_url
-    from agent.service.worker import run_worker
+    from agent.store import statelock
 
     print(
         f"petsage-builder: worker on queue {settings.queue}, model {settings.model}, "
@@ -335,7 +336,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _webhook_test(args: argparse.Namespace) -> int:
     import httpx
 
-    from agent.github_events import send_test_delivery
+    from agent.github.events import send_test_delivery
 
     secret = _settings(args).webhook_key
     if not secret:

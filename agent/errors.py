@@ -8,6 +8,7 @@ are wrapped with ``raise ... from e`` where they cross into the builder.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,14 @@ class JobsUnavailable(BuilderError):
     """The job backend (Celery's broker) cannot take a build now."""
 
 
+#: Why a request was refused: not readable at all (400), read but invalid (422), too big (413).
+RequestErrorKind = Literal["undecodable", "invalid", "too_large"]
+
+
 class RequestError(BuilderError):
     """A feature request that cannot be decoded or breaks a rule of BLUEPRINT §1."""
 
-    def __init__(self, problems: list[Problem], *, kind: str = "invalid") -> None:
+    def __init__(self, problems: list[Problem], *, kind: RequestErrorKind = "invalid") -> None:
         self.problems = problems
         #: "undecodable" (no encoding matched), "invalid" (a field breaks a rule), "too_large".
         self.kind = kind
@@ -99,3 +104,35 @@ class ForgeNotFound(ForgeError):
 
 class ForgeUnavailable(ForgeError):
     """The forge could not be reached, or kept failing or rate-limiting after the retries."""
+
+
+class PullRequestError(BuilderError):
+    """A pull request could not be opened, updated or merged."""
+
+
+class PullRequestNotFound(PullRequestError):
+    """No pull request by that id."""
+
+
+class PullRequestConflict(PullRequestError):
+    """The pull request's state forbids the action: not open, moved, conflicting, failing."""
+
+
+class MergeRefused(PullRequestError):
+    """Git cannot merge the two at all (unrelated histories, a missing commit)."""
+
+
+class SandboxUnavailable(BuilderError):
+    """bubblewrap is missing or cannot start here; generated code will not run."""
+
+
+class IdempotencyConflict(BuilderError):
+    """An Idempotency-Key came back with a different request."""
+
+
+class InstructionError(BuilderError):
+    """A change the person asked for that cannot be made; the message says why, in words."""
+
+
+class BuildCancelled(BuilderError):
+    """A build was asked to stop before it finished (its result is `cancelled`)."""

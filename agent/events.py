@@ -22,22 +22,6 @@ Stage = Literal[
     "failed",
 ]
 
-STAGES: tuple[Stage, ...] = (
-    "received",
-    "decoded",
-    "generating",
-    "validated",
-    "written",
-    "integrated",
-    "tested",
-    "verified",
-    "committed",
-    "pr_opened",
-    "requeued",
-    "done",
-    "failed",
-)
-
 
 @dataclass(frozen=True)
 class StageEvent:
@@ -58,6 +42,3 @@ class StageEvent:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-Event = StageEvent

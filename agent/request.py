@@ -108,10 +108,6 @@ class FeatureRequest(BaseModel):
         return branch
 
     @property
-    def kebab(self) -> str:
-        return self.feature.replace("_", "-")
-
-    @property
     def branch(self) -> str:
         return f"feature/{self.feature}"
 

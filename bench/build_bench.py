@@ -34,7 +34,7 @@ def target_python() -> Path:
     """The interpreter builds run the target's tests with (the managed environment)."""
     sys.path.insert(0, str(ROOT))
     from agent.prompt_files import skeleton_files
-    from agent.testenv import ensure_test_env
+    from agent.testing.env import ensure_test_env
 
     return ensure_test_env(skeleton_files()["requirements.txt"]).python
 

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.loop import Builder  # noqa: E402
+from agent.build.loop import Builder  # noqa: E402
 from agent.models.offline import render_bundle  # noqa: E402
 from agent.request import decode_request  # noqa: E402
 from agent.settings import Settings  # noqa: E402

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.bundle import BundleFile, FileBundle
-from agent.loop import Builder
-from agent.models.base import Model
+from agent.build.bundle import BundleFile, FileBundle
 from agent.settings import Settings
 from tests.scaleout import postgres_url, redis_url  # noqa: F401  (fixtures)
 
@@ -61,10 +59,6 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def workspace(settings: Settings) -> Path:
     return settings.workspace
-
-
-def make_builder(settings: Settings, model: Model | None = None) -> Builder:
-    return Builder(settings, model=model)
 
 
 def git(repo: Path, *args: str) -> str:

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from agent import statelock
+from agent.build.result import BuildResult
 from agent.errors import StateLocked
 from agent.events import StageEvent
 from agent.redact import install_log_redaction, redact
 from agent.request import FeatureRequest
-from agent.result import BuildResult
-from agent.service.store import BuildStore
+from agent.store import statelock
+from agent.store.builds import BuildStore
 
 SECRET = "ghp_s3cret"
 URL = f"https://x-access-token:{SECRET}@github.com/owner/repo.git"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from agent.bundle import FileBundle
+from agent.build.bundle import FileBundle
 from agent.request import FeatureRequest
 
 
@@ -19,12 +19,6 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-        )
-
 
 @dataclass(frozen=True)
 class Feedback:
@@ -33,18 +27,6 @@ class Feedback:
     kind: Literal["validation", "tests", "length", "verification"]
     reasons: tuple[str, ...]
     details: str = ""
-
-    def as_text(self) -> str:
-        head = {
-            "validation": "Your files did not pass the blueprint's checks:",
-            "tests": "The target's test suite failed with your files:",
-            "length": "Your reply was cut off at the token limit:",
-            "verification": "Your tests passed, but the builder's verification gates failed:",
-        }[self.kind]
-        lines = [head, *(f"- {reason}" for reason in self.reasons)]
-        if self.details:
-            lines += ["", self.details]
-        return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from agent.build.bundle import BundleFile, FileBundle, normalise_content
 from agent.build.verify.requirements_map import field_requirements
-from agent.bundle import BundleFile, FileBundle, normalise_content
 from agent.errors import ModelError, ModelRefused
 from agent.fields import FieldSpec, ResourceSpec
 from agent.layout import FeatureLayout

@@ -15,7 +15,7 @@ from typing import Any
 from agent.addresses import is_loopback_url as is_loopback
 from agent.errors import ConfigError, ModelError
 from agent.models.base import GenerationTask, Model, ModelReply, Usage
-from agent.prompting import build_messages
+from agent.models.prompting import build_messages
 from agent.settings import Settings
 
 #: Tests set this to False: then only loopback servers may be reached (see tests/conftest.py).

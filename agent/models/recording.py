@@ -36,7 +36,7 @@ class RecordingModel(Model):
         return reply
 
     def _append(self, task: GenerationTask, reply: ModelReply) -> None:
-        from agent.prompting import prompt_version
+        from agent.models.prompting import prompt_version
 
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{task.build_id or task.request.feature}.json"

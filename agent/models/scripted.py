@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from agent.bundle import FileBundle
+from agent.build.bundle import FileBundle
 from agent.errors import ModelError
 from agent.models.base import GenerationTask, Model, ModelReply
 
@@ -25,13 +25,6 @@ class ScriptedModel(Model):
         self.name = name
         self._queue: deque[ScriptedReply] = deque(replies)
         self.calls: list[GenerationTask] = []
-
-    def enqueue(self, *replies: ScriptedReply) -> None:
-        self._queue.extend(replies)
-
-    @property
-    def remaining(self) -> int:
-        return len(self._queue)
 
     def generate(self, task: GenerationTask) -> ModelReply:
         self.calls.append(task)

@@ -23,17 +23,18 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 
 from agent import __version__
-from agent.errors import BuilderError, JobsUnavailable, RequestError
+from agent.build.result import FINAL_STATUSES, BuildResult, BuildStatus
+from agent.errors import BuilderError, IdempotencyConflict, JobsUnavailable, RequestError
+from agent.jobs.runner import ServiceRunner, final_event
+from agent.jobs.threads import JobBackend
 from agent.models.base import Model
 from agent.redact import install_log_redaction, redact
 from agent.request import decode_request
-from agent.result import FINAL_STATUSES, BuildResult, BuildStatus
-from agent.service.chat import chat_routes
 from agent.service.deps import Service, ServiceDep, existing_build, record_of
 from agent.service.guard import Guard, client_key
-from agent.service.jobs import JobBackend
-from agent.service.pull_routes import pull_routes
-from agent.service.runner import ServiceRunner, final_event
+from agent.service.routes.chats import chat_routes
+from agent.service.routes.pulls import pull_routes
+from agent.service.routes.webhooks import router as webhook_router
 from agent.service.schemas import (
     BuildAccepted,
     BuildList,
@@ -43,9 +44,8 @@ from agent.service.schemas import (
     openapi,
     request_body_doc,
 )
-from agent.service.store import BuildRecord, IdempotencyConflict
-from agent.service.webhook_routes import router as webhook_router
 from agent.settings import Settings, get_settings
+from agent.store.builds import BuildRecord
 
 log = logging.getLogger("petsage.service")
 ACCEPTED_TYPES = frozenset({"application/json", "text/plain", "application/octet-stream", ""})

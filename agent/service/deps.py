@@ -9,15 +9,15 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from agent import statelock
+from agent.jobs.runner import ServiceRunner
+from agent.jobs.threads import JobBackend, ThreadJobs
 from agent.models.base import Model
 from agent.redact import redact
 from agent.service.guard import StreamSlots
-from agent.service.jobs import JobBackend, ThreadJobs
-from agent.service.runner import ServiceRunner
 from agent.service.schemas import errors
-from agent.service.store import BuildRecord, BuildStore
 from agent.settings import Settings
+from agent.store import statelock
+from agent.store.builds import BuildRecord, BuildStore
 
 
 class Service:
@@ -56,8 +56,8 @@ class Service:
         if jobs_factory is not None:
             self.jobs = jobs_factory(self.runner)
         elif self.distributed:
-            from agent.remote import RemoteClone
-            from agent.service.celery_jobs import CeleryJobs
+            from agent.jobs.celery_jobs import CeleryJobs
+            from agent.repo.remote import RemoteClone
 
             # The API's own mirror of the shared remote: diffs and pull requests read it.
             self.runner.mirror = RemoteClone(self.runner.repo, settings.git_remote)

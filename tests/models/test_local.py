@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.build.loop import Builder
 from agent.errors import ConfigError
-from agent.loop import Builder
 from agent.models import create_model
 from agent.settings import Settings
 from tests.conftest import SMOKE_REQUEST, refs

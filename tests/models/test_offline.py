@@ -2,8 +2,8 @@ import ast
 
 import pytest
 
-from agent.bundle import parse_reply
-from agent.checks import check_bundle
+from agent.build.bundle import parse_reply
+from agent.build.checks import check_bundle
 from agent.errors import ModelError, ModelRefused
 from agent.models import Feedback, GenerationTask, create_model
 from agent.models.offline import OfflineModel, render_bundle

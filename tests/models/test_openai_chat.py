@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.bundle import parse_reply
+from agent.build.bundle import parse_reply
+from agent.build.loop import Builder
 from agent.errors import ModelError
-from agent.loop import Builder
 from agent.models import create_model
 from agent.models.base import GenerationTask
 from agent.models.openai_chat import OpenAIChatModel

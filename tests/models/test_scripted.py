@@ -1,6 +1,6 @@
 import pytest
 
-from agent.bundle import parse_reply
+from agent.build.bundle import parse_reply
 from agent.errors import ModelError
 from agent.models import GenerationTask, ModelReply, Usage
 from agent.models.scripted import ScriptedModel

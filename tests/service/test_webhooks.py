@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agent.github_events import MARKER, signature
+from agent.github.events import MARKER, signature
 from tests.conftest import git
 from tests.fake_github import FakeGitHub
 from tests.service.conftest import Server

@@ -1,9 +1,9 @@
 """Run Python on a copy of a built tree inside the sandbox: what imports generated code runs here.
 
 A `Box` runs one command a call, in the tree's folder, with the scrubbed environment and the
-bubblewrap box of the test run (`agent.sandbox`), a timeout that kills the process group, and a
-scratch folder for what the command writes back. `copy_tree` gives each run its own copy without
-`.git`, so nothing a run does reaches the build's worktree or its repository.
+bubblewrap box of the test run (`agent.testing.sandbox`), a timeout that kills the process
+group, and a scratch folder for what the command writes back. `copy_tree` gives each run its own
+copy without `.git`, so nothing a run does reaches the build's worktree or its repository.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent import sandbox
-from agent.boxfiles import read_untrusted
-from agent.testrun import scrubbed_environment
+from agent.testing import sandbox
+from agent.testing.boxfiles import read_untrusted
+from agent.testing.run import scrubbed_environment
 
 PROBE = Path(__file__).with_name("probe.py")
 

@@ -14,17 +14,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.build.bundle import FileBundle
 from agent.build.verify import contract, fuzz, lint, mutation, requirements_map, unwired, weakening
 from agent.build.verify.box import Box, BoxRun, copy_tree, read_back
 from agent.build.verify.outcome import GateOutcome, Verification
 from agent.build.verify.testsource import TestFunction, read_tests
-from agent.bundle import FileBundle
+from agent.build.wiring import MAIN_PY
 from agent.layout import FeatureLayout
+from agent.repo.workspace import TargetRepo
 from agent.request import FeatureRequest
 from agent.settings import Settings
-from agent.testrun import TestReport, _read_junit, has_pytest_config
-from agent.wiring import MAIN_PY
-from agent.workspace import TargetRepo
+from agent.testing.run import TestReport, _read_junit, has_pytest_config
 
 
 def verify(

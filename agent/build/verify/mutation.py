@@ -18,9 +18,9 @@ from functools import partial
 from itertools import zip_longest
 from pathlib import Path
 
+from agent.build.bundle import FileBundle
 from agent.build.verify.box import Box, copy_tree
 from agent.build.verify.outcome import GateOutcome
-from agent.bundle import FileBundle
 from agent.layout import FeatureLayout
 
 MAX_MUTANTS = 12

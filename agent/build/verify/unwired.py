@@ -9,7 +9,7 @@ import ast
 from agent.build.verify.outcome import GateOutcome
 from agent.build.verify.testsource import TestFunction, base_name
 from agent.layout import FeatureLayout
-from agent.testrun import TestCase
+from agent.testing.run import TestCase
 
 # operation → the (method, path kind) calls that exercise it
 OPERATION_CALLS: dict[str, set[tuple[str, str]]] = {

@@ -1,7 +1,7 @@
 // The chat page: talks to the builder's own API and follows builds live over SSE.
 "use strict";
 const STAGES = ["received", "decoded", "generating", "validated", "written", "integrated",
-  "tested", "committed", "pr_opened", "requeued", "done", "failed"];
+  "tested", "verified", "committed", "pr_opened", "requeued", "done", "failed"];
 const log = document.getElementById("log");
 const form = document.getElementById("composer");
 const input = document.getElementById("message");

@@ -5,10 +5,10 @@ from __future__ import annotations
 from agent.build.verify import contract, unwired, weakening
 from agent.build.verify.requirements_map import requirements_of
 from agent.build.verify.testsource import read_tests
+from agent.build.wiring import wire_router
 from agent.prompt_files import skeleton_files
 from agent.request import decode_request
-from agent.testrun import TestCase
-from agent.wiring import wire_router
+from agent.testing.run import TestCase
 
 GOOD = """
 def test_ok(client):
@@ -157,7 +157,7 @@ def test_requirement_ids_of_a_resource_and_of_free_text() -> None:
 def test_a_reply_maps_requirements_in_a_markdown_table_or_json_rows() -> None:
     import json
 
-    from agent.bundle import parse_reply
+    from agent.build.bundle import parse_reply
 
     text = (
         "Summary.\n\n**File:** `src/features/x/x_models.py`\n```python\n"

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from agent.loop import Builder
+from agent.build.loop import Builder
 from agent.settings import Settings
+from tests.build.test_loop import PETS
 from tests.conftest import SEED_TEXT
-from tests.test_loop import PETS
 
 RESOURCES: dict[str, Any] = {
     "pet_profile": PETS,

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from agent.bundle import FileBundle
-from agent.loop import Builder
+from agent.build.bundle import FileBundle
+from agent.build.loop import Builder
 from agent.models.offline import render_bundle
 from agent.models.scripted import ScriptedModel
 from agent.request import decode_request
 from agent.settings import Settings
+from tests.build.test_loop import ROUTER, TESTS, seed_bundle
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST, with_file
-from tests.test_loop import ROUTER, TESTS, seed_bundle
 
 HEAD = '''"""Tests of the smoke test feature."""
 

@@ -1,0 +1,1 @@
+"""Chat: conversation state, the rule-based and tool-calling assistants, the terminal."""

@@ -1,0 +1,332 @@
+"""The offline chat assistant: turns a conversation into a feature request, then into builds.
+
+It reads how people write (agent/chat/understand.py): a feature's name wherever they put it, its
+purpose without the scaffolding, fields as lines, lists or prose. Before it builds it says what
+it understood in one short block, and builds only on the person's "build it" / "yes"; a complete
+request in any encoding of BLUEPRINT §1 builds at once. Changes (agent/chat/refine.py: add, remove,
+rename a field, optional / required, a bound, rename the feature), "undo" and "cancel" each show
+what changed first. It answers "status", "show the diff" and "show the report" about the last
+build.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ValidationError
+
+from agent.chat.refine import apply_instruction, describe_change, with_fields
+from agent.chat.understand import read_message, suggest_name, word_set
+from agent.errors import InstructionError, RequestError
+from agent.fields import MAX_FIELDS, OPERATIONS, FieldSpec, ResourceSpec, field_line
+from agent.request import FeatureRequest, decode_request
+
+Action = Literal["build", "ask", "status", "diff", "report"]
+_STATUS_WORDS = re.compile(
+    r"\b(?:health|healthcheck|status endpoint|status feature|ping|liveness|smoke)\b", re.I
+)
+_YES = word_set(
+    "build it|build|yes|y|yes build it|yes please|yes, build it|go|go ahead|do it|ok|okay|"
+    "sure|looks good|lgtm|confirm|build that|build this|ship it|yep|yeah|please build it|"
+    "replace it|yes replace it|yes, replace it|replace|overwrite it|correct|that's right",
+    "|",
+)
+_CANCEL = frozenset(
+    {"cancel", "cancel it", "never mind", "nevermind", "forget it", "stop", "abort"}
+)
+_UNDO = frozenset({"undo", "undo that", "undo it", "undo the last change", "revert", "go back"})
+MAX_UNDO = 10
+# Linear time: possessive runs, so a long line of spaces cannot make the search backtrack.
+_REQUEST_LINE = re.compile(r"^[^\w\n:]*+feature[^\w\n:]*+:", re.I | re.M)
+_COMMANDS: dict[str, Action] = {
+    "status": "status",
+    "show status": "status",
+    "show the status": "status",
+    "diff": "diff",
+    "show diff": "diff",
+    "show the diff": "diff",
+    "report": "report",
+    "show report": "report",
+    "show the report": "report",
+}
+
+
+class ChatState(BaseModel):
+    """What the assistant knows so far: a draft, the request awaiting "build it", and the last
+    request it built."""
+
+    feature: str | None = None
+    description: str | None = None
+    fields: list[FieldSpec] = []
+    operations: list[str] = list(OPERATIONS)
+    status_only: bool = False
+    #: Why the draft's name needs a confirmation ("from “Weight Log”"), and a proposed name.
+    name_note: str | None = None
+    suggested_name: str | None = None
+    #: The request "build it" builds, and the requests it replaced (for "undo").
+    pending: FeatureRequest | None = None
+    previous: list[FeatureRequest] = []
+    #: True when the pending request renames onto a feature that already has a branch.
+    replacing: bool = False
+    last_request: FeatureRequest | None = None
+    last_build_id: str | None = None
+    #: With a real model: the recent messages.
+    history: list[dict[str, str]] = []
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The assistant's answer to one message, and the request to build, if any."""
+
+    reply: str
+    state: ChatState
+    action: Action
+    build: FeatureRequest | None = None
+
+
+def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> Turn:
+    """Answer one user message; `existing` names the features that already have a branch."""
+    text = message.strip()
+    said = _plain(text)
+    command = _COMMANDS.get(said)
+    if command is not None:
+        return Turn("", state, command)
+    complete = _complete_request(text)
+    if isinstance(complete, FeatureRequest):
+        return _build(state, complete, f"Building `{complete.feature}` from your request.")
+    if isinstance(complete, str):
+        return Turn(complete, state, "ask")
+    if said in _CANCEL:
+        after = ChatState(
+            last_request=state.last_request,
+            last_build_id=state.last_build_id,
+            history=state.history,
+        )
+        return Turn(
+            "Cancelled: nothing will be built. Describe a feature when you like.", after, "ask"
+        )
+    if said in _UNDO:
+        return _undo(state)
+    if said in _YES:
+        return _confirm(state, said, existing)
+    base = state.pending or state.last_request
+    if base is not None:
+        try:
+            change = apply_instruction(base, text)
+        except InstructionError as e:
+            return Turn(f"I could not make that change: {e}", state, "ask")
+        if change is not None:
+            return propose_change(state, base, change.request, existing)
+    return _draft(state, text, existing)
+
+
+def summary(request: FeatureRequest, *, note: str | None = None, exists: bool = False) -> str:
+    """What the assistant understood, in one short block."""
+    lines = ["Here is what I understood:"]
+    name = f"- feature: `{request.feature}`"
+    if note:
+        name += f" ({note}: say another name if that is not right)"
+    lines.append(name)
+    lines.append(f"- description: {request.description}")
+    spec = request.resource
+    if spec is not None:
+        lines.append("- fields: " + ", ".join(f"`{field_line(f)}`" for f in spec.fields))
+        if spec.operations != OPERATIONS:
+            lines.append(f"- operations: {', '.join(spec.operations)}")
+    elif request.requirements is None:
+        lines.append("- requirements: none (a status endpoint)")
+    else:
+        lines.append(f"- requirements: {request.requirements_text[:200]}")
+    where = f"`{request.branch}`" + (" (it exists: this adds a commit to it)" if exists else "")
+    lines.append(f'Say "build it" to build it on {where}, or tell me what to change.')
+    return "\n".join(lines)
+
+
+def propose_change(
+    state: ChatState, base: FeatureRequest, new: FeatureRequest, existing: Collection[str] = ()
+) -> Turn:
+    """Make `new` the request awaiting "build it", showing what changed from `base`."""
+    after = state.model_copy(
+        update={
+            "pending": new,
+            "previous": [*state.previous, base][-MAX_UNDO:],
+            "replacing": new.feature != base.feature and new.feature in existing,
+            "name_note": None,
+        }
+    )
+    reply = f"Changed: {describe_change(base, new)}.\n{summary(new)}"
+    if after.replacing:
+        reply += (
+            f"\n`{new.branch}` already exists: building would add to that feature and its pull "
+            'request. Say "replace it" to do that, or give another name.'
+        )
+    return Turn(reply, after, "ask")
+
+
+# --- complete requests and refinements ------------------------------------------------------------
+
+
+def _complete_request(text: str) -> FeatureRequest | str | None:
+    """A request in any §1 encoding; a string explaining what is wrong; None if not one."""
+    looks_like_request = text.startswith("{") or _REQUEST_LINE.search(text)
+    try:
+        return decode_request(text)
+    except RequestError as e:
+        if looks_like_request and e.kind == "invalid":
+            return "That request has problems: " + "; ".join(str(p) for p in e.problems)
+        return None
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.lower().replace("!", " ").replace(".", " ").split()).strip(" ?")
+
+
+def _confirm(state: ChatState, said: str, existing: Collection[str]) -> Turn:
+    if state.pending is not None:
+        if state.replacing and "replace" not in said and "overwrite" not in said:
+            return Turn(
+                f'`{state.pending.branch}` already exists; say "replace it" to build over it, '
+                "or give another name.",
+                state,
+                "ask",
+            )
+        request = state.pending
+        same = state.last_request and state.last_request.feature == request.feature
+        verb = "Rebuilding" if same else "Building"
+        where = " as a new commit on its branch" if same else ""
+        return _build(state, request, f"{verb} `{request.feature}`{where}.")
+    if state.suggested_name and state.feature is None:
+        draft = state.model_copy(update={"feature": state.suggested_name, "suggested_name": None})
+        return _advance(draft, [], existing)
+    return Turn(
+        "There is nothing to build yet. " + _missing(state),
+        state,
+        "ask",
+    )
+
+
+def _undo(state: ChatState) -> Turn:
+    if not state.previous:
+        return Turn("There is no change to undo.", state, "ask")
+    current = state.pending or state.last_request
+    restored = state.previous[-1]
+    after = state.model_copy(
+        update={"pending": restored, "previous": state.previous[:-1], "replacing": False}
+    )
+    said = describe_change(current, restored) if current else "restored"
+    return Turn(f"Undone: {said}.\n{summary(restored)}", after, "ask")
+
+
+def _missing(state: ChatState) -> str:
+    if state.feature is None:
+        return "Describe the feature: what it is for and its fields, and what to call it."
+    return f"Which fields should `{state.feature}` have?"
+
+
+# --- drafts from plain sentences ------------------------------------------------------------------
+
+
+def _draft(state: ChatState, text: str, existing: Collection[str]) -> Turn:
+    draft = state.model_copy(deep=True)
+    reading = read_message(text)
+    if reading.name is not None:
+        draft.feature = reading.name.name
+        draft.suggested_name = None
+        draft.name_note = f"from “{reading.name.said}”" if reading.name.confirm else None
+        if reading.name.confirm and reading.name.said == reading.name.name:
+            draft.name_note = "my guess"
+    if reading.fields:
+        by_name = {f.name: f for f in reading.fields}
+        draft.fields = [by_name.pop(f.name, f) for f in draft.fields] + list(by_name.values())
+        if len(draft.fields) > MAX_FIELDS:
+            return Turn(
+                f"A resource has at most {MAX_FIELDS} fields; with these it would have "
+                f"{len(draft.fields)}. Remove some, or split it into two features.",
+                state,
+                "ask",
+            )
+    if reading.operations:
+        unknown = [op for op in reading.operations if op not in OPERATIONS]
+        if unknown:
+            reading.unread.append(f"“{unknown[0]}” (operations are {', '.join(OPERATIONS)})")
+        else:
+            draft.operations = reading.operations
+    if _STATUS_WORDS.search(text) and not draft.fields:
+        draft.status_only = True
+    if reading.description and draft.description is None:
+        draft.description = reading.description
+    understood = bool(reading.name or reading.fields or draft.status_only)
+    if state.pending is None:
+        understood = understood or bool(reading.description)
+    if not understood and not reading.unread:
+        hint = (
+            'Say "build it" to build what I showed, or a change such as "add a note (text)", '
+            '"remove age", "age up to 30", "make name optional", "rename it to pets", "undo".'
+            if state.pending
+            else _missing(state)
+        )
+        return Turn(f"I did not understand “{text[:200]}”. {hint}", state, "ask")
+    if state.pending is not None and draft.feature == state.pending.feature and reading.fields:
+        try:
+            new = with_fields(state.pending, draft.fields)
+        except InstructionError as e:
+            return Turn(f"I could not make that change: {e}", state, "ask")
+        return propose_change(state, state.pending, new, existing)
+    return _advance(draft, reading.unread, existing)
+
+
+def _advance(draft: ChatState, unread: list[str], existing: Collection[str]) -> Turn:
+    """Ask for what is missing, or show what is understood and wait for "build it"."""
+    quoted = f"\nI could not read: {'; '.join(unread)}." if unread else ""
+    if draft.feature is None:
+        suggestion = suggest_name(draft.description)
+        draft.suggested_name = suggestion
+        ask = "What should the feature be called?"
+        if suggestion:
+            ask += f' I suggest `{suggestion}`: say "yes" to use it, or give another name.'
+        else:
+            ask += " Give a snake_case name, e.g. `pet_profile`."
+        return Turn(ask + quoted, draft, "ask")
+    if not draft.fields and not draft.status_only:
+        return Turn(
+            f"Which fields should `{draft.feature}` have? One per line, e.g. `age: int >=0 <=40`, "
+            "or in words: “a name (text, up to 40 chars), an age between 0 and 40 and a "
+            'species: dog, cat or bird”. Or say "status endpoint" for a health check.' + quoted,
+            draft,
+            "ask",
+        )
+    description = draft.description or f"The {draft.feature.replace('_', ' ')} feature"
+    requirements: ResourceSpec | None = None
+    try:
+        if draft.fields:
+            requirements = ResourceSpec.model_validate(
+                {"fields": draft.fields, "operations": draft.operations}
+            )
+        request = FeatureRequest(
+            feature=draft.feature, description=description, requirements=requirements
+        )
+    except ValidationError as e:
+        problem = e.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        return Turn(
+            f"{where}: {message}" + quoted, draft.model_copy(update={"feature": None}), "ask"
+        )
+    draft.pending = request
+    reply = summary(request, note=draft.name_note, exists=request.feature in existing)
+    return Turn(reply + quoted, draft, "ask")
+
+
+def _build(state: ChatState, request: FeatureRequest, reply: str) -> Turn:
+    after = ChatState(
+        last_request=request,
+        last_build_id=state.last_build_id,
+        history=state.history,
+        previous=[*state.previous][-MAX_UNDO:] if state.last_request else [],
+    )
+    if state.last_request is not None and state.last_request != request:
+        after.previous = [*state.previous, state.last_request][-MAX_UNDO:]
+    return Turn(reply, after, "build", request)

@@ -1,0 +1,1 @@
+"""Builds driven from GitHub: webhook events, issue → pull request, review → commit."""

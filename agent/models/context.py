@@ -1,0 +1,46 @@
+"""What a model is told about the target repository, read from one commit."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from agent.build.wiring import MAIN_PY
+from agent.layout import FeatureLayout
+from agent.models.base import RepoContext
+from agent.repo.workspace import TargetRepo
+from agent.request import FeatureRequest
+
+#: The known request whose offline-generated files are every prompt's style example. The
+#: example never comes from the target repository, so nothing planted there persists in prompts.
+STYLE_REQUEST = FeatureRequest(
+    feature="pet_profile",
+    description="Store the pets of a household",
+    requirements="name: str len>=1 len<=40\nage: int >=0 <=40\nspecies: dog|cat|bird",
+)
+
+
+def load_context(repo: TargetRepo, commit: str) -> RepoContext:
+    """`src/main.py`, `tests/conftest.py`, the existing features, and the style example."""
+    features = tuple(
+        name for name in repo.list_dir(commit, "src/features") if not name.endswith(".py")
+    )
+    return RepoContext(
+        main_py=repo.show(commit, MAIN_PY) or "",
+        conftest=repo.show(commit, "tests/conftest.py") or "",
+        features=features,
+        example=style_example(),
+    )
+
+
+@lru_cache(maxsize=1)
+def style_example() -> dict[str, str]:
+    """The offline generator's models and router for `STYLE_REQUEST`: path → text."""
+    from agent.models.offline import render_bundle
+
+    bundle = render_bundle(STYLE_REQUEST)
+    layout = FeatureLayout(STYLE_REQUEST.feature)
+    return {
+        file.path: file.content
+        for file in bundle.files
+        if file.path in (layout.models_path, layout.router_path)
+    }

@@ -1,0 +1,1 @@
+"""The target repository: git worktrees and commits, the shared remote, pull requests."""

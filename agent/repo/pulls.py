@@ -1,0 +1,436 @@
+"""Pull requests for succeeded builds: pushed to a forge (GitHub's REST API), or kept locally.
+
+With `PETSAGE_FORGE_REPO` and a token, the branch is pushed to `PETSAGE_GIT_REMOTE` with
+GitPython and a PR is opened (or, when one is open for the branch, updated and commented on).
+Without a forge, a local PR is recorded beside the workspace; `merge` merges it into its base
+only after the whole target suite passes on the merge result. The token never appears in a
+result, a report, a log or an error.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import git
+import httpx
+
+from agent import BLUEPRINT_VERSION
+from agent.build import persistence
+from agent.build.quoting import code_span, quoted
+from agent.build.report import facts, request_lines
+from agent.build.result import BuildResult, PullRequest
+from agent.build.verify.render import verification_section
+from agent.errors import (
+    BuilderError,
+    ForgeError,
+    MergeRefused,
+    PullRequestConflict,
+    PullRequestError,
+    PullRequestNotFound,
+)
+from agent.repo.forge import send
+from agent.repo.workspace import TargetRepo, check_object_id, file_lock, git_as
+from agent.settings import Settings
+
+
+def open_pull_request(
+    result: BuildResult, settings: Settings, repo: TargetRepo, *, footer: str = ""
+) -> PullRequest:
+    """Open or update the PR for a succeeded build's branch; `footer` ends its body."""
+    if result.status != "succeeded" or not result.branch or result.request is None:
+        raise PullRequestError(f"build {result.id} did not succeed; only succeeded builds get a PR")
+    title, body = pr_title(result), pr_body(result) + footer
+    if settings.forge_repo:
+        return _scrubbed(settings, lambda: _forge_pull(result, settings, repo, title, body))
+    return LocalPulls(repo).open_or_update(result, title, body)
+
+
+def pr_title(result: BuildResult) -> str:
+    assert result.request is not None
+    return f"feat({result.request.feature}): {result.request.title}"[:120]
+
+
+def pr_body(result: BuildResult) -> str:
+    """The PR body: the builder's facts first, then the model's summary and the request quoted.
+
+    Nothing a model or a requester wrote is interpreted: it is escaped, bounded and quoted.
+    """
+    assert result.request is not None
+    lines = [
+        f"Built by PetSage Builder (build {code_span(result.id)}, blueprint {BLUEPRINT_VERSION}).",
+        "",
+        *facts(result),
+        f"- **Model:** {code_span(result.model)}, {len(result.rounds)} round(s), "
+        f"{result.prompt_tokens} prompt + {result.completion_tokens} completion tokens",
+        "",
+        "**Files**",
+        *(f"- {code_span(path)}" for path in result.files[:50]),
+        "",
+        "**Summary** (written by the model)",
+        "",
+        *quoted(result.summary or "(none)", 1500),
+        "",
+        *request_lines(result.request),
+    ]
+    if result.verification is not None:
+        lines += ["", *verification_section(result.verification)]
+    lines += ["", "<details><summary>Build report</summary>", "", result.report, "</details>"]
+    return "\n".join(lines)
+
+
+# --- the forge -----------------------------------------------------------------------------------
+
+
+def push_branch(repo: TargetRepo, remote: str, branch: str, commit: str) -> None:
+    """Push `commit` (the build's, never the local tip) as `branch`, compare-and-swap.
+
+    The remote's branch must be missing or an ancestor of `commit`; the push carries that
+    value as its lease, so a branch that moves in between makes the remote refuse it.
+    """
+    commit = check_object_id(commit)
+    ref = f"refs/heads/{branch}"
+    try:
+        listed = str(repo.repo.git.ls_remote(remote, ref)).split()
+        old = listed[0] if listed else ""
+        if old and old != commit and not repo.is_ancestor(old, commit):
+            raise PullRequestError(
+                f"{branch} on the remote is at {old[:12]}, which is not in the history of this "
+                f"build's commit {commit[:12]}; refusing to overwrite it"
+            )
+        repo.repo.git.push(remote, f"--force-with-lease={ref}:{old}", f"{commit}:{ref}")
+    except git.GitCommandError as e:
+        raise PullRequestError(
+            f"the remote refused the push of {branch}: {(e.stderr or '').strip()}"
+        ) from e
+
+
+def _forge_pull(
+    result: BuildResult, settings: Settings, repo: TargetRepo, title: str, body: str
+) -> PullRequest:
+    assert result.branch is not None and result.base_branch is not None
+    assert result.commit is not None
+    if not settings.forge_secret:
+        raise PullRequestError("no forge token: set PETSAGE_FORGE_TOKEN (or GITHUB_TOKEN)")
+    if not settings.git_remote:
+        raise PullRequestError("no remote to push to: set PETSAGE_GIT_REMOTE")
+    push_branch(repo, settings.git_remote, result.branch, result.commit)
+    owner = settings.forge_repo.split("/")[0] if settings.forge_repo else ""
+    with httpx.Client(
+        base_url=settings.forge_api_url.rstrip("/"),
+        headers={
+            "Authorization": f"Bearer {settings.forge_secret}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        },
+        timeout=30,
+    ) as client:
+        base = f"/repos/{settings.forge_repo}"
+        found = _call(
+            client,
+            "GET",
+            f"{base}/pulls",
+            params={"head": f"{owner}:{result.branch}", "state": "open"},
+        )
+        if found:
+            number = found[0]["number"]
+            pull = _call(
+                client, "PATCH", f"{base}/pulls/{number}", json={"title": title, "body": body}
+            )
+            comment = f"Updated by build `{result.id}` at `{(result.commit or '')[:12]}`."
+            _call(client, "POST", f"{base}/issues/{number}/comments", json={"body": comment})
+            updated = True
+        else:
+            pull = _call(
+                client,
+                "POST",
+                f"{base}/pulls",
+                json={
+                    "title": title,
+                    "head": result.branch,
+                    "base": result.base_branch,
+                    "body": body,
+                    "draft": settings.pr_draft,
+                },
+            )
+            number, updated = pull["number"], False
+        if settings.pr_labels:
+            _call(
+                client,
+                "POST",
+                f"{base}/issues/{number}/labels",
+                json={"labels": settings.pr_labels},
+            )
+    return PullRequest(
+        kind="forge",
+        id=str(number),
+        url=pull.get("html_url"),
+        branch=result.branch,
+        base=result.base_branch,
+        title=title,
+        body=body,
+        updated=updated,
+        build_ids=[result.id],
+        head_commit=result.commit,
+    )
+
+
+def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
+    try:
+        response = send(client, method, path, **kwargs)
+    except ForgeError as e:
+        raise PullRequestError(str(e)) from e
+    if response.status_code in (401, 403):
+        raise PullRequestError(
+            f"the forge refused the token ({response.status_code}): set PETSAGE_FORGE_TOKEN "
+            "(or GITHUB_TOKEN) to a token that may open pull requests"
+        )
+    if response.status_code == 404:
+        raise PullRequestError(
+            f"the forge has no repository {path.split('/')[2:4]} (404): check PETSAGE_FORGE_REPO"
+        )
+    if response.status_code == 422:
+        raise PullRequestError(f"the forge refused the pull request (422): {_message(response)}")
+    if response.status_code >= 400:
+        raise PullRequestError(f"the forge answered {response.status_code}: {_message(response)}")
+    return response.json() if response.content else None
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:300]
+    return str(data.get("message", data))[:300] if isinstance(data, dict) else str(data)[:300]
+
+
+def _scrubbed(settings: Settings, action: Any) -> PullRequest:
+    """Run `action`; whatever error comes out has the token taken out of it."""
+    try:
+        pull: PullRequest = action()
+        return pull
+    except PullRequestError as e:
+        message = str(e)
+        for secret in (settings.forge_secret,):
+            if secret:
+                message = message.replace(secret, "***")
+        raise PullRequestError(message) from None
+
+
+# --- local pull requests -------------------------------------------------------------------------
+
+
+class LocalPulls:
+    """Pull requests kept beside the workspace, for teams without a forge."""
+
+    def __init__(self, repo: TargetRepo) -> None:
+        self.repo = repo
+        self.path = repo.state_dir / "pulls.json"
+
+    def all(self) -> list[PullRequest]:
+        if not self.path.exists():
+            return []
+        return [PullRequest.model_validate(item) for item in json.loads(self.path.read_text())]
+
+    def get(self, pull_id: str) -> PullRequest:
+        for pull in self.all():
+            if pull.id == pull_id:
+                return pull
+        raise PullRequestNotFound(f"no local pull request {pull_id!r}")
+
+    def open_or_update(self, result: BuildResult, title: str, body: str) -> PullRequest:
+        """Open the branch's PR, or update its open one, pinned to the build's commit."""
+        assert result.branch is not None and result.base_branch is not None
+        head = check_object_id(result.commit or "")
+        with file_lock(self.repo.state_dir / "locks" / "pulls.lock"):
+            pulls = self.all()
+            diff = self._diff(result.base_branch, head)
+            for index, pull in enumerate(pulls):
+                if pull.branch == result.branch and pull.state == "open":
+                    pull = pull.model_copy(
+                        update={
+                            "title": title,
+                            "body": body,
+                            "diff": diff,
+                            "head_commit": head,
+                            "updated": True,
+                            "build_ids": [*pull.build_ids, result.id],
+                            "comments": [
+                                *pull.comments,
+                                f"Updated by build {result.id} at {(result.commit or '')[:12]}",
+                            ],
+                        }
+                    )
+                    pulls[index] = pull
+                    self._save(pulls)
+                    return pull
+            pull = PullRequest(
+                kind="local",
+                id=uuid.uuid4().hex[:8],
+                branch=result.branch,
+                base=result.base_branch,
+                title=title,
+                body=body,
+                diff=diff,
+                build_ids=[result.id],
+                head_commit=head,
+            )
+            self._save([*pulls, pull])
+            return pull
+
+    def close(self, pull_id: str) -> PullRequest:
+        return self._set(pull_id, state="closed")
+
+    def merge(
+        self,
+        pull_id: str,
+        settings: Settings,
+        publish: Callable[[str, str], None] | None = None,
+    ) -> PullRequest:
+        """Merge exactly the PR's recorded commit, only if the whole suite passes on the result.
+
+        The merge commit is made with plumbing (`merge-tree`, `commit-tree`) before any test
+        runs, so nothing the tests write can change what is merged. A branch that moved since
+        the PR was opened or updated is refused until the PR is updated.
+        `publish(commit, base)` runs before the base moves here: with distributed workers it
+        pushes the merge to the shared remote, and a refusal leaves everything as it was.
+        """
+        from agent.build.suite import run_suite_on
+
+        pull = self.get(pull_id)
+        if pull.state != "open":
+            raise PullRequestConflict(f"pull request {pull_id} is {pull.state}, not open")
+        if pull.head_commit is None:
+            raise PullRequestConflict(
+                f"pull request {pull_id} records no commit; update it by building again"
+            )
+        head = check_object_id(pull.head_commit)
+        with self.repo.feature_lock(f"base-{pull.base.replace('/', '_')}"):
+            branches = self.repo.branches()
+            base_tip, tip = branches.get(pull.base), branches.get(pull.branch)
+            if base_tip is None or tip is None:
+                raise PullRequestConflict(
+                    f"branch {pull.base if base_tip is None else pull.branch} no longer exists"
+                )
+            if tip != head:
+                raise PullRequestConflict(
+                    f"{pull.branch} moved to {tip} since pull request {pull_id} was opened or "
+                    f"updated for {head}; update the pull request before merging"
+                )
+            merged = self._merge_commit(pull, base_tip, head)
+            with self.repo.worktree(merged, f"merge-{pull_id}-{uuid.uuid4().hex[:6]}") as tree:
+                # Before any test runs: two features made from the same base both descend from
+                # its Alembic head, so the merge gets a merge revision (read, never run, here).
+                heads = persistence.alembic_heads(tree.path)
+                if len(heads) > 1:
+                    path, content = persistence.merge_revision(heads, pull.title)
+                    tree.write_text(path, content)
+                    tree.stage([path])
+                    merged = tree.commit(
+                        f"chore(migrations): merge Alembic heads for {pull.branch}"
+                    )
+                report = run_suite_on(tree.path, settings, self.repo, base_tip)
+                if not report.ok:
+                    reasons = report.reasons(report.passed, "tests")
+                    raise PullRequestConflict(
+                        f"the suite fails on the merge result: {'; '.join(reasons[:5])}"
+                    )
+            if publish is not None:
+                try:
+                    publish(merged, pull.base)
+                except BuilderError as e:
+                    raise PullRequestError(f"the remote refused the merge: {e}") from e
+            self.repo.update_branch(
+                pull.base, merged, base_tip, f"petsage-builder: merge PR {pull_id}"
+            )
+        return self._set(pull_id, state="merged", merge_commit=merged)
+
+    def _merge_commit(self, pull: PullRequest, base: str, head: str) -> str:
+        """The merge of `head` into `base` as a new commit, made without a work tree."""
+        found = subprocess.run(
+            [
+                *("git", "-C", str(self.repo.path), "merge-tree", "--write-tree", "--name-only"),
+                *("--no-messages", "--end-of-options", base, head),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        out = found.stdout
+        if found.returncode == 1:
+            conflicts = [line for line in out.splitlines()[1:] if line.strip()]
+            raise PullRequestConflict(
+                f"{pull.branch} does not merge cleanly into {pull.base}: conflicts in "
+                f"{', '.join(conflicts) or '(unknown)'}; rebuild the feature on the new {pull.base}"
+            )
+        if found.returncode != 0:
+            raise MergeRefused(
+                f"{pull.branch} cannot be merged into {pull.base}: "
+                f"{found.stderr.strip() or found.returncode}"
+            )
+        tree = check_object_id(out.splitlines()[0].strip())
+        name, email = self.repo.author
+        message = f"Merge {pull.branch} into {pull.base} ({pull.title})"
+        try:
+            commit = self.repo.repo.git.execute(
+                [
+                    *git_as((name, email)),
+                    "commit-tree",
+                    tree,
+                    "-p",
+                    base,
+                    "-p",
+                    head,
+                    "-m",
+                    message,
+                ]
+            )
+        except git.GitCommandError as e:
+            raise MergeRefused(f"cannot record the merge: {(e.stderr or '').strip()}") from e
+        return check_object_id(str(commit).strip())
+
+    def _set(self, pull_id: str, **changes: Any) -> PullRequest:
+        with file_lock(self.repo.state_dir / "locks" / "pulls.lock"):
+            pulls = self.all()
+            for index, pull in enumerate(pulls):
+                if pull.id == pull_id:
+                    if "state" in changes and pull.state != "open":
+                        raise PullRequestConflict(
+                            f"pull request {pull_id} is {pull.state}, not open"
+                        )
+                    pulls[index] = pull.model_copy(update=changes)
+                    self._save(pulls)
+                    return pulls[index]
+        raise PullRequestNotFound(f"no local pull request {pull_id!r}")
+
+    def _diff(self, base: str, head: str) -> str:
+        try:
+            return str(
+                self.repo.repo.git.diff(
+                    "--no-color",
+                    f"refs/heads/{base}...{head}",
+                    "--",
+                    strip_newline_in_stdout=False,
+                )
+            )
+        except git.GitCommandError:
+            return ""
+
+    def _save(self, pulls: list[PullRequest]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps([p.model_dump(mode="json") for p in pulls], indent=1))
+        temporary.replace(self.path)
+
+
+__all__ = [
+    "LocalPulls",
+    "MergeRefused",
+    "PullRequestConflict",
+    "PullRequestError",
+    "PullRequestNotFound",
+    "open_pull_request",
+]

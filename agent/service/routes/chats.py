@@ -1,0 +1,128 @@
+"""Chat routes: a conversation that ends in builds, persisted with them."""
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from agent.build.result import BuildResult
+from agent.chat.assistant import ChatState
+from agent.chat.model_assistant import assistant_for
+from agent.errors import JobsUnavailable
+
+
+class NewChat(BaseModel):
+    id: str
+
+
+class ChatMessage(BaseModel):
+    content: str = Field(min_length=1, max_length=20_000, examples=["Call it pet_profile."])
+
+
+class ChatReply(BaseModel):
+    reply: str
+    build_id: str | None = Field(description="The build this message started, if any.")
+
+
+class ChatHistory(BaseModel):
+    id: str
+    messages: list[dict[str, Any]]
+    builds: dict[str, str] = Field(description="Each build of the chat and its status.")
+
+
+def chat_routes(service_dependency: Any) -> APIRouter:
+    """The chat routes; `service_dependency` resolves the running `Service`."""
+    router = APIRouter(prefix="/chats", tags=["chat"])
+
+    @router.post("", response_model=NewChat, status_code=201, summary="Start a chat")
+    def new_chat(service: service_dependency) -> NewChat:
+        chat_id = uuid.uuid4().hex[:12]
+        service.store.create_chat(chat_id, ChatState().model_dump_json())
+        return NewChat(id=chat_id)
+
+    @router.post("/{chat_id}/messages", response_model=ChatReply, summary="Say something")
+    def post_message(chat_id: str, message: ChatMessage, service: service_dependency) -> ChatReply:
+        raw = service.store.chat_state(chat_id)
+        if raw is None:
+            raise HTTPException(
+                404,
+                detail={
+                    "error": "not_found",
+                    "detail": [{"field": "chat_id", "reason": f"no chat {chat_id!r}"}],
+                },
+            )
+        state = ChatState.model_validate_json(raw)
+        turn = assistant_for(service.runner.model)(state, message.content, _features(service))
+        build_id = None
+        reply = turn.reply
+        new_state = turn.state
+        if turn.build is not None:
+            record, _ = service.store.create(uuid.uuid4().hex[:12], turn.build)
+            build_id = record.id
+            new_state = new_state.model_copy(update={"last_build_id": build_id})
+            try:
+                service.jobs.submit(record.id, record.feature)
+            except JobsUnavailable as e:
+                service.runner.fail_unsent(record.id, str(e))
+                reply = f"I could not start build `{build_id}`: {e}. Ask me again in a moment."
+            else:
+                reply = f"{reply} Build `{build_id}` is queued: /api/v1/builds/{build_id}/events."
+        elif turn.action in ("status", "diff", "report"):
+            reply = _about_last_build(service, state, turn.action)
+        service.store.save_chat_turn(
+            chat_id,
+            new_state.model_dump_json(),
+            [("user", message.content, None), ("assistant", reply, build_id)],
+        )
+        return ChatReply(reply=reply, build_id=build_id)
+
+    @router.get("/{chat_id}", response_model=ChatHistory, summary="The conversation and its builds")
+    def get_chat(chat_id: str, service: service_dependency) -> ChatHistory:
+        if service.store.chat_state(chat_id) is None:
+            raise HTTPException(
+                404,
+                detail={
+                    "error": "not_found",
+                    "detail": [{"field": "chat_id", "reason": f"no chat {chat_id!r}"}],
+                },
+            )
+        messages = service.store.chat_messages(chat_id)
+        builds = {}
+        for message in messages:
+            if message["build_id"]:
+                record = service.store.get(message["build_id"])
+                builds[message["build_id"]] = record.status if record else "unknown"
+                message["links"] = {"build": f"/api/v1/builds/{message['build_id']}"}
+        return ChatHistory(id=chat_id, messages=messages, builds=builds)
+
+    return router
+
+
+def _features(service: Any) -> frozenset[str]:
+    """The features that already have a branch in the workspace."""
+    repo = service.runner.repo
+    if not repo.exists:
+        return frozenset()
+    return frozenset(
+        name.removeprefix("feature/") for name in repo.branches() if name.startswith("feature/")
+    )
+
+
+def _about_last_build(service: Any, state: ChatState, action: str) -> str:
+    if state.last_build_id is None:
+        return "No build yet in this chat."
+    record = service.store.get(state.last_build_id)
+    if record is None:
+        return "No build yet in this chat."
+    result: BuildResult | None = record.result
+    if action == "status" or result is None:
+        extra = f": {'; '.join(result.reasons)}" if result and result.reasons else ""
+        return f"Build `{record.id}` of `{record.feature}` is {record.status}{extra}."
+    if action == "report":
+        return result.report
+    if result.commit:
+        return str(service.runner.commit_diff(result.commit))
+    if result.attempt and result.attempt.diff:
+        return result.attempt.diff
+    return f"Build `{record.id}` wrote no files."

@@ -1,0 +1,1 @@
+"""Storage: builds, events and results in SQLite or PostgreSQL, with migrations."""

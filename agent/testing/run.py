@@ -1,0 +1,443 @@
+"""Run the target's whole test suite once, in a separate process, and read per-test results.
+
+One `python -m pytest` in the build's worktree, with a timeout that kills the whole process
+group, a scrubbed environment (no API keys, no builder settings) and JUnit XML for the results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import SandboxUnavailable, TestRunError
+from agent.testing import boxfiles, sandbox
+
+OUTPUT_TAIL = 12_000
+JUNIT_CAP = 8 * 1024**2
+_CONFIG_FILES = (
+    ("pytest.ini", None),
+    (".pytest.ini", None),
+    ("pyproject.toml", "[tool.pytest"),
+    ("tox.ini", "[pytest]"),
+    ("setup.cfg", "[tool:pytest]"),
+)
+_KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One test's outcome: passed, failed, error or skipped."""
+
+    __test__ = False
+
+    nodeid: str
+    outcome: str
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class TestReport:
+    """What one run of the suite found."""
+
+    __test__ = False
+
+    cases: list[TestCase] = field(default_factory=list)
+    returncode: int | None = None
+    output: str = ""
+    seconds: float = 0.0
+    timed_out: bool = False
+    missing_limits: list[str] = field(default_factory=list)
+    breaches: list[str] = field(default_factory=list)
+    peak_memory: int | None = None
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for case in self.cases if case.outcome == outcome)
+
+    @property
+    def passed(self) -> int:
+        return self.count("passed")
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed") + self.count("error")
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.timed_out
+            and not self.breaches
+            and self.returncode == 0
+            and self.passed > 0
+            and self.failed == 0
+        )
+
+    def ran_under(self, prefix: str) -> int:
+        """How many tests of a module prefix (e.g. `tests.features.pets.`) ran."""
+        return sum(1 for case in self.cases if case.nodeid.startswith(prefix))
+
+    def reasons(self, own: int, tests_dir: str) -> list[str]:
+        """Why this run does not count as a pass, one line a cause, for the model and the user."""
+        if self.timed_out:
+            return [f"the test run passed its timeout of {self.seconds:.0f} s and was killed"]
+        failing = [
+            f"{case.nodeid}: {case.message or case.outcome}"
+            for case in self.cases
+            if case.outcome in ("failed", "error")
+        ]
+        if failing or self.breaches:
+            return failing[:20] + self.breaches
+        if own == 0:
+            return [f"no test under {tests_dir}/ ran: the feature's tests were not collected"]
+        tail = self.output.strip().splitlines()[-3:]
+        return [f"pytest exited with code {self.returncode}: {' / '.join(tail)}"]
+
+    def failure_summary(self, limit: int = 6000) -> str:
+        """The failing tests and the part of pytest's output that explains them."""
+        lines = [
+            f"{case.nodeid}: {case.outcome}: {case.message}"
+            for case in self.cases
+            if case.outcome in ("failed", "error")
+        ]
+        if self.timed_out:
+            lines.append(f"the test run was killed after its timeout of {self.seconds:.0f} s")
+        lines += self.breaches
+        output = self.output
+        for marker in ("= FAILURES =", "= ERRORS ="):
+            at = output.find(marker)
+            if at != -1:
+                output = output[output.rfind("\n", 0, at) + 1 :]
+                break
+        text = "\n".join(lines) + "\n\n" + output
+        return (
+            text if len(text) <= limit else text[: limit // 2] + "\n[...]\n" + text[-limit // 2 :]
+        )
+
+
+def scrubbed_environment(home: Path) -> dict[str, str]:
+    """An environment with nothing secret in it: no keys, tokens or builder settings."""
+    env = {name: os.environ[name] for name in _KEPT_VARIABLES if name in os.environ}
+    env.update(
+        HOME=str(home),
+        TMPDIR=str(home),
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONHASHSEED="0",
+        PYTHONNOUSERSITE="1",
+        NO_COLOR="1",
+    )
+    return env
+
+
+def run_tests(
+    worktree: Path,
+    *,
+    python: Path,
+    timeout: float,
+    sandboxed: bool = True,
+    limits: sandbox.Limits | None = None,
+) -> TestReport:
+    """Run `python -m pytest tests` in `worktree` once and return what each test did."""
+    with start_tests(
+        worktree, python=python, timeout=timeout, sandboxed=sandboxed, limits=limits
+    ) as run:
+        run.release()
+        return run.wait()
+
+
+class TestRun:
+    """One pytest process, started early and held at a gate until the files are ready.
+
+    The box never sees the checkout: `release()` copies its files (never `.git`) into a folder
+    of the box's own and lets the run collect and execute; `wait()` returns the report, read
+    back only from the run's stdout (a descriptor the builder holds) and from a folder the box
+    cannot swap, with every read and wait bounded. Leaving the `with` block without a release
+    abandons the run and kills everything it started.
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        worktree: Path,
+        *,
+        python: Path,
+        timeout: float,
+        sandboxed: bool = True,
+        migration: dict[str, str] | None = None,
+        limits: sandbox.Limits | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.source = worktree
+        self.sandboxed = sandboxed
+        self.limits = limits or sandbox.Limits(cpu_seconds=int(timeout) + 30)
+        self._box: sandbox.Box | None = None
+        self._gate = -1
+        self._scratch = Path(tempfile.mkdtemp(prefix="petsage-test-"))
+        private = self._scratch / "private"
+        outside = self._scratch / "box"
+        private.mkdir(mode=0o700)
+        outside.mkdir(mode=0o700)
+        self._log_path = private / "pytest.log"
+        self._folders = {name: outside / name for name in ("work", "home", "out", "plugins")}
+        for folder in self._folders.values():
+            folder.mkdir(mode=0o755)
+        self._uid = sandbox.BOX_UID if sandboxed and os.geteuid() == 0 else -1
+        for name in ("work", "home", "out"):
+            boxfiles.give(self._folders[name], self._uid)
+        inside = (
+            {name: f"{sandbox.BOX_ROOT}/{name}" for name in self._folders}
+            if sandboxed
+            else {name: str(folder) for name, folder in self._folders.items()}
+        )
+        self._work_inside = inside["work"]
+        plugins = self._folders["plugins"]
+        shutil.copyfile(Path(__file__).with_name("gate.py"), plugins / "petsage_gate.py")
+        gate_read, self._gate = os.pipe()
+        env = scrubbed_environment(Path(inside["home"]))
+        env.update(
+            PYTHONPATH=inside["plugins"],
+            PETSAGE_TEST_GATE_FD=str(gate_read),
+            TMPDIR="/tmp" if sandboxed else inside["home"],
+        )
+        command = [
+            str(python),
+            "-m",
+            "pytest",
+            "tests",
+            "-q",
+            "-p",
+            "petsage_gate",
+            "-p",
+            "no:cacheprovider",
+            f"--rootdir={inside['work']}",
+            f"--junitxml={inside['out']}/junit.xml",
+            "-o",
+            "junit_family=xunit2",
+        ]
+        self._migration = migration is not None
+        if migration is not None:
+            # The feature's Alembic revision, made and checked in the same box before the tests.
+            plugin = Path(__file__).with_name("migrations_plugin.py")
+            shutil.copyfile(plugin, plugins / "petsage_migrations.py")
+            command[5:5] = ["-p", "petsage_migrations"]
+            out = f"{inside['out']}/migration.json"
+            env["PETSAGE_MIGRATION"] = json.dumps({**migration, "out": out})
+        if not has_pytest_config(worktree):
+            # Else pytest would look above the checkout and could take any stranger's config.
+            (plugins / "pytest.ini").write_text("[pytest]\n")
+            command += ["-c", f"{inside['plugins']}/pytest.ini"]
+        popen_env = env
+        pass_fds: tuple[int, ...] = (gate_read,)
+        self._log = open(self._log_path, "wb")  # noqa: SIM115 - closed by wait() or cleanup
+        try:
+            if sandboxed:
+                self._box = sandbox.build_box(
+                    command,
+                    writable={inside[n]: self._folders[n] for n in ("work", "home", "out")},
+                    readonly={inside["plugins"]: plugins},
+                    chdir=inside["work"],
+                    python=python,
+                    env=env,
+                    limits=self.limits,
+                    name=self._scratch.name,
+                )
+                command = self._box.argv
+                popen_env = {"PATH": "/usr/bin:/bin"}
+                pass_fds += self._box.pass_fds
+            self._process = subprocess.Popen(
+                command,
+                cwd=self._folders["work"],
+                env=popen_env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=pass_fds,
+            )
+        except (OSError, SandboxUnavailable) as e:
+            os.close(gate_read)
+            self._cleanup()
+            if isinstance(e, SandboxUnavailable):
+                raise
+            raise TestRunError(f"cannot start {python}: {e}") from e
+        os.close(gate_read)
+        if self._box is not None:
+            self._box.close()
+        self._started = 0.0
+
+    @property
+    def missing_limits(self) -> list[str]:
+        """The limits this machine could not set on the box (empty when all bind)."""
+        return list(self._box.missing) if self._box is not None else []
+
+    def release(self) -> None:
+        """The files are in place: copy them into the box and let the run collect and execute."""
+        boxfiles.copy_checkout(self.source, self._folders["work"], self._uid)
+        self._started = time.perf_counter()
+        with contextlib.suppress(BrokenPipeError):
+            os.write(self._gate, b"go")
+        os.close(self._gate)
+        self._gate = -1
+
+    def wait(self, should_stop: Callable[[], bool] | None = None) -> TestReport:
+        """The run's report once it ends, passes its timeout, or `should_stop` says so."""
+        timed_out = False
+        returncode: int | None = None
+        deadline = time.monotonic() + self.timeout
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                try:
+                    returncode = self._process.wait(timeout=min(remaining, 0.5))
+                    break
+                except subprocess.TimeoutExpired:
+                    if should_stop is not None and should_stop():
+                        break
+        finally:
+            self._stop()
+        self._log.close()
+        report = TestReport(
+            returncode=returncode,
+            output=_tail(self._log_path),
+            seconds=time.perf_counter() - self._started,
+            timed_out=timed_out,
+            missing_limits=self.missing_limits,
+        )
+        junit = boxfiles.read_untrusted(self._folders["out"], "junit.xml", JUNIT_CAP)
+        if isinstance(junit, bytes):
+            report.cases = _read_junit(junit)
+        elif junit is not None:
+            report.breaches.append(junit)
+        if self.sandboxed:
+            report.breaches += boxfiles.written_too_much(
+                [self._folders[n] for n in ("work", "home", "out")], self.limits
+            )
+        if self._box is not None:
+            peak = self._box.cgroup.peak_memory()
+            if peak is not None:
+                report.peak_memory = peak
+        return report
+
+    def migration_result(self) -> dict[str, Any] | None:
+        """What the migration plugin found (read before leaving the `with` block), if it ran.
+
+        The box wrote it: it is read like the JUnit file, through a handle the box cannot swap.
+        """
+        if not self._migration:
+            return None
+        found = boxfiles.read_untrusted(self._folders["out"], "migration.json", JUNIT_CAP)
+        if not isinstance(found, bytes):
+            return None
+        try:
+            data = json.loads(found.decode("utf-8"))
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _stop(self) -> None:
+        """Kill the run and everything it started; every wait here is bounded."""
+        _kill_group(self._process.pid)
+        if self._box is not None:
+            self._box.cgroup.kill_all()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=10)
+        if self._box is not None:
+            self._box.cgroup.kill_all()
+            self._box.cgroup.remove()
+
+    def __enter__(self) -> TestRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._gate >= 0:
+            os.close(self._gate)
+            self._gate = -1
+        if hasattr(self, "_process"):
+            self._stop()
+        if self._box is not None:
+            self._box.close()
+            self._box.cgroup.remove()
+        if hasattr(self, "_log"):
+            self._log.close()
+        boxfiles.remove_tree(self._scratch)
+
+
+def has_pytest_config(root: Path) -> bool:
+    """True when `root` holds a pytest configuration of its own (pytest's own rules)."""
+    for name, marker in _CONFIG_FILES:
+        path = root / name
+        if path.is_file() and (marker is None or marker in path.read_text(errors="replace")):
+            return True
+    return False
+
+
+def start_tests(
+    worktree: Path,
+    *,
+    python: Path,
+    timeout: float,
+    sandboxed: bool = True,
+    migration: dict[str, str] | None = None,
+    limits: sandbox.Limits | None = None,
+) -> TestRun:
+    """Start the target's suite in `worktree` (in the sandbox), held until `release()`.
+
+    With `migration` ({"revision", "message"}), the same run first makes and checks the
+    feature's Alembic revision (`agent.testing.migrations_plugin`).
+    """
+    return TestRun(
+        worktree,
+        python=python,
+        timeout=timeout,
+        sandboxed=sandboxed,
+        migration=migration,
+        limits=limits,
+    )
+
+
+def _kill_group(pid: int) -> None:
+    """Kill whatever the run left behind in its process group."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _tail(path: Path) -> str:
+    data = boxfiles.read_untrusted(path.parent, path.name, OUTPUT_TAIL, tail=True)
+    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else ""
+
+
+def _read_junit(data: bytes) -> list[TestCase]:
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError:
+        return []
+    cases = []
+    for case in root.iter("testcase"):
+        classname = case.get("classname", "")
+        name = case.get("name", "")
+        nodeid = f"{classname}.{name}" if classname else name
+        outcome, message = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
+                message = (child.get("message") or child.text or "").strip()[:500]
+                break
+        cases.append(TestCase(nodeid, outcome, message, float(case.get("time", 0) or 0)))
+    return cases

@@ -1,0 +1,239 @@
+"""Pull requests: a real bare repository as the remote, a local GitHub stand-in, local PRs."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from agent.build.loop import Builder
+from agent.errors import PullRequestError
+from agent.events import StageEvent
+from agent.repo.pulls import LocalPulls
+from agent.settings import Settings
+from tests.conftest import SMOKE_REQUEST, branch_files, git, refs
+from tests.fake_github import FakeGitHub
+
+TOKEN = "ghp_very_secret_token_123"
+
+
+def request_for(feature: str, **changes: object) -> dict[str, object]:
+    return {**SMOKE_REQUEST, "feature": feature, "open_pr": True, **changes}
+
+
+def forge_settings(settings: Settings, github: FakeGitHub, remote: Path) -> Settings:
+    return settings.model_copy(
+        update={
+            "git_remote": str(remote),
+            "forge_repo": "acme/petsage",
+            "forge_token": SecretStr(TOKEN),
+            "forge_api_url": github.url,
+            "pr_labels": ["petsage"],
+            "pr_draft": True,
+        }
+    )
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    path = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(path))
+    return path
+
+
+def test_a_local_pr_is_opened_updated_and_merged_after_the_suite_passes(settings: Settings) -> None:
+    events: list[StageEvent] = []
+    first = Builder(settings).run(request_for("smoke_test"), on_event=events.append)
+    assert first.status == "succeeded" and first.pull_request is not None
+    assert [e.stage for e in events][-3:] == ["committed", "pr_opened", "done"]
+    pull = first.pull_request
+    assert pull.kind == "local" and pull.state == "open" and not pull.updated
+    assert pull.title == "feat(smoke_test): Ensure builder functional"
+    assert "+app.include_router(smoke_test_router.router" in pull.diff
+    assert (
+        "**Feature Request:**" in pull.body
+        and "- **Feature:** `smoke_test`" in pull.body
+        and "blueprint" in pull.body
+    )
+    second = Builder(settings).run(request_for("smoke_test", description="Again"))
+    assert (
+        second.pull_request is not None
+        and second.pull_request.id == pull.id
+        and second.pull_request.updated
+    )
+    pulls = LocalPulls(Builder(settings).repo)
+    assert len(pulls.all()) == 1 and pulls.get(pull.id).build_ids == [first.id, second.id]
+    merged = pulls.merge(pull.id, settings)
+    assert (
+        merged.state == "merged"
+        and merged.merge_commit == git(settings.workspace, "rev-parse", "main").strip()
+    )
+    assert "src/features/smoke_test/smoke_test_router.py" in branch_files(
+        settings.workspace, "main"
+    )
+    with pytest.raises(PullRequestError, match="is merged, not open"):
+        pulls.merge(pull.id, settings)
+
+
+def test_a_merge_with_a_conflict_is_refused_and_the_base_is_unchanged(settings: Settings) -> None:
+    first = Builder(settings).run(request_for("alpha_one"))
+    second = Builder(settings).run(request_for("beta_two"))
+    pulls = LocalPulls(Builder(settings).repo)
+    assert first.pull_request and second.pull_request
+    pulls.merge(first.pull_request.id, settings)
+    before = refs(settings.workspace)
+    with pytest.raises(
+        PullRequestError, match=r"does not merge cleanly into main: conflicts in src/main.py"
+    ):
+        pulls.merge(second.pull_request.id, settings)
+    assert refs(settings.workspace) == before
+    assert pulls.get(second.pull_request.id).state == "open"
+    closed = pulls.close(second.pull_request.id)
+    assert closed.state == "closed"
+
+
+def test_a_forge_pr_is_pushed_opened_then_updated_not_duplicated(
+    settings: Settings, remote: Path
+) -> None:
+    with FakeGitHub() as github:
+        configured = forge_settings(settings, github, remote)
+        first = Builder(configured).run(request_for("smoke_test"))
+        assert first.status == "succeeded" and first.pr_error is None, first.pr_error
+        assert (
+            first.pull_request is not None
+            and first.pull_request.url == "https://github.example/pull/1"
+        )
+        assert git(remote, "rev-parse", "feature/smoke_test").strip() == first.commit
+        second = Builder(configured).run(request_for("smoke_test", description="Again"))
+        assert second.pull_request is not None and second.pull_request.updated
+        calls = [(method, path) for method, path, _, _ in github.calls]
+    assert calls.count(("POST", "/repos/acme/petsage/pulls")) == 1
+    assert ("PATCH", "/repos/acme/petsage/pulls/1") in calls
+    assert ("POST", "/repos/acme/petsage/issues/1/comments") in calls
+    assert calls.count(("POST", "/repos/acme/petsage/issues/1/labels")) == 2
+    opened = next(
+        body
+        for method, path, body, _ in github.calls
+        if (method, path) == ("POST", "/repos/acme/petsage/pulls")
+    )
+    assert (
+        opened["head"] == "feature/smoke_test"
+        and opened["base"] == "main"
+        and opened["draft"] is True
+    )
+    assert (
+        opened["title"] == "feat(smoke_test): Ensure builder functional"
+        and "Build report" in opened["body"]
+    )
+    assert github.calls[0][3]["authorization"] == f"Bearer {TOKEN}"
+    assert git(remote, "rev-parse", "feature/smoke_test").strip() == second.commit
+
+
+def test_a_refused_push_leaves_the_build_succeeded_with_a_pr_error(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with FakeGitHub() as github:
+        configured = forge_settings(settings, github, tmp_path / "no-such-remote.git")
+        result = Builder(configured).run(request_for("smoke_test"))
+        assert github.calls == []
+    assert result.status == "succeeded" and result.pull_request is None
+    assert result.pr_error is not None and "refused the push" in result.pr_error
+    assert "Pull request failed" in result.report
+
+
+def test_bad_credentials_name_the_variable_and_the_token_never_shows(
+    settings: Settings, remote: Path
+) -> None:
+    with FakeGitHub(status=401) as github:
+        configured = forge_settings(settings, github, remote)
+        result = Builder(configured).run(request_for("smoke_test"))
+    assert result.status == "succeeded"
+    assert (
+        result.pr_error is not None
+        and "PETSAGE_FORGE_TOKEN" in result.pr_error
+        and "401" in result.pr_error
+    )
+    assert TOKEN not in result.model_dump_json()
+    assert TOKEN not in repr(configured)
+
+
+def test_the_cli_opens_lists_and_merges_local_prs(tmp_path: Path) -> None:
+    from tests.test_cli import cli
+
+    built = cli(
+        "build",
+        "--payload",
+        "-",
+        "--workspace",
+        "ws",
+        "--open-pr",
+        "--json",
+        "-q",
+        cwd=tmp_path,
+        stdin=json.dumps(SMOKE_REQUEST),
+    )
+    assert built.returncode == 0, built.stderr
+    pull_id = json.loads(built.stdout)["pull_request"]["id"]
+    listed = cli("pr", "list", "--workspace", "ws", cwd=tmp_path)
+    assert listed.returncode == 0 and pull_id in listed.stdout and "open" in listed.stdout
+    merged = cli("pr", "merge", pull_id, "--workspace", "ws", "--json", cwd=tmp_path)
+    assert merged.returncode == 0, merged.stderr
+    assert json.loads(merged.stdout)["state"] == "merged"
+    again = cli("pr", "merge", pull_id, "--workspace", "ws", cwd=tmp_path)
+    assert again.returncode == 1 and "is merged, not open" in again.stderr
+    assert subprocess.run(
+        ["git", "-C", str(tmp_path / "ws"), "log", "--oneline", "-1", "main"],
+        capture_output=True,
+        text=True,
+    ).stdout.startswith(git(tmp_path / "ws", "rev-parse", "--short", "main").strip())
+
+
+def test_a_merge_takes_the_recorded_commit_and_refuses_a_moved_branch(settings: Settings) -> None:
+    from agent.errors import MergeRefused, PullRequestConflict
+
+    first = Builder(settings).run(request_for("smoke_test"))
+    assert first.pull_request is not None and first.pull_request.head_commit == first.commit
+    pull_id = first.pull_request.id
+    # Another build moves the branch without updating the PR.
+    moved = Builder(settings).run({**SMOKE_REQUEST, "description": "Moved"})
+    assert moved.status == "succeeded" and moved.commit != first.commit
+    pulls = LocalPulls(Builder(settings).repo)
+    before = refs(settings.workspace)
+    with pytest.raises(PullRequestConflict) as refused:
+        pulls.merge(pull_id, settings)
+    assert first.commit in str(refused.value) and str(moved.commit) in str(refused.value)
+    assert refs(settings.workspace) == before
+    # An update pins the new tip; the merge takes exactly that commit.
+    updated = Builder(settings).run(request_for("smoke_test", description="Updated"))
+    assert updated.pull_request is not None and updated.pull_request.head_commit == updated.commit
+    merged = pulls.merge(pull_id, settings)
+    main = git(settings.workspace, "rev-parse", "main").strip()
+    assert merged.merge_commit == main
+    parents = git(settings.workspace, "rev-list", "--parents", "-n", "1", main).split()
+    assert parents[2] == updated.commit
+    # A PR whose branch shares no history with its base: a typed refusal, not a crash.
+    repo = Builder(settings).repo
+    orphan = git(
+        settings.workspace,
+        "-c",
+        "user.name=T",
+        "-c",
+        "user.email=t@e",
+        "commit-tree",
+        "-m",
+        "orphan",
+        git(settings.workspace, "rev-parse", "main^{tree}").strip(),
+    ).strip()
+    repo.update_branch("feature/orphan", orphan, None, "test")
+    pull = pulls.get(pull_id).model_copy(
+        update={
+            "id": "orphan01",
+            "branch": "feature/orphan",
+            "state": "open",
+            "head_commit": orphan,
+        }
+    )
+    pulls._save([*pulls.all(), pull])
+    with pytest.raises(MergeRefused, match="unrelated histories"):
+        pulls.merge("orphan01", settings)
