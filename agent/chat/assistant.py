@@ -112,6 +112,9 @@ def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> T
         return _undo(state)
     if said in _YES:
         return _confirm(state, said, existing)
+    too_long = _too_long(text)
+    if too_long is not None:
+        return Turn(too_long, state, "ask")
     base = state.pending or state.last_request
     if base is not None:
         try:
@@ -121,6 +124,24 @@ def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> T
         if change is not None:
             return propose_change(state, base, change.request, existing)
     return _draft(state, text, existing)
+
+
+#: What a sentence-by-sentence reading takes: a feature's description and its 40 field lines fit
+#: well within these; longer text is a complete request (read above) or not a description at all.
+MAX_READ_CHARS = 6_000
+MAX_READ_LINES = 2 * MAX_FIELDS + 20
+
+
+def _too_long(text: str) -> str | None:
+    lines = text.count("\n") + 1
+    if len(text) <= MAX_READ_CHARS and lines <= MAX_READ_LINES:
+        return None
+    return (
+        f"That message is too long to read as a description ({len(text)} characters, {lines} "
+        f"lines; at most {MAX_READ_CHARS} and {MAX_READ_LINES}). A feature has at most "
+        f"{MAX_FIELDS} fields: describe it in fewer words, or send the whole request in one of "
+        "the request forms (JSON, or `feature:` / `description:` / `requirements:` lines)."
+    )
 
 
 def summary(request: FeatureRequest, *, note: str | None = None, exists: bool = False) -> str:
