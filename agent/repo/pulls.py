@@ -298,7 +298,7 @@ class LocalPulls:
         `publish(commit, base)` runs before the base moves here: with distributed workers it
         pushes the merge to the shared remote, and a refusal leaves everything as it was.
         """
-        from agent.build.suite import run_suite_on
+        from agent.testing.run import run_suite_on
 
         pull = self.get(pull_id)
         if pull.state != "open":
