@@ -43,6 +43,16 @@ from agent.settings import Settings
 BuildStream = Generator[StageEvent, None, BuildResult]
 
 
+def target_repo(settings: Settings, workspace: Path | None = None) -> TargetRepo:
+    """The target repository a builder with `settings` works on (`workspace` overrides)."""
+    path = workspace if workspace is not None else settings.workspace
+    return TargetRepo(
+        path,
+        settings.resolved_state_dir(path),
+        author=(settings.author_name, settings.author_email),
+    )
+
+
 class Builder:
     """Runs builds against one target repository with one model."""
 
@@ -51,12 +61,7 @@ class Builder:
     ) -> None:
         self.settings = settings
         self.model = model if model is not None else create_model(settings.model, settings)
-        path = workspace if workspace is not None else settings.workspace
-        self.repo = TargetRepo(
-            path,
-            settings.resolved_state_dir(path),
-            author=(settings.author_name, settings.author_email),
-        )
+        self.repo = target_repo(settings, workspace)
 
     def stream(
         self,
