@@ -9,52 +9,48 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Generator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.build import persistence
-from agent.build.bundle import FileBundle, parse_reply
-from agent.build.checks import check_bundle
-from agent.build.report import render_report
-from agent.build.result import Attempt, AttemptFile, BuildResult, BuildStatus, RoundRecord
-from agent.build.suite import (
-    check_collected,
-    commit_message,
-    counts_of,
-    expected_tests,
-    test_python_for,
+from agent.build.result import (
+    BuildResult,
+    BuildStatus,
+    RoundRecord,
+    conclude,
+    live_final_event,
+    rendered,
 )
-from agent.build.verify.box import Box
-from agent.build.verify.gates import Verifier
+from agent.build.stages import NO_SCAN_NOTE as NO_SCAN_NOTE
+from agent.build.stages import REJECTED, Base, Rejection, Stages
 from agent.build.verify.render import verification_summary
-from agent.build.wiring import MAIN_PY, patch, wire_router
 from agent.errors import (
     BuildCancelled,
     BuilderError,
-    BundleError,
-    ModelError,
     ModelRefused,
     Problem,
     RequestError,
 )
-from agent.events import Stage, StageEvent
+from agent.events import StageEvent
 from agent.layout import FeatureLayout
-from agent.models import Feedback, GenerationTask, Model, create_model
-from agent.models.context import load_context
+from agent.models import Feedback, Model, ModelReply, create_model
 from agent.repo.workspace import TargetRepo, Worktree
 from agent.request import FeatureRequest, decode_request
 from agent.settings import Settings
-from agent.testing.run import TestReport, start_tests
-from agent.testing.sandbox import UNSANDBOXED_NOTE
 
 BuildStream = Generator[StageEvent, None, BuildResult]
-NO_SCAN_NOTE = (
-    "the static scan of generated code was OFF (PETSAGE_STATIC_SCAN=false): only the sandbox "
-    "stood between it and the host"
-)
+
+
+def target_repo(settings: Settings, workspace: Path | None = None) -> TargetRepo:
+    """The target repository a builder with `settings` works on (`workspace` overrides)."""
+    path = workspace if workspace is not None else settings.workspace
+    return TargetRepo(
+        path,
+        settings.resolved_state_dir(path),
+        author=(settings.author_name, settings.author_email),
+    )
 
 
 class Builder:
@@ -65,12 +61,7 @@ class Builder:
     ) -> None:
         self.settings = settings
         self.model = model if model is not None else create_model(settings.model, settings)
-        path = workspace if workspace is not None else settings.workspace
-        self.repo = TargetRepo(
-            path,
-            settings.resolved_state_dir(path),
-            author=(settings.author_name, settings.author_email),
-        )
+        self.repo = target_repo(settings, workspace)
 
     def stream(
         self,
@@ -103,7 +94,7 @@ class Builder:
                 on_event(event)
 
 
-class _BuildRun:
+class _BuildRun(Stages):
     """The state of one build while it runs."""
 
     def __init__(
@@ -120,6 +111,7 @@ class _BuildRun:
         )
         self.wiring = ""
         self.test_env_note: str | None = None
+        self.worktree: Worktree | None = None
 
     # --- the pipeline ----------------------------------------------------------------------------
 
@@ -170,308 +162,79 @@ class _BuildRun:
     def _rounds(
         self, request: FeatureRequest, stack: ExitStack
     ) -> Generator[StageEvent, None, tuple[BuildStatus, list[str]]]:
-        branches = self.repo.branches()
-        previous_tip = branches.get(request.branch)
-        start = previous_tip or branches.get(request.base_branch)
-        if start is None:
-            raise RequestError(
-                [
-                    Problem(
-                        "base_branch",
-                        f"branch {request.base_branch!r} does not exist in {self.repo.path}",
-                    )
-                ]
-            )
-        self._check_references(request, start)
-        layout = FeatureLayout(request.feature)
-        with self._timed("prepare"):
-            # The environment comes from the base branch's requirements, never the feature's.
-            base_tip = branches.get(request.base_branch) or start
-            test_python, self.test_env_note = test_python_for(self.settings, self.repo, base_tip)
-        revision, revision_path, revision_message = persistence.next_revision(
-            self.repo.list_dir(start, persistence.VERSIONS_DIR), request.feature
-        )
+        """Round after round: generate, validate, write and wire, test, verify, commit."""
+        base = self._base(request)
         feedback: Feedback | None = None
         previous_reply: str | None = None
         reasons: list[str] = []
-        worktree: Worktree | None = None
-        for round_number in range(1, self.settings.max_rounds + 1):
+        for number in range(1, self.settings.max_rounds + 1):
             self._check_stop()
             yield self._event(
-                "generating", f"asking {self.model.name} (round {round_number})", round=round_number
+                "generating", f"asking {self.model.name} (round {number})", round=number
             )
-            task = GenerationTask(
-                request=request,
-                round=round_number,
-                max_rounds=self.settings.max_rounds,
-                feedback=feedback,
-                previous_reply=previous_reply,
-                load_context=lambda: load_context(self.repo, start),
-                build_id=self.result.id,
-            )
-            record = RoundRecord(round=round_number, outcome="accepted")
+            record = RoundRecord(round=number, outcome="accepted")
             self.result.rounds.append(record)
-            began = time.perf_counter()
-            try:
-                reply = self.model.generate(task)
-            except ModelError as e:
-                record.outcome, record.reasons = "model_error", [str(e)]
-                raise
-            finally:
-                record.seconds = time.perf_counter() - began
-                self._add_time("generate", record.seconds)
-                self.result.model_round_trips += 1
-            record.prompt_tokens = reply.usage.prompt_tokens
-            record.completion_tokens = reply.usage.completion_tokens
-            self.result.prompt_tokens += reply.usage.prompt_tokens
-            self.result.completion_tokens += reply.usage.completion_tokens
+            reply = self._generate(request, base, record, feedback, previous_reply)
             previous_reply = reply.text
-            self.result.attempt = Attempt(round=round_number, reply=reply.text)
-            if reply.finish_reason == "length":
-                reasons = ["the reply was cut off at the token limit before it ended"]
-                record.outcome, record.reasons = "invalid", reasons
-                feedback = Feedback("length", tuple(reasons))
-                yield self._event(
-                    "validated", reasons[0], ok=False, round=round_number, reasons=reasons
-                )
-                continue
-            try:
-                with self._timed("validate"):
-                    parsed = reply.bundle or parse_reply(reply.text, request.feature)
-                    self.result.attempt.files = [
-                        AttemptFile(path=f.path, content=f.content) for f in parsed.files
-                    ]
-                    bundle = check_bundle(parsed, request.feature, scan=self.settings.static_scan)
-            except BundleError as e:
-                reasons = [str(p) for p in e.problems]
-                record.outcome, record.reasons = "invalid", reasons
-                feedback = Feedback("validation", tuple(reasons))
-                yield self._event(
-                    "validated",
-                    f"{len(reasons)} problem(s)",
-                    ok=False,
-                    round=round_number,
-                    reasons=reasons,
-                )
-                continue
-            self.result.summary = bundle.summary
-            self.result.notes = list(bundle.notes)
-            if self.test_env_note:
-                self.result.notes.append(self.test_env_note)
-            if not self.settings.static_scan:
-                self.result.notes.append(NO_SCAN_NOTE)
-            yield self._event(
-                "validated",
-                f"{len(bundle.files)} files pass the blueprint's checks",
-                round=round_number,
-            )
-            self._check_stop()
-            with self._timed("write"):
-                if worktree is None:
-                    worktree = stack.enter_context(self.repo.worktree(start, self.result.id))
-                else:
-                    worktree.reset()
-            # The test process starts now and loads pytest while the files are written and wired.
-            sandboxed = self.settings.sandbox != "off"
-            if not sandboxed and UNSANDBOXED_NOTE not in self.result.notes:
-                self.result.notes.append(UNSANDBOXED_NOTE)
-            with start_tests(
-                worktree.path,
-                python=test_python,
-                timeout=self.settings.test_timeout,
-                sandboxed=sandboxed,
-                migration={"revision": revision, "message": revision_message},
-            ) as test_run:
-                with self._timed("write"):
-                    worktree.write(bundle.files)
-                yield self._event(
-                    "written", f"{len(bundle.files)} files written", round=round_number
-                )
-                with self._timed("integrate"):
-                    paths = self._integrate(worktree, bundle, request.feature)
-                    # The commit's tree is recorded now, before any generated code runs.
-                    worktree.record(paths)
-                    expected = expected_tests(worktree.path)
-                yield self._event(
-                    "integrated",
-                    "router wired into src/main.py" if self.wiring else "already wired",
-                    round=round_number,
-                )
-                self._check_stop()
-                with self._timed("test"):
-                    test_run.release()
-                    # The gates' box work runs beside the main test run (see `verified` below).
-                    verifier = Verifier(
-                        worktree.path,
-                        request,
-                        bundle,
-                        repo=self.repo,
-                        base=start,
-                        settings=self.settings,
-                        box=Box(test_python, self.settings.test_timeout, sandboxed),
-                    )
-                    stack.callback(verifier.close)
-                    report = test_run.wait(self.should_stop)
-                    migration = test_run.migration_result()
-                self._check_stop()
-            self._note_missing_limits(report)
-            check_collected(report, expected)
-            migration_problem = self._add_migration(worktree, migration, revision_path, paths)
-            own = report.ran_under(f"tests.features.{request.feature}.")
-            self._record_tests(report, own, bundle)
-            if report.ok and own > 0 and migration_problem is None:
-                yield self._event("tested", f"{report.passed} passed", round=round_number)
-                self._check_stop()
-                with self._timed("verify"):
-                    verification = verifier.finish(report)
-                self.result.verification = verification
-                if not verification.ok:
-                    reasons = verification.reasons
-                    record.outcome, record.reasons = "unverified", reasons
-                    if self.result.attempt is not None:
-                        self.result.attempt.diff = worktree.diff()
-                    feedback = Feedback("verification", tuple(reasons))
-                    yield self._event(
-                        "verified",
-                        f"{len(reasons)} gate failure(s)",
-                        ok=False,
-                        round=round_number,
-                        reasons=reasons,
-                    )
-                    continue
-                yield self._event(
-                    "verified",
-                    verification_summary(verification),
-                    round=round_number,
-                )
-                with self._timed("commit"):
-                    self.result.commit = worktree.commit_recorded(
-                        commit_message(
-                            request,
-                            paths,
-                            report,
-                            self.result.id,
-                            self.model.name,
-                            len(self.result.rounds),
-                        )
-                    )
-                    self.repo.update_branch(
-                        request.branch,
-                        self.result.commit,
-                        previous_tip,
-                        f"petsage-builder: build {self.result.id}",
-                    )
-                self.result.files = paths
-                yield self._event(
-                    "committed",
-                    f"{request.branch} at {self.result.commit[:12]}",
-                    commit=self.result.commit,
-                    base=start,
-                    tree=self.repo.tree_of(self.result.commit),
-                )
+            rejection = yield from self._attempt(request, base, reply, number, stack)
+            if rejection is None:
                 return "succeeded", []
-            verifier.close()
-            reasons = report.reasons(own, layout.tests_dir) if not report.ok or own == 0 else []
-            if migration_problem is not None:
-                reasons.append(migration_problem)
-            record.outcome, record.reasons = "tests_failed", reasons
-            if self.result.attempt is not None:
-                self.result.attempt.diff = worktree.diff()
-            feedback = Feedback("tests", tuple(reasons), report.failure_summary())
-            yield self._event(
-                "tested", f"{report.failed} failed", ok=False, round=round_number, reasons=reasons
-            )
+            reasons = rejection.reasons
+            feedback = yield from self._reject(record, rejection)
         return "failed", [f"no passing reply after {self.settings.max_rounds} round(s)", *reasons]
 
-    # --- steps -----------------------------------------------------------------------------------
-
-    def _integrate(self, worktree: Worktree, bundle: FileBundle, feature: str) -> list[str]:
-        paths = [file.path for file in bundle.files]
-        for path, content in persistence.upgrade(worktree.path).items():
-            worktree.write_text(path, content)
-            paths.append(path)
-        if FeatureLayout(feature).table_path in paths:
-            tables = worktree.read(persistence.TABLES_PY)
-            registered = persistence.register_table(tables, feature)
-            if registered != tables:
-                worktree.write_text(persistence.TABLES_PY, registered)
-                if persistence.TABLES_PY not in paths:
-                    paths.append(persistence.TABLES_PY)
-        before = worktree.read(MAIN_PY)
-        after = wire_router(before, feature)
-        self.wiring = ""
-        if after != before:
-            worktree.write_text(MAIN_PY, after)
-            self.wiring = patch(MAIN_PY, before, after)
-            paths.append(MAIN_PY)
-        return paths
-
-    def _add_migration(
+    def _attempt(
         self,
-        worktree: Worktree,
-        migration: dict[str, Any] | None,
-        path: str,
-        paths: list[str],
-    ) -> str | None:
-        """Add the revision the test run made to the commit; a failed check is a repair reason."""
-        if migration is None:
-            if (worktree.path / "alembic.ini").exists():
-                return "the migration check did not run: the test process ended before it"
-            return None
-        if not migration.get("ok"):
-            return f"the Alembic migration check failed: {migration.get('reason', '?')}"
-        content = migration.get("content")
-        if isinstance(content, str):
-            # The box wrote only its own copy: the builder's worktree is still its own, so the
-            # revision joins the recorded tree here, by plumbing.
-            worktree.write_text(path, content)
-            paths.append(path)
-            worktree.record(paths)
-            self.result.notes.append(f"Alembic revision {migration.get('revision')}: {path}")
+        request: FeatureRequest,
+        base: Base,
+        reply: ModelReply,
+        number: int,
+        stack: ExitStack,
+    ) -> Generator[StageEvent, None, Rejection | None]:
+        """One reply through the stages: None once it is committed, else why it was not."""
+        if reply.finish_reason == "length":
+            reasons = ["the reply was cut off at the token limit before it ended"]
+            return Rejection("length", reasons, reasons[0])
+        bundle = self._validate(reply, request.feature)
+        if isinstance(bundle, Rejection):
+            return bundle
+        self._note_bundle(bundle)
+        yield self._event(
+            "validated", f"{len(bundle.files)} files pass the blueprint's checks", round=number
+        )
+        self._check_stop()
+        tested = yield from self._test(request, base, bundle, number, stack)
+        report = tested.report
+        if not tested.passed:
+            tested.verifier.close()
+            return tested.rejection(FeatureLayout(request.feature).tests_dir)
+        yield self._event("tested", f"{report.passed} passed", round=number)
+        self._check_stop()
+        verification = self._verify(tested)
+        if not verification.ok:
+            reasons = verification.reasons
+            return Rejection("verification", reasons, f"{len(reasons)} gate failure(s)")
+        yield self._event("verified", verification_summary(verification), round=number)
+        yield from self._commit(request, base, tested)
         return None
 
-    def _check_references(self, request: FeatureRequest, start: str) -> None:
-        """Every feature a `ref` field names must have its table on the base: else, refuse."""
-        if request.resource is None:
-            return
-        problems = [
-            Problem(
-                "requirements",
-                f"refers to feature {target!r}, which has no table on "
-                f"{request.base_branch!r} ({FeatureLayout(target).table_path} is missing): "
-                f"build {target!r} as a resource feature first and merge it into "
-                f"{request.base_branch!r}, or build this one with base_branch "
-                f"'feature/{target}'",
-            )
-            for target in request.resource.references
-            if target != request.feature
-            and self.repo.show(start, FeatureLayout(target).table_path) is None
-        ]
-        if problems:
-            raise RequestError(problems)
-
-    def _note_missing_limits(self, report: TestReport) -> None:
-        for missing in report.missing_limits:
-            note = f"sandbox limit not set on this machine: {missing}"
-            if note not in self.result.notes:
-                self.result.notes.append(note)
-
-    def _record_tests(self, report: TestReport, own: int, bundle: FileBundle) -> None:
-        self.result.tests = counts_of(report, own)
-        if self.result.attempt is not None:
-            self.result.attempt.files = [
-                AttemptFile(path=f.path, content=f.content) for f in bundle.files
-            ]
-            self.result.attempt.test_output = report.output
+    def _reject(
+        self, record: RoundRecord, rejection: Rejection
+    ) -> Generator[StageEvent, None, Feedback]:
+        """Record why a round's reply was not taken, say so, and return the model's feedback."""
+        outcome, stage = REJECTED[rejection.kind]
+        record.outcome, record.reasons = outcome, rejection.reasons
+        if rejection.kind in ("tests", "verification") and self.worktree is not None:
+            self._attempt_now.diff = self.worktree.diff()
+        yield self._event(
+            stage, rejection.message, ok=False, round=record.round, reasons=rejection.reasons
+        )
+        return Feedback(rejection.kind, tuple(rejection.reasons), rejection.details)
 
     # --- bookkeeping -----------------------------------------------------------------------------
 
     def _finish(self, status: BuildStatus, reasons: list[str]) -> BuildStream:
-        self.result.status = status
-        self.result.reasons = reasons
-        if status != "succeeded":
-            self.result.commit = None
-            self.result.files = []
+        conclude(self.result, status, reasons)
         self.result.finished_at = datetime.now(UTC)
         self.result.seconds = round(time.perf_counter() - self.started, 4)
         self.result.cost_usd = self.settings.cost_usd(
@@ -480,24 +243,16 @@ class _BuildRun:
         self.result.timings = {
             stage: round(seconds, 4) for stage, seconds in self.result.timings.items()
         }
-        self.result.report = render_report(
-            self.result, repo_name=self.repo.path.name, wiring=self.wiring
-        )
-        if (
-            status == "succeeded"
-            and self.result.request is not None
-            and self.result.request.open_pr
-        ):
+        request = self.result.request
+        if status == "succeeded" and request is not None and request.open_pr:
+            self._render()  # the pull request's body carries the report
             yield from self._open_pull_request()
-        if status == "succeeded":
-            yield self._event(
-                "done", f"{status}: {self.result.branch} at {(self.result.commit or '')[:12]}"
-            )
-        else:
-            yield self._event(
-                "failed", f"{status}: {'; '.join(reasons)[:300]}", ok=False, status=status
-            )
+        self._render()
+        yield live_final_event(self.result)
         return self.result
+
+    def _render(self) -> None:
+        rendered(self.result, repo_name=self.repo.path.name, wiring=self.wiring)
 
     def _open_pull_request(self) -> Generator[StageEvent, None, None]:
         from agent.errors import PullRequestError
@@ -513,28 +268,3 @@ class _BuildRun:
             yield self._event(
                 "pr_opened", f"pull request {pull.id} {verb}", url=pull.url, kind=pull.kind
             )
-        self.result.report = render_report(
-            self.result, repo_name=self.repo.path.name, wiring=self.wiring
-        )
-
-    def _event(
-        self, stage: Stage, message: str, *, ok: bool = True, round: int | None = None, **data: Any
-    ) -> StageEvent:
-        return StageEvent(
-            build_id=self.result.id, stage=stage, message=message, ok=ok, round=round, data=data
-        )
-
-    def _add_time(self, stage: str, seconds: float) -> None:
-        self.result.timings[stage] = self.result.timings.get(stage, 0.0) + seconds
-
-    @contextmanager
-    def _timed(self, stage: str) -> Iterator[None]:
-        began = time.perf_counter()
-        try:
-            yield
-        finally:
-            self._add_time(stage, time.perf_counter() - began)
-
-    def _check_stop(self) -> None:
-        if self.should_stop():
-            raise BuildCancelled("cancelled")

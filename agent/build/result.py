@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from agent.build.verify.outcome import Verification
+from agent.events import StageEvent
 from agent.request import FeatureRequest
+
+if TYPE_CHECKING:
+    from agent.store.builds import BuildRecord
+    from agent.testing.results import TestReport
 
 BuildStatus = Literal[
     "queued", "running", "succeeded", "failed", "rejected", "cancelled", "interrupted"
@@ -29,6 +34,18 @@ class TestCounts(BaseModel):
         default=0, description="How many of them are the feature's own tests."
     )
     seconds: float = 0.0
+
+
+def counts_of(report: TestReport, own: int) -> TestCounts:
+    """A run's results as the build result shows them; `own` counts the feature's tests."""
+    return TestCounts(
+        passed=report.passed,
+        failed=report.failed,
+        skipped=report.count("skipped"),
+        total=len(report.cases),
+        feature_tests=own,
+        seconds=round(report.seconds, 3),
+    )
 
 
 class AttemptFile(BaseModel):
@@ -126,3 +143,74 @@ class BuildResult(BaseModel):
     @property
     def ok(self) -> bool:
         return self.status == "succeeded"
+
+
+# --- finishing a result: the one place a build's end is written -------------------------------
+
+
+def conclude(result: BuildResult, status: BuildStatus, reasons: list[str]) -> BuildResult:
+    """Set a result's end status; only a succeeded build keeps its commit and files."""
+    result.status = status
+    result.reasons = reasons
+    if status != "succeeded":
+        result.commit = None
+        result.files = []
+    return result
+
+
+def rendered(
+    result: BuildResult, *, repo_name: str = "petsage_backend", wiring: str = ""
+) -> BuildResult:
+    """The result with its report rendered from what it holds now."""
+    from agent.build.report import render_report
+
+    result.report = render_report(result, repo_name=repo_name, wiring=wiring)
+    return result
+
+
+def ended(build_id: str, status: BuildStatus, reasons: list[str]) -> BuildResult:
+    """A result for a build that ended outside its own run (a crash, a cancel, a recovery)."""
+    now = datetime.now(UTC)
+    result = BuildResult(
+        id=build_id, status=status, reasons=reasons, started_at=now, finished_at=now
+    )
+    return rendered(result)
+
+
+def ended_for(record: BuildRecord, status: BuildStatus, reasons: list[str]) -> BuildResult:
+    """`ended`, with the stored build's request, feature and branches."""
+    result = ended(record.id, status, reasons)
+    result.feature, result.request = record.feature, record.request
+    result.branch, result.base_branch = record.request.branch, record.request.base_branch
+    return rendered(result)
+
+
+def recovered(record: BuildRecord, commit: str, note: str) -> BuildResult:
+    """A build whose commit landed, though whoever ran it stopped before storing its result."""
+    result = ended_for(record, "succeeded", [])
+    result.commit = commit
+    result.notes = [note]
+    return rendered(result)
+
+
+def final_event(result: BuildResult) -> StageEvent:
+    """The stored end of a build's events: `done` or `failed`, with its status."""
+    ok = result.status == "succeeded"
+    return StageEvent(
+        build_id=result.id,
+        stage="done" if ok else "failed",
+        message=f"{result.status}: {'; '.join(result.reasons)[:300]}" if not ok else "succeeded",
+        ok=ok,
+        data={"status": result.status},
+    )
+
+
+def live_final_event(result: BuildResult) -> StageEvent:
+    """The end of a build's events as its run emits them: the branch and commit when done."""
+    if result.status == "succeeded":
+        return StageEvent(
+            build_id=result.id,
+            stage="done",
+            message=f"{result.status}: {result.branch} at {(result.commit or '')[:12]}",
+        )
+    return final_event(result)

@@ -7,20 +7,25 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import git
 
-from agent.build.loop import Builder
-from agent.build.report import render_report
-from agent.build.result import FINAL_STATUSES, BuildResult, BuildStatus
+from agent.build.loop import Builder, target_repo
+from agent.build.result import (
+    FINAL_STATUSES,
+    BuildResult,
+    ended,
+    ended_for,
+    recovered,
+)
+from agent.build.result import final_event as final_event
 from agent.errors import WorkspaceError
 from agent.events import StageEvent
-from agent.models.base import Model
+from agent.models import Model, create_model
 from agent.redact import redact
 from agent.repo.remote import RemoteClone
-from agent.repo.workspace import TargetRepo, check_object_id
+from agent.repo.workspace import check_object_id
 from agent.settings import Settings
 from agent.store.builds import BuildRecord, BuildStore
 
@@ -33,10 +38,11 @@ class ServiceRunner:
     def __init__(self, settings: Settings, store: BuildStore, model: Model | None = None) -> None:
         self.settings = settings
         self.store = store
-        self.model = model
-        self._builder = Builder(settings, model=model)
-        self.model = self._builder.model
+        self.model = model if model is not None else create_model(settings.model, settings)
         self.model_name = self.model.name
+        #: The workspace as the service reads it; each build gets its own `Builder` (and so its
+        #: own git handle: builds run in threads, and a `git.Repo` is not shared between them).
+        self.repo = target_repo(settings)
         #: Set by the app: true once the service is shutting down.
         self.shutting_down: Callable[[], bool] = lambda: False
         #: With distributed workers: the API's mirror of the shared remote.
@@ -46,12 +52,8 @@ class ServiceRunner:
         self.problem: str | None = None
 
     @property
-    def repo(self) -> TargetRepo:
-        return self._builder.repo
-
-    @property
     def state_dir(self) -> Path:
-        return self._builder.repo.state_dir
+        return self.repo.state_dir
 
     def run(self, build_id: str, should_stop: Callable[[], bool]) -> None:
         """Run a queued build to its end (the in-process job backend calls this in a thread).
@@ -107,11 +109,40 @@ class ServiceRunner:
         `publish` gets a succeeded result before it is stored (a worker pushes its branch
         there). With `worker`, the result is stored only while that worker still holds the build.
         """
-        builder = Builder(self.settings, model=self._builder.model)
+        result, final = self._build(record, should_stop, publish)
+        if result.status == "cancelled" and self.shutting_down():
+            result.status = "interrupted"
+            result.reasons = ["the service shut down while this build ran; post it again to retry"]
+        if not self.store.finish(result, worker=worker):
+            log.warning("build %s: another worker took it over; its result is theirs", record.id)
+            return result
+        if final and final[0].stage == "done" and result.status != "succeeded":
+            final = []
+        for event in final or [final_event(result)]:
+            if result.status == "interrupted":
+                event = replace(
+                    event,
+                    message=f"interrupted: {result.reasons[0]}",
+                    data={"status": "interrupted"},
+                )
+            self.store.append_event(event)
+        return result
+
+    def _build(
+        self,
+        record: BuildRecord,
+        should_stop: Callable[[], bool],
+        publish: Callable[[BuildResult], BuildResult] | None,
+    ) -> tuple[BuildResult, list[StageEvent]]:
+        """Run the build, storing its events as they come; return its result and final event.
+
+        The final event is held back: it is stored after the result, so whoever sees it can
+        read the result.
+        """
+        builder = Builder(self.settings, model=self.model)
         final: list[StageEvent] = []
 
         def record_event(event: StageEvent) -> None:
-            # The final event is stored after the result, so whoever sees it can read the result.
             if event.final:
                 final.append(event)
                 return
@@ -130,23 +161,7 @@ class ServiceRunner:
             log.exception("build %s crashed", record.id)
             reason = f"internal error: {type(e).__name__}: {redact(str(e))}"
             result = ended(record.id, "failed", [reason])
-        if result.status == "cancelled" and self.shutting_down():
-            result.status = "interrupted"
-            result.reasons = ["the service shut down while this build ran; post it again to retry"]
-        if not self.store.finish(result, worker=worker):
-            log.warning("build %s: another worker took it over; its result is theirs", record.id)
-            return result
-        if final and final[0].stage == "done" and result.status != "succeeded":
-            final = []
-        for event in final or [final_event(result)]:
-            if result.status == "interrupted":
-                event = replace(
-                    event,
-                    message=f"interrupted: {result.reasons[0]}",
-                    data={"status": "interrupted"},
-                )
-            self.store.append_event(event)
-        return result
+        return result, final
 
     def cancel_queued(self, build_id: str) -> bool:
         """Mark a build that never started as cancelled."""
@@ -195,7 +210,7 @@ class ServiceRunner:
         """The patch a build's commit made (fetched from the shared remote when not here yet)."""
         commit = check_object_id(commit)
         self.sync_mirror(commit)
-        repo = git.Repo(self._builder.repo.path)
+        repo = git.Repo(self.repo.path)
         return str(
             repo.git.show(
                 "--format=", "--no-color", "--end-of-options", commit, strip_newline_in_stdout=False
@@ -208,9 +223,7 @@ class ServiceRunner:
             return
         if commit is not None:
             try:
-                git.Repo(self._builder.repo.path).git.cat_file(
-                    "-e", f"{check_object_id(commit)}^{{commit}}"
-                )
+                git.Repo(self.repo.path).git.cat_file("-e", f"{check_object_id(commit)}^{{commit}}")
                 return
             except git.GitCommandError:
                 pass
@@ -219,7 +232,7 @@ class ServiceRunner:
     def _committed_by(self, record: BuildRecord) -> str | None:
         """The commit a build made before a crash: its message, base and tested tree match."""
         try:
-            return self._builder.repo.commit_of_build(
+            return self.repo.commit_of_build(
                 record.request.branch, record.id, base=record.base_commit, tree=record.commit_tree
             )
         except (WorkspaceError, OSError):
@@ -232,44 +245,6 @@ class ServiceRunner:
         for leftover in folder.iterdir():
             shutil.rmtree(leftover, ignore_errors=True)
         try:
-            git.Repo(self._builder.repo.path).git.worktree("prune")
+            git.Repo(self.repo.path).git.worktree("prune")
         except (git.GitError, OSError) as e:
             log.warning("could not prune worktrees: %s", e)
-
-
-def ended(build_id: str, status: BuildStatus, reasons: list[str]) -> BuildResult:
-    now = datetime.now(UTC)
-    result = BuildResult(
-        id=build_id, status=status, reasons=reasons, started_at=now, finished_at=now
-    )
-    result.report = render_report(result)
-    return result
-
-
-def recovered(record: BuildRecord, commit: str, note: str) -> BuildResult:
-    """A build whose commit landed, though whoever ran it stopped before storing its result."""
-    result = ended_for(record, "succeeded", [])
-    result.commit = commit
-    result.notes = [note]
-    result.report = render_report(result)
-    return result
-
-
-def ended_for(record: BuildRecord, status: BuildStatus, reasons: list[str]) -> BuildResult:
-    """`ended`, with the stored build's request, feature and branches."""
-    result = ended(record.id, status, reasons)
-    result.feature, result.request = record.feature, record.request
-    result.branch, result.base_branch = record.request.branch, record.request.base_branch
-    result.report = render_report(result)
-    return result
-
-
-def final_event(result: BuildResult) -> StageEvent:
-    ok = result.status == "succeeded"
-    return StageEvent(
-        build_id=result.id,
-        stage="done" if ok else "failed",
-        message=f"{result.status}: {'; '.join(result.reasons)[:300]}" if not ok else "succeeded",
-        ok=ok,
-        data={"status": result.status},
-    )

@@ -27,11 +27,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from agent.build.report import render_report
-from agent.build.result import BuildResult
+from agent.build.result import BuildResult, conclude, ended_for, final_event, recovered, rendered
 from agent.errors import BuilderError
 from agent.events import StageEvent
-from agent.jobs.runner import ServiceRunner, ended_for, final_event, recovered
+from agent.jobs.runner import ServiceRunner
 from agent.models.base import Model
 from agent.repo.remote import RemoteClone
 from agent.settings import Settings
@@ -137,11 +136,8 @@ class BuildWorker:
         try:
             self.clone.push(result.commit, result.branch)
         except BuilderError as e:
-            result.status = "failed"
-            result.reasons = [f"the remote refused {result.branch}: {e}"]
-            result.commit = None
-            result.files = []
-            result.report = render_report(result)
+            conclude(result, "failed", [f"the remote refused {result.branch}: {e}"])
+            rendered(result)
         return result
 
     def _store_final(self, result: BuildResult) -> None:

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import git
-import httpx
 
 from agent import BLUEPRINT_VERSION
 from agent.build import persistence
@@ -26,13 +25,12 @@ from agent.build.result import BuildResult, PullRequest
 from agent.build.verify.render import verification_section
 from agent.errors import (
     BuilderError,
-    ForgeError,
     MergeRefused,
     PullRequestConflict,
     PullRequestError,
     PullRequestNotFound,
 )
-from agent.repo.forge import send
+from agent.repo.forge_pull import forge_pull, scrubbed
 from agent.repo.workspace import TargetRepo, check_object_id, file_lock, git_as
 from agent.settings import Settings
 
@@ -45,7 +43,7 @@ def open_pull_request(
         raise PullRequestError(f"build {result.id} did not succeed; only succeeded builds get a PR")
     title, body = pr_title(result), pr_body(result) + footer
     if settings.forge_repo:
-        return _scrubbed(settings, lambda: _forge_pull(result, settings, repo, title, body))
+        return scrubbed(settings, lambda: forge_pull(result, settings, repo, title, body))
     return LocalPulls(repo).open_or_update(result, title, body)
 
 
@@ -80,144 +78,6 @@ def pr_body(result: BuildResult) -> str:
         lines += ["", *verification_section(result.verification)]
     lines += ["", "<details><summary>Build report</summary>", "", result.report, "</details>"]
     return "\n".join(lines)
-
-
-# --- the forge -----------------------------------------------------------------------------------
-
-
-def push_branch(repo: TargetRepo, remote: str, branch: str, commit: str) -> None:
-    """Push `commit` (the build's, never the local tip) as `branch`, compare-and-swap.
-
-    The remote's branch must be missing or an ancestor of `commit`; the push carries that
-    value as its lease, so a branch that moves in between makes the remote refuse it.
-    """
-    commit = check_object_id(commit)
-    ref = f"refs/heads/{branch}"
-    try:
-        listed = str(repo.repo.git.ls_remote(remote, ref)).split()
-        old = listed[0] if listed else ""
-        if old and old != commit and not repo.is_ancestor(old, commit):
-            raise PullRequestError(
-                f"{branch} on the remote is at {old[:12]}, which is not in the history of this "
-                f"build's commit {commit[:12]}; refusing to overwrite it"
-            )
-        repo.repo.git.push(remote, f"--force-with-lease={ref}:{old}", f"{commit}:{ref}")
-    except git.GitCommandError as e:
-        raise PullRequestError(
-            f"the remote refused the push of {branch}: {(e.stderr or '').strip()}"
-        ) from e
-
-
-def _forge_pull(
-    result: BuildResult, settings: Settings, repo: TargetRepo, title: str, body: str
-) -> PullRequest:
-    assert result.branch is not None and result.base_branch is not None
-    assert result.commit is not None
-    if not settings.forge_secret:
-        raise PullRequestError("no forge token: set PETSAGE_FORGE_TOKEN (or GITHUB_TOKEN)")
-    if not settings.git_remote:
-        raise PullRequestError("no remote to push to: set PETSAGE_GIT_REMOTE")
-    push_branch(repo, settings.git_remote, result.branch, result.commit)
-    owner = settings.forge_repo.split("/")[0] if settings.forge_repo else ""
-    with httpx.Client(
-        base_url=settings.forge_api_url.rstrip("/"),
-        headers={
-            "Authorization": f"Bearer {settings.forge_secret}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-        },
-        timeout=30,
-    ) as client:
-        base = f"/repos/{settings.forge_repo}"
-        found = _call(
-            client,
-            "GET",
-            f"{base}/pulls",
-            params={"head": f"{owner}:{result.branch}", "state": "open"},
-        )
-        if found:
-            number = found[0]["number"]
-            pull = _call(
-                client, "PATCH", f"{base}/pulls/{number}", json={"title": title, "body": body}
-            )
-            comment = f"Updated by build `{result.id}` at `{(result.commit or '')[:12]}`."
-            _call(client, "POST", f"{base}/issues/{number}/comments", json={"body": comment})
-            updated = True
-        else:
-            pull = _call(
-                client,
-                "POST",
-                f"{base}/pulls",
-                json={
-                    "title": title,
-                    "head": result.branch,
-                    "base": result.base_branch,
-                    "body": body,
-                    "draft": settings.pr_draft,
-                },
-            )
-            number, updated = pull["number"], False
-        if settings.pr_labels:
-            _call(
-                client,
-                "POST",
-                f"{base}/issues/{number}/labels",
-                json={"labels": settings.pr_labels},
-            )
-    return PullRequest(
-        kind="forge",
-        id=str(number),
-        url=pull.get("html_url"),
-        branch=result.branch,
-        base=result.base_branch,
-        title=title,
-        body=body,
-        updated=updated,
-        build_ids=[result.id],
-        head_commit=result.commit,
-    )
-
-
-def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
-    try:
-        response = send(client, method, path, **kwargs)
-    except ForgeError as e:
-        raise PullRequestError(str(e)) from e
-    if response.status_code in (401, 403):
-        raise PullRequestError(
-            f"the forge refused the token ({response.status_code}): set PETSAGE_FORGE_TOKEN "
-            "(or GITHUB_TOKEN) to a token that may open pull requests"
-        )
-    if response.status_code == 404:
-        raise PullRequestError(
-            f"the forge has no repository {path.split('/')[2:4]} (404): check PETSAGE_FORGE_REPO"
-        )
-    if response.status_code == 422:
-        raise PullRequestError(f"the forge refused the pull request (422): {_message(response)}")
-    if response.status_code >= 400:
-        raise PullRequestError(f"the forge answered {response.status_code}: {_message(response)}")
-    return response.json() if response.content else None
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text[:300]
-    return str(data.get("message", data))[:300] if isinstance(data, dict) else str(data)[:300]
-
-
-def _scrubbed(settings: Settings, action: Any) -> PullRequest:
-    """Run `action`; whatever error comes out has the token taken out of it."""
-    try:
-        pull: PullRequest = action()
-        return pull
-    except PullRequestError as e:
-        message = str(e)
-        for secret in (settings.forge_secret,):
-            if secret:
-                message = message.replace(secret, "***")
-        raise PullRequestError(message) from None
 
 
 # --- local pull requests -------------------------------------------------------------------------
@@ -298,7 +158,7 @@ class LocalPulls:
         `publish(commit, base)` runs before the base moves here: with distributed workers it
         pushes the merge to the shared remote, and a refusal leaves everything as it was.
         """
-        from agent.build.suite import run_suite_on
+        from agent.testing.run import run_suite_on
 
         pull = self.get(pull_id)
         if pull.state != "open":

@@ -7,9 +7,7 @@ whose tests passed.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -22,12 +20,11 @@ import git
 from agent.build.bundle import BundleFile
 from agent.errors import WorkspaceError
 from agent.prompt_files import skeleton_files
+from agent.repo.guards import check_build_id, refuse_escaping_symlinks
+from agent.repo.guards import check_object_id as check_object_id
+from agent.repo.guards import file_lock as file_lock
 
 ZERO_SHA = "0" * 40
-#: A full commit (or tree) id, as storage and results must hold it before git sees it.
-OBJECT_ID = re.compile(r"[0-9a-f]{40}")
-#: A build id (and a worktree's name): safe as a folder name and inside a `--grep`.
-BUILD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 SAFE_GIT_CONFIG = ("core.hooksPath=/dev/null", "core.fsmonitor=false")
 _worktree_guard = threading.Lock()
 
@@ -192,7 +189,7 @@ class TargetRepo:
                     f"cannot create a worktree at {commit}: {e.stderr.strip()}"
                 ) from e
         try:
-            _refuse_escaping_symlinks(folder)
+            refuse_escaping_symlinks(folder)
             yield Worktree(folder, commit, self.author)
         finally:
             with self._git_lock():
@@ -327,20 +324,6 @@ class Worktree:
         return _git(self._git.rev_parse, "HEAD")
 
 
-def check_object_id(value: str) -> str:
-    """`value` if it is a full 40-hex object id; `WorkspaceError` otherwise (never an option)."""
-    if not isinstance(value, str) or not OBJECT_ID.fullmatch(value):
-        raise WorkspaceError(f"not a commit id: {str(value)[:60]!r}")
-    return value
-
-
-def check_build_id(value: str) -> str:
-    """`value` if it is a well-formed build id; `WorkspaceError` otherwise."""
-    if not isinstance(value, str) or not BUILD_ID.fullmatch(value):
-        raise WorkspaceError(f"not a build id: {str(value)[:60]!r}")
-    return value
-
-
 def _git_dir_of(path: Path) -> Path:
     """The worktree's own git folder, from its `.git` file (read before anything runs there)."""
     marker = path / ".git"
@@ -391,22 +374,6 @@ def _git(command: Any, *args: Any, **kwargs: Any) -> str:
         raise WorkspaceError(f"git failed with status {e.status}: {detail}") from e
 
 
-def _refuse_escaping_symlinks(root: Path) -> None:
-    """A checkout whose symlinks lead outside it could let generated code out: refuse it."""
-    resolved_root = root.resolve()
-    for dirpath, dirnames, filenames in os.walk(root):
-        if ".git" in dirnames:
-            dirnames.remove(".git")
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
-                relative = path.relative_to(root)
-                raise WorkspaceError(
-                    f"the target repository holds a symlink that leads outside it: {relative} -> "
-                    f"{path.readlink()}; remove it before building"
-                )
-
-
 def _make_dirs(root: Path, folder: Path) -> None:
     current = root
     for part in folder.relative_to(root).parts:
@@ -416,15 +383,3 @@ def _make_dirs(root: Path, folder: Path) -> None:
                 f"{current.relative_to(root)} is a symlink; refusing to write through it"
             )
         current.mkdir(exist_ok=True)
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path` across threads and processes (flock)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -20,9 +20,14 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.errors import TestRunError
 from agent.repo.workspace import file_lock
+
+if TYPE_CHECKING:
+    from agent.repo.workspace import TargetRepo
+    from agent.settings import Settings
 
 INSTALL_TIMEOUT = 600.0
 _INSTALL_VARIABLES = (
@@ -54,6 +59,23 @@ class TestEnv:
 
     python: Path
     note: str | None = None
+
+
+def test_python_for(settings: Settings, repo: TargetRepo, start: str) -> tuple[Path, str | None]:
+    """The interpreter for the target's tests at `start`: the configured one, or the managed env."""
+    from agent.build.persistence import upgraded_requirements
+    from agent.prompt_files import skeleton_files
+
+    if settings.test_python is not None:
+        return settings.test_python, None
+    requirements = repo.show(start, "requirements.txt")
+    if requirements is None:
+        requirements = skeleton_files()["requirements.txt"]
+    # A build adds the database layer's pins to a repository made before it
+    # (agent.build.persistence).
+    requirements = upgraded_requirements(requirements)
+    env = ensure_test_env(requirements)
+    return env.python, env.note
 
 
 def default_cache() -> Path:

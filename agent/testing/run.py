@@ -14,14 +14,19 @@ import signal
 import subprocess
 import tempfile
 import time
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import SandboxUnavailable, TestRunError
 from agent.testing import boxfiles, sandbox
+from agent.testing.results import TestCase as TestCase
+from agent.testing.results import TestReport as TestReport
+from agent.testing.results import read_junit as _read_junit
+
+if TYPE_CHECKING:
+    from agent.repo.workspace import TargetRepo
+    from agent.settings import Settings
 
 OUTPUT_TAIL = 12_000
 JUNIT_CAP = 8 * 1024**2
@@ -33,96 +38,6 @@ _CONFIG_FILES = (
     ("setup.cfg", "[tool:pytest]"),
 )
 _KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
-
-
-@dataclass(frozen=True)
-class TestCase:
-    """One test's outcome: passed, failed, error or skipped."""
-
-    __test__ = False
-
-    nodeid: str
-    outcome: str
-    message: str = ""
-    seconds: float = 0.0
-
-
-@dataclass
-class TestReport:
-    """What one run of the suite found."""
-
-    __test__ = False
-
-    cases: list[TestCase] = field(default_factory=list)
-    returncode: int | None = None
-    output: str = ""
-    seconds: float = 0.0
-    timed_out: bool = False
-    missing_limits: list[str] = field(default_factory=list)
-    breaches: list[str] = field(default_factory=list)
-    peak_memory: int | None = None
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for case in self.cases if case.outcome == outcome)
-
-    @property
-    def passed(self) -> int:
-        return self.count("passed")
-
-    @property
-    def failed(self) -> int:
-        return self.count("failed") + self.count("error")
-
-    @property
-    def ok(self) -> bool:
-        return (
-            not self.timed_out
-            and not self.breaches
-            and self.returncode == 0
-            and self.passed > 0
-            and self.failed == 0
-        )
-
-    def ran_under(self, prefix: str) -> int:
-        """How many tests of a module prefix (e.g. `tests.features.pets.`) ran."""
-        return sum(1 for case in self.cases if case.nodeid.startswith(prefix))
-
-    def reasons(self, own: int, tests_dir: str) -> list[str]:
-        """Why this run does not count as a pass, one line a cause, for the model and the user."""
-        if self.timed_out:
-            return [f"the test run passed its timeout of {self.seconds:.0f} s and was killed"]
-        failing = [
-            f"{case.nodeid}: {case.message or case.outcome}"
-            for case in self.cases
-            if case.outcome in ("failed", "error")
-        ]
-        if failing or self.breaches:
-            return failing[:20] + self.breaches
-        if own == 0:
-            return [f"no test under {tests_dir}/ ran: the feature's tests were not collected"]
-        tail = self.output.strip().splitlines()[-3:]
-        return [f"pytest exited with code {self.returncode}: {' / '.join(tail)}"]
-
-    def failure_summary(self, limit: int = 6000) -> str:
-        """The failing tests and the part of pytest's output that explains them."""
-        lines = [
-            f"{case.nodeid}: {case.outcome}: {case.message}"
-            for case in self.cases
-            if case.outcome in ("failed", "error")
-        ]
-        if self.timed_out:
-            lines.append(f"the test run was killed after its timeout of {self.seconds:.0f} s")
-        lines += self.breaches
-        output = self.output
-        for marker in ("= FAILURES =", "= ERRORS ="):
-            at = output.find(marker)
-            if at != -1:
-                output = output[output.rfind("\n", 0, at) + 1 :]
-                break
-        text = "\n".join(lines) + "\n\n" + output
-        return (
-            text if len(text) <= limit else text[: limit // 2] + "\n[...]\n" + text[-limit // 2 :]
-        )
 
 
 def scrubbed_environment(home: Path) -> dict[str, str]:
@@ -153,6 +68,24 @@ def run_tests(
     ) as run:
         run.release()
         return run.wait()
+
+
+def run_suite_on(path: Path, settings: Settings, repo: TargetRepo, start: str) -> TestReport:
+    """The target's whole suite on a checkout, in the sandbox (used to vet a merge).
+
+    `start` is the base branch's tip: the test environment is built from its requirements.
+    A run that collected fewer tests than the checkout defines fails (`check_collected`).
+    """
+    from agent.testing.env import test_python_for
+    from agent.testing.results import check_collected, expected_tests
+
+    python, _ = test_python_for(settings, repo, start)
+    expected = expected_tests(path)
+    report = run_tests(
+        path, python=python, timeout=settings.test_timeout, sandboxed=settings.sandbox != "off"
+    )
+    check_collected(report, expected)
+    return report
 
 
 class TestRun:
@@ -421,23 +354,3 @@ def _kill_group(pid: int) -> None:
 def _tail(path: Path) -> str:
     data = boxfiles.read_untrusted(path.parent, path.name, OUTPUT_TAIL, tail=True)
     return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else ""
-
-
-def _read_junit(data: bytes) -> list[TestCase]:
-    try:
-        root = ElementTree.fromstring(data)
-    except ElementTree.ParseError:
-        return []
-    cases = []
-    for case in root.iter("testcase"):
-        classname = case.get("classname", "")
-        name = case.get("name", "")
-        nodeid = f"{classname}.{name}" if classname else name
-        outcome, message = "passed", ""
-        for child in case:
-            if child.tag in ("failure", "error", "skipped"):
-                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
-                message = (child.get("message") or child.text or "").strip()[:500]
-                break
-        cases.append(TestCase(nodeid, outcome, message, float(case.get("time", 0) or 0)))
-    return cases

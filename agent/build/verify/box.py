@@ -57,24 +57,7 @@ class Box:
         popen_env = env
         box: sandbox.Box | None = None
         if self.sandboxed:
-            # The same box as the test run: its own uid owns the copies it may write, nothing
-            # else of the host is writable, and its cgroup is killed and removed afterwards.
-            uid = sandbox.BOX_UID if os.geteuid() == 0 else -1
-            writable = {str(scratch): scratch}
-            if not tree.is_relative_to(scratch):
-                writable[str(tree)] = tree
-            for folder in writable.values():
-                hand_over(folder, uid)
-            box = sandbox.build_box(
-                command,
-                writable=writable,
-                readonly={},
-                chdir=str(tree),
-                python=self.python,
-                env=env,
-                limits=sandbox.Limits(cpu_seconds=int(self.timeout) + 30),
-                name=f"petsage-verify-{uuid.uuid4().hex[:12]}",
-            )
+            box = self._box(command, tree, scratch, env)
             command = box.argv
             popen_env = {"PATH": "/usr/bin:/bin"}
         try:
@@ -93,18 +76,8 @@ class Box:
                 box.cgroup.remove()
                 box.close()
             raise
-        timed_out = False
-        deadline = time.monotonic() + self.timeout
-        output = b""
         try:
-            while True:
-                try:
-                    output, _ = process.communicate(timeout=0.2)
-                    break
-                except subprocess.TimeoutExpired:
-                    if time.monotonic() > deadline or (stop is not None and stop.is_set()):
-                        timed_out = True
-                        break
+            output, timed_out = self._wait(process, stop)
         finally:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
@@ -120,6 +93,41 @@ class Box:
                 box.close()
         text = output.decode("utf-8", errors="replace")[-8000:]
         return BoxRun(None if timed_out else process.returncode, text, timed_out)
+
+    def _box(
+        self, command: list[str], tree: Path, scratch: Path, env: dict[str, str]
+    ) -> sandbox.Box:
+        """The same box as the test run: its own uid owns the copies it may write, nothing else
+        of the host is writable, and its cgroup is killed and removed afterwards."""
+        uid = sandbox.BOX_UID if os.geteuid() == 0 else -1
+        writable = {str(scratch): scratch}
+        if not tree.is_relative_to(scratch):
+            writable[str(tree)] = tree
+        for folder in writable.values():
+            hand_over(folder, uid)
+        return sandbox.build_box(
+            command,
+            writable=writable,
+            readonly={},
+            chdir=str(tree),
+            python=self.python,
+            env=env,
+            limits=sandbox.Limits(cpu_seconds=int(self.timeout) + 30),
+            name=f"petsage-verify-{uuid.uuid4().hex[:12]}",
+        )
+
+    def _wait(
+        self, process: subprocess.Popen[bytes], stop: threading.Event | None
+    ) -> tuple[bytes, bool]:
+        """The process's output, and whether it was cut off by the timeout or `stop`."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                output, _ = process.communicate(timeout=0.2)
+                return output, False
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > deadline or (stop is not None and stop.is_set()):
+                    return b"", True
 
 
 def hand_over(folder: Path, uid: int) -> None:

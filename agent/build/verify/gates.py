@@ -24,7 +24,9 @@ from agent.layout import FeatureLayout
 from agent.repo.workspace import TargetRepo
 from agent.request import FeatureRequest
 from agent.settings import Settings
-from agent.testing.run import TestReport, _read_junit, has_pytest_config
+from agent.testing.results import TestReport
+from agent.testing.results import read_junit as _read_junit
+from agent.testing.run import has_pytest_config
 
 
 def verify(
