@@ -1,6 +1,7 @@
 """The forge client against the local GitHub stand-in: retries, typed errors, no token shown."""
 
 import pytest
+from pydantic import SecretStr
 
 from agent.errors import ForgeAuthError, ForgeNotFound, ForgeUnavailable
 from agent.repo.forge import GitHub
@@ -12,7 +13,11 @@ TOKEN = "ghp_forge_secret_789"
 
 def client(settings: Settings, github: FakeGitHub, waits: list[float]) -> GitHub:
     configured = settings.model_copy(
-        update={"forge_repo": "acme/petsage", "forge_token": TOKEN, "forge_api_url": github.url}
+        update={
+            "forge_repo": "acme/petsage",
+            "forge_token": SecretStr(TOKEN),
+            "forge_api_url": github.url,
+        }
     )
     return GitHub(configured, sleep=waits.append)
 
