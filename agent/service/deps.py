@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agent.errors import BuilderError, JobsUnavailable
+from agent.errors import BuilderError
 from agent.jobs.runner import ServiceRunner
 from agent.jobs.threads import JobBackend, ThreadJobs
 from agent.models.base import Model
@@ -92,11 +92,12 @@ class Service:
     def submit(self, record: BuildRecord) -> None:
         """Send a stored build to the job backend, or end it now, saying why it never ran.
 
-        Raises `JobsUnavailable` (503) after failing the build, rather than leave it queued.
+        Raises the backend's error (`JobsUnavailable`: a 503) after failing the build, rather
+        than leave it queued forever.
         """
         try:
             self.jobs.submit(record.id, record.feature)
-        except JobsUnavailable as e:
+        except BuilderError as e:
             self.runner.fail_unsent(record.id, str(e))
             raise
 
