@@ -9,6 +9,7 @@ background thread; only users with write access to the repository start anything
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -160,10 +161,8 @@ class GitHubBuilds:
     def _store(self, request: FeatureRequest) -> str:
         """Store a queued build and hand it to the job backend; its id."""
         record, _ = self.service.store.create(uuid.uuid4().hex[:12], request)
-        try:
-            self.service.jobs.submit(record.id, record.feature)
-        except BuilderError as e:
-            self.service.runner.fail_unsent(record.id, str(e))
+        with contextlib.suppress(BuilderError):  # submit() ended the build, saying why
+            self.service.submit(record)
         return record.id
 
     def _run(self, build_id: str, on_stage: Callable[[str, bool], None]) -> BuildResult | None:

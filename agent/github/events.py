@@ -77,29 +77,40 @@ def classify(event: str, payload: dict[str, Any], *, repo: str, label: str) -> T
         return None
     action = payload.get("action")
     if event == "issues" and action in ("opened", "labeled"):
-        issue = payload.get("issue") or {}
-        if "pull_request" in issue:
-            return None
-        if action == "labeled" and _get(payload, "label", "name") != label:
-            return None
-        if action == "opened" and label not in {
-            str(item.get("name")) for item in issue.get("labels") or [] if isinstance(item, dict)
-        }:
-            return None
-        return _issue_build(issue, payload)
+        return _labelled_issue(payload, action, label)
     if event in ("issue_comment", "pull_request_review_comment") and action == "created":
-        comment = payload.get("comment") or {}
-        instruction = _command(str(comment.get("body") or ""))
-        if instruction is None:
-            return None
-        user = str(_get(comment, "user", "login") or "")
-        if event == "pull_request_review_comment":
-            return PullCommand(int(_get(payload, "pull_request", "number")), instruction, user)
-        issue = payload.get("issue") or {}
-        if "pull_request" in issue:
-            return PullCommand(int(issue["number"]), instruction, user)
-        if instruction.lower() == "build":
-            return _issue_build(issue, payload, user)
+        return _comment_command(event, payload)
+    return None
+
+
+def _labelled_issue(payload: dict[str, Any], action: str, label: str) -> IssueBuild | None:
+    """An issue opened with, or just given, the trigger label (not a pull request's)."""
+    issue = payload.get("issue") or {}
+    if "pull_request" in issue:
+        return None
+    if action == "labeled" and _get(payload, "label", "name") != label:
+        return None
+    if action == "opened" and label not in {
+        str(item.get("name")) for item in issue.get("labels") or [] if isinstance(item, dict)
+    }:
+        return None
+    return _issue_build(issue, payload)
+
+
+def _comment_command(event: str, payload: dict[str, Any]) -> Trigger | None:
+    """A `/petsage ...` comment: an instruction on a pull request, or `build` on an issue."""
+    comment = payload.get("comment") or {}
+    instruction = _command(str(comment.get("body") or ""))
+    if instruction is None:
+        return None
+    user = str(_get(comment, "user", "login") or "")
+    if event == "pull_request_review_comment":
+        return PullCommand(int(_get(payload, "pull_request", "number")), instruction, user)
+    issue = payload.get("issue") or {}
+    if "pull_request" in issue:
+        return PullCommand(int(issue["number"]), instruction, user)
+    if instruction.lower() == "build":
+        return _issue_build(issue, payload, user)
     return None
 
 

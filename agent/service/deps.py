@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from agent.errors import BuilderError
 from agent.jobs.runner import ServiceRunner
 from agent.jobs.threads import JobBackend, ThreadJobs
 from agent.models.base import Model
@@ -87,6 +89,18 @@ class Service:
         finally:
             statelock.release(self.state_dir)
 
+    def submit(self, record: BuildRecord) -> None:
+        """Send a stored build to the job backend, or end it now, saying why it never ran.
+
+        Raises the backend's error (`JobsUnavailable`: a 503) after failing the build, rather
+        than leave it queued forever.
+        """
+        try:
+            self.jobs.submit(record.id, record.feature)
+        except BuilderError as e:
+            self.runner.fail_unsent(record.id, str(e))
+            raise
+
     def problems(self) -> list[str]:
         """Why the service is degraded: the store or the workers unhealthy; empty when ok."""
         found = []
@@ -144,9 +158,30 @@ def service_of(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(service_of)]
 
 
+_bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def authorised(service: ServiceDep, credentials: Credentials) -> None:
+    """The bearer token the settings ask for (a router-level dependency); 401 otherwise."""
+    # Tokens only in the Authorization header: a URL keeps them in logs and history.
+    given = credentials.credentials if credentials is not None else None
+    if not service.settings.token_matches(given):
+        raise HTTPException(
+            401,
+            detail=errors(
+                "unauthorised", [(None, "a valid `Authorization: Bearer <token>` is required")]
+            ),
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
 def existing_build(build_id: str, service: ServiceDep) -> BuildRecord:
     """The build named in the path, or a 404 before any response starts."""
     return record_of(service, build_id)
+
+
+BuildDep = Annotated[BuildRecord, Depends(existing_build)]
 
 
 def record_of(service: Service, build_id: str) -> BuildRecord:
@@ -156,3 +191,12 @@ def record_of(service: Service, build_id: str) -> BuildRecord:
             404, detail=errors("not_found", [("build_id", f"no build {build_id!r}")])
         )
     return record
+
+
+@contextlib.contextmanager
+def bad_gateway(kind: str) -> Iterator[None]:
+    """A builder error inside (the forge, the shared remote) as a 502 of `kind`."""
+    try:
+        yield
+    except BuilderError as e:
+        raise HTTPException(502, detail=errors(kind, [(None, str(e))])) from e

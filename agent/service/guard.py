@@ -77,19 +77,12 @@ class Guard:
             reason = f"{declared} bytes is over the {what} limit of {limit} bytes"
             await _refuse(send, 413, "too_large_request", "body", reason)
             return
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            more = bool(message.get("more_body", False))
-            if len(body) > limit:
-                reason = f"over the {what} limit of {limit} bytes"
-                await _refuse(send, 413, "too_large_request", "body", reason)
-                return
-        await self.app(scope, _replay(bytes(body), receive), send)
+        body = await _read_body(receive, limit)
+        if body is None:
+            reason = f"over the {what} limit of {limit} bytes"
+            await _refuse(send, 413, "too_large_request", "body", reason)
+            return
+        await self.app(scope, _replay(body, receive), send)
 
     def limit_for(self, path: str) -> tuple[int, str]:
         if path.startswith("/api/v1/chats/") and path.endswith("/messages"):
@@ -201,6 +194,21 @@ def _host_name(host: str) -> str:
     if host.startswith("["):
         return host[1 : host.find("]")] if "]" in host else host
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body; None as soon as it is over `limit` bytes."""
+    body = bytearray()
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

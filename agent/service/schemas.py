@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
+from agent.build.result import BuildStatus
 from agent.request import FeatureRequest
 
 RESOURCE_EXAMPLE = {
@@ -43,13 +44,26 @@ class EncodedPayload(BaseModel):
 
 class BuildAccepted(BaseModel):
     id: str
-    status: str
+    status: BuildStatus
     feature: str
     links: dict[str, str]
 
 
+class BuildSummary(BaseModel):
+    """One build in a list: who runs it and when, without its request or result."""
+
+    id: str
+    feature: str
+    status: BuildStatus
+    created_at: float
+    updated_at: float
+    started_at: float | None
+    worker: str | None
+    attempts: int
+
+
 class BuildList(BaseModel):
-    items: list[dict[str, Any]]
+    items: list[BuildSummary]
     total: int
     limit: int
     offset: int

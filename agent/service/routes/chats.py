@@ -10,6 +10,8 @@ from agent.build.result import BuildResult
 from agent.chat.assistant import ChatState
 from agent.chat.model_assistant import assistant_for
 from agent.errors import JobsUnavailable
+from agent.service.deps import Service, ServiceDep
+from agent.store.builds import BuildRecord
 
 
 class NewChat(BaseModel):
@@ -31,75 +33,75 @@ class ChatHistory(BaseModel):
     builds: dict[str, str] = Field(description="Each build of the chat and its status.")
 
 
-def chat_routes(service_dependency: Any) -> APIRouter:
-    """The chat routes; `service_dependency` resolves the running `Service`."""
-    router = APIRouter(prefix="/chats", tags=["chat"])
-
-    @router.post("", response_model=NewChat, status_code=201, summary="Start a chat")
-    def new_chat(service: service_dependency) -> NewChat:
-        chat_id = uuid.uuid4().hex[:12]
-        service.store.create_chat(chat_id, ChatState().model_dump_json())
-        return NewChat(id=chat_id)
-
-    @router.post("/{chat_id}/messages", response_model=ChatReply, summary="Say something")
-    def post_message(chat_id: str, message: ChatMessage, service: service_dependency) -> ChatReply:
-        raw = service.store.chat_state(chat_id)
-        if raw is None:
-            raise HTTPException(
-                404,
-                detail={
-                    "error": "not_found",
-                    "detail": [{"field": "chat_id", "reason": f"no chat {chat_id!r}"}],
-                },
-            )
-        state = ChatState.model_validate_json(raw)
-        turn = assistant_for(service.runner.model)(state, message.content, _features(service))
-        build_id = None
-        reply = turn.reply
-        new_state = turn.state
-        if turn.build is not None:
-            record, _ = service.store.create(uuid.uuid4().hex[:12], turn.build)
-            build_id = record.id
-            new_state = new_state.model_copy(update={"last_build_id": build_id})
-            try:
-                service.jobs.submit(record.id, record.feature)
-            except JobsUnavailable as e:
-                service.runner.fail_unsent(record.id, str(e))
-                reply = f"I could not start build `{build_id}`: {e}. Ask me again in a moment."
-            else:
-                reply = f"{reply} Build `{build_id}` is queued: /api/v1/builds/{build_id}/events."
-        elif turn.action in ("status", "diff", "report"):
-            reply = _about_last_build(service, state, turn.action)
-        service.store.save_chat_turn(
-            chat_id,
-            new_state.model_dump_json(),
-            [("user", message.content, None), ("assistant", reply, build_id)],
-        )
-        return ChatReply(reply=reply, build_id=build_id)
-
-    @router.get("/{chat_id}", response_model=ChatHistory, summary="The conversation and its builds")
-    def get_chat(chat_id: str, service: service_dependency) -> ChatHistory:
-        if service.store.chat_state(chat_id) is None:
-            raise HTTPException(
-                404,
-                detail={
-                    "error": "not_found",
-                    "detail": [{"field": "chat_id", "reason": f"no chat {chat_id!r}"}],
-                },
-            )
-        messages = service.store.chat_messages(chat_id)
-        builds = {}
-        for message in messages:
-            if message["build_id"]:
-                record = service.store.get(message["build_id"])
-                builds[message["build_id"]] = record.status if record else "unknown"
-                message["links"] = {"build": f"/api/v1/builds/{message['build_id']}"}
-        return ChatHistory(id=chat_id, messages=messages, builds=builds)
-
-    return router
+router = APIRouter(prefix="/chats", tags=["chat"])
 
 
-def _features(service: Any) -> frozenset[str]:
+@router.post("", response_model=NewChat, status_code=201, summary="Start a chat")
+def new_chat(service: ServiceDep) -> NewChat:
+    chat_id = uuid.uuid4().hex[:12]
+    service.store.create_chat(chat_id, ChatState().model_dump_json())
+    return NewChat(id=chat_id)
+
+
+@router.post("/{chat_id}/messages", response_model=ChatReply, summary="Say something")
+def post_message(chat_id: str, message: ChatMessage, service: ServiceDep) -> ChatReply:
+    raw = service.store.chat_state(chat_id)
+    if raw is None:
+        raise _no_chat(chat_id)
+    state = ChatState.model_validate_json(raw)
+    turn = assistant_for(service.runner.model)(state, message.content, _features(service))
+    build_id = None
+    reply = turn.reply
+    new_state = turn.state
+    if turn.build is not None:
+        record, _ = service.store.create(uuid.uuid4().hex[:12], turn.build)
+        build_id = record.id
+        new_state = new_state.model_copy(update={"last_build_id": build_id})
+        reply = _started(service, record, reply)
+    elif turn.action in ("status", "diff", "report"):
+        reply = _about_last_build(service, state, turn.action)
+    service.store.save_chat_turn(
+        chat_id,
+        new_state.model_dump_json(),
+        [("user", message.content, None), ("assistant", reply, build_id)],
+    )
+    return ChatReply(reply=reply, build_id=build_id)
+
+
+@router.get("/{chat_id}", response_model=ChatHistory, summary="The conversation and its builds")
+def get_chat(chat_id: str, service: ServiceDep) -> ChatHistory:
+    if service.store.chat_state(chat_id) is None:
+        raise _no_chat(chat_id)
+    messages = service.store.chat_messages(chat_id)
+    builds: dict[str, str] = {}
+    for message in messages:
+        if message["build_id"]:
+            record = service.store.get(message["build_id"])
+            builds[message["build_id"]] = record.status if record else "unknown"
+            message["links"] = {"build": f"/api/v1/builds/{message['build_id']}"}
+    return ChatHistory(id=chat_id, messages=messages, builds=builds)
+
+
+def _no_chat(chat_id: str) -> HTTPException:
+    return HTTPException(
+        404,
+        detail={
+            "error": "not_found",
+            "detail": [{"field": "chat_id", "reason": f"no chat {chat_id!r}"}],
+        },
+    )
+
+
+def _started(service: Service, record: BuildRecord, reply: str) -> str:
+    """The reply once the chat's build is submitted, or why it could not start."""
+    try:
+        service.submit(record)
+    except JobsUnavailable as e:
+        return f"I could not start build `{record.id}`: {e}. Ask me again in a moment."
+    return f"{reply} Build `{record.id}` is queued: /api/v1/builds/{record.id}/events."
+
+
+def _features(service: Service) -> frozenset[str]:
     """The features that already have a branch in the workspace."""
     repo = service.runner.repo
     if not repo.exists:
@@ -109,7 +111,7 @@ def _features(service: Any) -> frozenset[str]:
     )
 
 
-def _about_last_build(service: Any, state: ChatState, action: str) -> str:
+def _about_last_build(service: Service, state: ChatState, action: str) -> str:
     if state.last_build_id is None:
         return "No build yet in this chat."
     record = service.store.get(state.last_build_id)
