@@ -24,73 +24,21 @@ from agent.chat.understand import read_item
 from agent.errors import InstructionError, ModelError, RequestError
 from agent.fields import FieldSpec
 from agent.models.openai_chat import OpenAIChatModel
+from agent.prompt_files import read_prompt
 from agent.request import FeatureRequest, decode_request
 
 MAX_HISTORY = 20
-SYSTEM = (
-    "You help a user specify one feature of the PetSage backend (a FastAPI app) and then build "
-    "it. A feature has a snake_case name, a description, and requirements: 'none' for a status "
-    "endpoint, or field lines such as `age: int >=0 <=40`, `nickname: str? len<=30`, "
-    "`species: dog|cat|bird` (types str int float bool date datetime, `?` optional), or free "
-    "text. Ask for what is missing; do not guess names. Call propose_feature when you know "
-    "the feature, amend_feature for changes to it (the user then says 'build it'), build "
-    "only when the user asks to build, "
-    "build_status when asked how a build went."
-)
-TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "propose_feature",
-            "description": "Record the feature request as it stands (does not build).",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "feature": {"type": "string", "description": "snake_case name"},
-                    "description": {"type": "string"},
-                    "requirements": {
-                        "type": "string",
-                        "description": "'none', field lines, or free text",
-                    },
-                },
-                "required": ["feature", "description", "requirements"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "amend_feature",
-            "description": "Change the proposed or last built feature (shown, not built).",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "add_fields": {"type": "array", "items": {"type": "string"}},
-                    "remove_fields": {"type": "array", "items": {"type": "string"}},
-                    "make_optional": {"type": "array", "items": {"type": "string"}},
-                    "make_required": {"type": "array", "items": {"type": "string"}},
-                    "rename_to": {"type": "string"},
-                },
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "build",
-            "description": "Build the proposed feature.",
-            "parameters": {"type": "object", "properties": {}},
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "build_status",
-            "description": "How the last build went.",
-            "parameters": {"type": "object", "properties": {}},
-        },
-    },
-]
+
+
+def system_prompt() -> str:
+    """The assistant's system prompt, from `prompts/assistant/system.md`."""
+    return read_prompt("assistant/system.md").strip()
+
+
+def tools() -> list[dict[str, Any]]:
+    """The tools the model may call, from `prompts/assistant/tools.json` (OpenAI's format)."""
+    loaded: list[dict[str, Any]] = json.loads(read_prompt("assistant/tools.json"))
+    return loaded
 
 
 class ToolCallError(ValueError):
@@ -115,7 +63,7 @@ def respond_with_model(
         return respond(state, message, existing)
     history = [*state.history, {"role": "user", "content": message}][-MAX_HISTORY:]
     try:
-        completion = model.chat([{"role": "system", "content": SYSTEM}, *history], TOOLS)
+        completion = model.chat([{"role": "system", "content": system_prompt()}, *history], tools())
     except ModelError as e:
         return Turn(f"The model could not answer: {e}", state, "ask")
     choice = completion.choices[0].message
