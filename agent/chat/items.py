@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.fields import TYPE_WORDS, read_field
+from agent.field_words import TYPE_WORDS, read_field
 
 _CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _FIELD_INTRO = re.compile(r"\b(?:with|having|containing|fields?)\b|:", re.IGNORECASE)

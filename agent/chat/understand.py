@@ -22,7 +22,8 @@ from agent.chat.names import (
     name_tokens,
     near,
 )
-from agent.fields import MAX_FIELDS, FieldSpec, looks_like_field_lines, read_field
+from agent.field_words import looks_like_field_lines, read_field
+from agent.fields import MAX_FIELDS, FieldSpec
 
 _TAIL = frozenset(
     {"please", "thanks", "thank", "you", "pls", "feature", "endpoint", "fields", "field"}
