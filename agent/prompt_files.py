@@ -26,3 +26,9 @@ def skeleton_files() -> dict[str, str]:
             # Stored without its dot so that the builder's own git does not apply it.
             files[".gitignore" if relative == "gitignore" else relative] = path.read_text()
     return files
+
+
+@lru_cache(maxsize=64)
+def read_prompt(relative: str) -> str:
+    """One file under `prompts/`, by its POSIX path there (`generation/system.md`)."""
+    return (prompts_dir() / relative).read_text(encoding="utf-8")

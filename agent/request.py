@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.errors import Problem, RequestError
-from agent.fields import ResourceSpec, looks_like_field_lines, parse_field_lines
+from agent.field_words import looks_like_field_lines, parse_field_lines
+from agent.fields import ResourceSpec
 
 RESERVED_NAMES = frozenset({"main", "api", "features", "tests", "conftest", "src"})
 FEATURE_PATTERN = r"^[a-z][a-z0-9_]{1,47}$"
@@ -157,19 +158,7 @@ def decode_request(
     """
     if isinstance(raw, dict):
         return _from_object(raw)
-    if isinstance(raw, bytes):
-        if len(raw) > max_bytes:
-            raise _too_large(len(raw), max_bytes)
-        try:
-            raw = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise RequestError(
-                [Problem("body", f"not UTF-8 text (byte {e.start})")], kind="undecodable"
-            ) from e
-    size = len(raw.encode("utf-8"))
-    if size > max_bytes:
-        raise _too_large(size, max_bytes)
-    text = raw.lstrip("\ufeff").strip()
+    text = _text_of(raw, max_bytes)
     if not text:
         raise RequestError([Problem("body", "empty request")], kind="undecodable")
     if text.startswith("{"):
@@ -193,6 +182,23 @@ def decode_request(
             kind="undecodable",
         )
     return _from_object(fields)
+
+
+def _text_of(raw: bytes | str, max_bytes: int) -> str:
+    """The body as text, within `max_bytes`, its byte-order mark and outer blanks removed."""
+    if isinstance(raw, bytes):
+        if len(raw) > max_bytes:
+            raise _too_large(len(raw), max_bytes)
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise RequestError(
+                [Problem("body", f"not UTF-8 text (byte {e.start})")], kind="undecodable"
+            ) from e
+    size = len(raw.encode("utf-8"))
+    if size > max_bytes:
+        raise _too_large(size, max_bytes)
+    return raw.lstrip("\ufeff").strip()
 
 
 def problems_from_validation(error: ValidationError, prefix: str = "") -> list[Problem]:
@@ -346,15 +352,16 @@ def _parse_text_form(text: str) -> dict[str, Any]:
         found[current].append(line.strip())
     if "feature" not in found:
         return {}
-    result: dict[str, Any] = {}
-    for key, parts in found.items():
-        if key == "requirements":
-            result[key] = "\n".join(_unquote(part) for part in parts)
-        elif key == "open_pr":
-            result[key] = _unquote(" ".join(parts)).lower() in ("yes", "true", "1", "y", "on")
-        else:
-            result[key] = _unquote(" ".join(parts))
-    return result
+    return {key: _text_value(key, parts) for key, parts in found.items()}
+
+
+def _text_value(key: str, parts: list[str]) -> Any:
+    """One value of the text form from its lines: requirements keep their lines."""
+    if key == "requirements":
+        return "\n".join(_unquote(part) for part in parts)
+    if key == "open_pr":
+        return _unquote(" ".join(parts)).lower() in ("yes", "true", "1", "y", "on")
+    return _unquote(" ".join(parts))
 
 
 def _unquote(value: str) -> str:

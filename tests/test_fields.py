@@ -1,7 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
-from agent.fields import FieldSpec, ResourceSpec, looks_like_field_lines, parse_field_lines
+from agent.field_words import looks_like_field_lines, parse_field_lines
+from agent.fields import FieldSpec, ResourceSpec
 
 
 def test_every_type_and_rule_of_the_text_form() -> None:

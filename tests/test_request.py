@@ -7,6 +7,7 @@ import pytest
 
 from agent.errors import RequestError
 from agent.fields import ResourceSpec
+from agent.layout import FeatureLayout
 from agent.request import FeatureRequest, decode_request
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST
 from tests.pathological import BODIES as PATHOLOGICAL
@@ -46,7 +47,7 @@ def test_the_seed_request_decodes_with_its_values() -> None:
     request = decode_request(SEED_TEXT)
     assert request.feature == "smoke_test"
     assert request.requirements is None
-    assert request.kebab == "smoke-test"
+    assert FeatureLayout(request.feature).kebab == "smoke-test"
     assert request.branch == "feature/smoke_test"
     assert request.base_branch == "main" and request.open_pr is False
 

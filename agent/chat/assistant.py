@@ -1,9 +1,10 @@
 """The offline chat assistant: turns a conversation into a feature request, then into builds.
 
-It reads how people write (agent/chat/understand.py): a feature's name wherever they put it, its
-purpose without the scaffolding, fields as lines, lists or prose. Before it builds it says what
-it understood in one short block, and builds only on the person's "build it" / "yes"; a complete
-request in any encoding of BLUEPRINT §1 builds at once. Changes (agent/chat/refine.py: add, remove,
+It reads how people write (agent/chat/understand.py, with names.py and items.py): a feature's
+name wherever they put it, its purpose without the scaffolding, fields as lines, lists or
+prose. Before it builds it says what it understood in one short block, and builds only on the
+person's "build it" / "yes"; a complete request in any encoding of BLUEPRINT §1 builds at once.
+Changes (agent/chat/refine.py: add, remove,
 rename a field, optional / required, a bound, rename the feature), "undo" and "cancel" each show
 what changed first. It answers "status", "show the diff" and "show the report" about the last
 build.
@@ -18,8 +19,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
+from agent.chat.names import suggest_name, word_set
 from agent.chat.refine import apply_instruction, describe_change, with_fields
-from agent.chat.understand import read_message, suggest_name, word_set
+from agent.chat.understand import Reading, read_message
 from agent.errors import InstructionError, RequestError
 from agent.fields import MAX_FIELDS, OPERATIONS, FieldSpec, ResourceSpec, field_line
 from agent.request import FeatureRequest, decode_request
@@ -253,12 +255,7 @@ def _missing(state: ChatState) -> str:
 def _draft(state: ChatState, text: str, existing: Collection[str]) -> Turn:
     draft = state.model_copy(deep=True)
     reading = read_message(text)
-    if reading.name is not None:
-        draft.feature = reading.name.name
-        draft.suggested_name = None
-        draft.name_note = f"from “{reading.name.said}”" if reading.name.confirm else None
-        if reading.name.confirm and reading.name.said == reading.name.name:
-            draft.name_note = "my guess"
+    _take_name(draft, reading)
     if reading.fields:
         by_name = {f.name: f for f in reading.fields}
         draft.fields = [by_name.pop(f.name, f) for f in draft.fields] + list(by_name.values())
@@ -269,12 +266,7 @@ def _draft(state: ChatState, text: str, existing: Collection[str]) -> Turn:
                 state,
                 "ask",
             )
-    if reading.operations:
-        unknown = [op for op in reading.operations if op not in OPERATIONS]
-        if unknown:
-            reading.unread.append(f"“{unknown[0]}” (operations are {', '.join(OPERATIONS)})")
-        else:
-            draft.operations = reading.operations
+    _take_operations(draft, reading)
     if _STATUS_WORDS.search(text) and not draft.fields:
         draft.status_only = True
     if reading.description and draft.description is None:
@@ -297,6 +289,26 @@ def _draft(state: ChatState, text: str, existing: Collection[str]) -> Turn:
             return Turn(f"I could not make that change: {e}", state, "ask")
         return propose_change(state, state.pending, new, existing)
     return _advance(draft, reading.unread, existing)
+
+
+def _take_name(draft: ChatState, reading: Reading) -> None:
+    if reading.name is None:
+        return
+    draft.feature = reading.name.name
+    draft.suggested_name = None
+    draft.name_note = f"from “{reading.name.said}”" if reading.name.confirm else None
+    if reading.name.confirm and reading.name.said == reading.name.name:
+        draft.name_note = "my guess"
+
+
+def _take_operations(draft: ChatState, reading: Reading) -> None:
+    if not reading.operations:
+        return
+    unknown = [op for op in reading.operations if op not in OPERATIONS]
+    if unknown:
+        reading.unread.append(f"“{unknown[0]}” (operations are {', '.join(OPERATIONS)})")
+    else:
+        draft.operations = reading.operations
 
 
 def _advance(draft: ChatState, unread: list[str], existing: Collection[str]) -> Turn:

@@ -13,84 +13,58 @@ as the model's mistake, by the rule-based assistant.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
 from agent.chat.assistant import ChatState, Turn, propose_change, respond, summary
+from agent.chat.items import read_item
 from agent.chat.refine import rename_feature, with_fields
-from agent.chat.understand import read_item
 from agent.errors import InstructionError, ModelError, RequestError
 from agent.fields import FieldSpec
 from agent.models.openai_chat import OpenAIChatModel
+from agent.prompt_files import read_prompt
 from agent.request import FeatureRequest, decode_request
 
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageToolCallUnion
+
 MAX_HISTORY = 20
-SYSTEM = (
-    "You help a user specify one feature of the PetSage backend (a FastAPI app) and then build "
-    "it. A feature has a snake_case name, a description, and requirements: 'none' for a status "
-    "endpoint, or field lines such as `age: int >=0 <=40`, `nickname: str? len<=30`, "
-    "`species: dog|cat|bird` (types str int float bool date datetime, `?` optional), or free "
-    "text. Ask for what is missing; do not guess names. Call propose_feature when you know "
-    "the feature, amend_feature for changes to it (the user then says 'build it'), build "
-    "only when the user asks to build, "
-    "build_status when asked how a build went."
-)
-TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "propose_feature",
-            "description": "Record the feature request as it stands (does not build).",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "feature": {"type": "string", "description": "snake_case name"},
-                    "description": {"type": "string"},
-                    "requirements": {
-                        "type": "string",
-                        "description": "'none', field lines, or free text",
-                    },
-                },
-                "required": ["feature", "description", "requirements"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "amend_feature",
-            "description": "Change the proposed or last built feature (shown, not built).",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "add_fields": {"type": "array", "items": {"type": "string"}},
-                    "remove_fields": {"type": "array", "items": {"type": "string"}},
-                    "make_optional": {"type": "array", "items": {"type": "string"}},
-                    "make_required": {"type": "array", "items": {"type": "string"}},
-                    "rename_to": {"type": "string"},
-                },
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "build",
-            "description": "Build the proposed feature.",
-            "parameters": {"type": "object", "properties": {}},
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "build_status",
-            "description": "How the last build went.",
-            "parameters": {"type": "object", "properties": {}},
-        },
-    },
-]
+
+
+class Assistant(Protocol):
+    """Answers one message of a chat: the rule-based `respond`, or one with a model."""
+
+    def __call__(
+        self, state: ChatState, message: str, existing: Collection[str] = (), /
+    ) -> Turn: ...
+
+
+class _Function(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def arguments(self) -> str: ...
+
+
+class ToolCall(Protocol):
+    """What `_act` reads of a tool call: the function's name and its JSON arguments."""
+
+    @property
+    def function(self) -> _Function: ...
+
+
+def system_prompt() -> str:
+    """The assistant's system prompt, from `prompts/assistant/system.md`."""
+    return read_prompt("assistant/system.md").strip()
+
+
+def tools() -> list[dict[str, Any]]:
+    """The tools the model may call, from `prompts/assistant/tools.json` (OpenAI's format)."""
+    loaded: list[dict[str, Any]] = json.loads(read_prompt("assistant/tools.json"))
+    return loaded
 
 
 class ToolCallError(ValueError):
@@ -115,13 +89,13 @@ def respond_with_model(
         return respond(state, message, existing)
     history = [*state.history, {"role": "user", "content": message}][-MAX_HISTORY:]
     try:
-        completion = model.chat([{"role": "system", "content": SYSTEM}, *history], TOOLS)
+        completion = model.chat([{"role": "system", "content": system_prompt()}, *history], tools())
     except ModelError as e:
         return Turn(f"The model could not answer: {e}", state, "ask")
     choice = completion.choices[0].message
     text = choice.content.strip() if choice.content else ""
     try:
-        turn = _act(state, message, choice.tool_calls or [], existing)
+        turn = _act(state, message, _function_calls(choice.tool_calls), existing)
     except ToolCallError as e:
         fallback = respond(state, message, existing)
         note = f"(The model made a mistake: {e}. I answered without it.)"
@@ -142,7 +116,9 @@ _RULE_BASED = frozenset(
 _BUILD_WORDS = frozenset({"build", "yes", "go", "ok", "okay", "sure", "ship"})
 
 
-def _act(state: ChatState, message: str, calls: list[Any], existing: Collection[str]) -> Turn:
+def _act(
+    state: ChatState, message: str, calls: Sequence[ToolCall], existing: Collection[str]
+) -> Turn:
     """Apply the model's tool calls to the chat; ToolCallError when one is malformed."""
     turn = Turn("", state, "ask")
     proposed_now = False
@@ -173,6 +149,16 @@ def _act(state: ChatState, message: str, calls: list[Any], existing: Collection[
         else:
             raise ToolCallError(f"there is no tool {name!r}")
     return turn
+
+
+def _function_calls(calls: list[ChatCompletionMessageToolCallUnion] | None) -> list[ToolCall]:
+    """The function calls among the model's tool calls (the assistant offers no other kind)."""
+    found: list[ToolCall] = []
+    for call in calls or []:
+        if call.type != "function":
+            raise ToolCallError(f"there is no {call.type} tool")
+        found.append(call)
+    return found
 
 
 def _arguments(name: str, raw: str | None) -> dict[str, Any]:
@@ -252,11 +238,13 @@ def _join(*parts: str) -> str:
     return " ".join(part for part in parts if part)
 
 
-def assistant_for(model: object) -> Any:
+def assistant_for(model: object) -> Assistant:
     """The chat assistant to use with `model`: tool calling for a real model, else offline."""
     inner = getattr(model, "inner", model)
-    if isinstance(inner, OpenAIChatModel):
-        return lambda state, message, existing=(): respond_with_model(
-            state, message, inner, existing
-        )
-    return respond
+    if not isinstance(inner, OpenAIChatModel):
+        return respond
+
+    def with_model(state: ChatState, message: str, existing: Collection[str] = (), /) -> Turn:
+        return respond_with_model(state, message, inner, existing)
+
+    return with_model

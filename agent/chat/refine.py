@@ -16,16 +16,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.chat.understand import near, read_item, snake_case, split_items, word_set
+from agent.chat.items import read_item, snake_case, split_items
+from agent.chat.names import near, word_set
 from agent.errors import InstructionError
-from agent.fields import (
-    FieldSpec,
-    ResourceSpec,
-    field_line,
-    looks_like_field_lines,
-    parse_field_lines,
-    read_field,
-)
+from agent.field_words import looks_like_field_lines, parse_field_lines, read_field
+from agent.fields import FieldSpec, ResourceSpec, field_line
 from agent.request import FEATURE_RULE, FeatureRequest
 
 _WORDS = re.compile(r"[A-Za-z0-9_]+(?:['\u2019][A-Za-z]+)?|[^\sA-Za-z0-9_]+")
@@ -60,7 +55,6 @@ def apply_instruction(request: FeatureRequest, text: str) -> Change | None:
     low = [w.lower() for w in words]
     verb = _verb(low[0])
     fields = list(request.resource.fields) if request.resource else []
-    names = {f.name for f in fields}
     rest = " ".join(words[1:])
     if verb == "rename" or (low[0] in ("call", "name") and len(low) > 2 and low[1] in ("it",)):
         return _rename(request, low, words)
@@ -72,6 +66,14 @@ def apply_instruction(request: FeatureRequest, text: str) -> Change | None:
         return _remove(request, fields, targets)
     if looks_like_field_lines(text):
         return _lines(request, fields, text)
+    return _change_of_field(request, fields, words, low)
+
+
+def _change_of_field(
+    request: FeatureRequest, fields: list[FieldSpec], words: list[str], low: list[str]
+) -> Change | None:
+    """`age up to 30`, `make name optional`: a change of one named field, else None."""
+    names = {f.name for f in fields}
     subject, after = _subject(low, names)
     if subject is None:
         i, _ = _subject(low, set(low))
@@ -205,15 +207,7 @@ def _add(request: FeatureRequest, fields: list[FieldSpec], rest: str) -> Change:
     text = " ".join(w for w in words if w)
     if not text:
         raise InstructionError('add what? e.g. "add a note (optional text, up to 200 chars)"')
-    try:
-        items = [read_item(text.replace(",", " ") if ":" not in text else text)]
-    except ValueError:
-        items = []
-        for part in split_items(text):
-            try:
-                items.append(read_item(part))
-            except ValueError as e:
-                raise InstructionError(f"I could not read “{part}”: {e}") from None
+    items = _items_to_add(text)
     added: list[FieldSpec] = []
     for item in items:
         try:
@@ -229,6 +223,21 @@ def _add(request: FeatureRequest, fields: list[FieldSpec], rest: str) -> Change:
             )
     changed = with_fields(request, [*fields, *added])
     return Change(changed, describe_change(request, changed))
+
+
+def _items_to_add(text: str) -> list[dict[str, Any]]:
+    """The fields an "add" names: one field in words, else a list of them."""
+    try:
+        return [read_item(text.replace(",", " ") if ":" not in text else text)]
+    except ValueError:
+        pass
+    items = []
+    for part in split_items(text):
+        try:
+            items.append(read_item(part))
+        except ValueError as e:
+            raise InstructionError(f"I could not read “{part}”: {e}") from None
+    return items
 
 
 def _remove(request: FeatureRequest, fields: list[FieldSpec], targets: list[str]) -> Change:

@@ -10,13 +10,19 @@ when a server refuses it.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, create_model
 
 from agent.addresses import is_loopback_url as is_loopback
 from agent.errors import ConfigError, ModelError
 from agent.models.base import GenerationTask, Model, ModelReply, Usage
 from agent.models.prompting import build_messages
 from agent.settings import Settings
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+    from openai.types.chat import ChatCompletion
 
 #: Tests set this to False: then only loopback servers may be reached (see tests/conftest.py).
 ALLOW_REMOTE = True
@@ -26,7 +32,9 @@ _FORMS = ("json_schema", "json_object", "plain")
 class OpenAIChatModel(Model):
     """Chat Completions through the official SDK, against any compatible server."""
 
-    def __init__(self, model_name: str, settings: Settings, *, client: Any = None) -> None:
+    def __init__(
+        self, model_name: str, settings: Settings, *, client: OpenAI | None = None
+    ) -> None:
         if not model_name:
             raise ConfigError(
                 "PETSAGE_MODEL=openai:<model> needs a model name, e.g. openai:gpt-4.1-mini"
@@ -42,7 +50,7 @@ class OpenAIChatModel(Model):
         return os.environ.get("OPENAI_BASE_URL"), os.environ.get("OPENAI_API_KEY") or "unset"
 
     @property
-    def client(self) -> Any:
+    def client(self) -> OpenAI:
         if self._client is None:
             import openai
 
@@ -89,7 +97,7 @@ class OpenAIChatModel(Model):
             messages=tuple(messages),
         )
 
-    def _complete(self, messages: list[dict[str, str]], form: str, feature: str) -> Any:
+    def _complete(self, messages: list[dict[str, str]], form: str, feature: str) -> ChatCompletion:
         arguments: dict[str, Any] = {
             "model": self.model_name,
             "messages": messages,
@@ -105,9 +113,9 @@ class OpenAIChatModel(Model):
             arguments["response_format"] = {"type": "json_object"}
         return self._create(arguments, refusable=form != "plain")
 
-    def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+    def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatCompletion:
         """One Chat Completions call with tools (the chat assistant's), errors mapped as above."""
-        arguments = {
+        arguments: dict[str, Any] = {
             "model": self.model_name,
             "messages": messages,
             "tools": tools,
@@ -116,11 +124,13 @@ class OpenAIChatModel(Model):
         }
         return self._create(arguments, refusable=False)
 
-    def _create(self, arguments: dict[str, Any], *, refusable: bool) -> Any:
+    def _create(self, arguments: dict[str, Any], *, refusable: bool) -> ChatCompletion:
         import openai
 
         try:
-            return self.client.chat.completions.create(**arguments)
+            # Never streamed, so the SDK answers with a `ChatCompletion`.
+            completion: ChatCompletion = self.client.chat.completions.create(**arguments)
+            return completion
         except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
             raise ModelError(
                 f"the model server refused the credentials ({e.status_code}): set OPENAI_API_KEY "
@@ -159,37 +169,45 @@ class _FormRefused(Exception):
     """The server does not support this response format; try the next one."""
 
 
+class RequirementRow(BaseModel):
+    """One requirement and its tests: a strict schema has no free-form keys, so rows, not a map."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    tests: list[str]
+
+
 def bundle_schema() -> dict[str, Any]:
-    """The strict JSON schema of a file bundle (every property required, no extras)."""
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["feature", "files", "summary", "notes", "requirements"],
-        "properties": {
-            "feature": {"type": "string"},
-            "files": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["path", "content"],
-                    "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
-                },
-            },
-            "summary": {"type": "string"},
-            "notes": {"type": "array", "items": {"type": "string"}},
-            # Requirement id → tests, as a list: a strict schema has no free-form keys.
-            "requirements": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["id", "tests"],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "tests": {"type": "array", "items": {"type": "string"}},
-                    },
-                },
-            },
-        },
+    """The strict JSON schema of a file bundle, derived from `FileBundle`.
+
+    OpenAI's strict mode wants every property required, no extra properties, no references and
+    no constraints beyond types; `requirements` is sent as rows (which `FileBundle` also reads).
+    """
+    from agent.build.bundle import FileBundle
+
+    fields: dict[str, Any] = {
+        name: (field.annotation, ...) for name, field in FileBundle.model_fields.items()
     }
+    fields["requirements"] = (list[RequirementRow], ...)
+    wire = create_model("FileBundleWire", __config__=ConfigDict(extra="forbid"), **fields)
+    schema = wire.model_json_schema()
+    return _strict(schema, schema.get("$defs", {}))
+
+
+#: The keywords a strict schema keeps; the rest (titles, descriptions, defaults, lengths) go.
+_STRICT_KEYS = frozenset({"type", "properties", "items", "enum"})
+
+
+def _strict(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """`node` with its references inlined and every object closed, all properties required."""
+    if "$ref" in node:
+        return _strict(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    out: dict[str, Any] = {key: value for key, value in node.items() if key in _STRICT_KEYS}
+    if "items" in out:
+        out["items"] = _strict(out["items"], defs)
+    if "properties" in out:
+        out["properties"] = {name: _strict(sub, defs) for name, sub in out["properties"].items()}
+        out["required"] = list(out["properties"])
+        out["additionalProperties"] = False
+    return out

@@ -1,5 +1,5 @@
-"""Chat prompts from the data in `prompts/chat/`: the blueprint's rules, the seed as a worked
-example, the request with its repository context, and the repair prompts.
+"""Generation prompts from the data in `prompts/generation/`: the blueprint's rules, the seed as a
+worked example, the request with its repository context, and the repair prompts.
 
 The context is trimmed to a token budget (estimated at four characters a token): the style
 example goes first, then the tail of `conftest.py` and `main.py`.
@@ -8,13 +8,12 @@ example goes first, then the tail of `conftest.py` and `main.py`.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Literal
 
 from agent.build.quoting import fence
 from agent.build.verify.requirements_map import requirements_of
 from agent.models.base import GenerationTask
-from agent.prompt_files import prompts_dir
+from agent.prompt_files import read_prompt
 
 Message = dict[str, str]
 _SLOT = re.compile(r"\{([a-z_]+)\}")
@@ -135,6 +134,5 @@ def _example_reply(form: OutputForm) -> str:
     return bundle.model_dump_json(indent=1)
 
 
-@lru_cache(maxsize=32)
 def _read(name: str) -> str:
-    return (prompts_dir() / "chat" / name).read_text(encoding="utf-8")
+    return read_prompt(f"generation/{name}")

@@ -17,7 +17,7 @@ import pytest
 from agent.build import persistence
 from agent.build.loop import Builder
 from agent.build.result import BuildResult
-from agent.fields import parse_field_lines
+from agent.field_words import parse_field_lines
 from agent.settings import Settings
 from tests.conftest import git
 

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from agent.chat.assistant import ChatState, respond
-from agent.chat.model_assistant import TOOLS, ToolCallError, _act, assistant_for, respond_with_model
+from agent.chat.model_assistant import (
+    ToolCallError,
+    _act,
+    assistant_for,
+    respond_with_model,
+    tools,
+)
 from agent.fields import field_line
 from agent.models.offline import OfflineModel
 from agent.models.openai_chat import OpenAIChatModel
@@ -41,7 +47,9 @@ def test_a_proposal_waits_for_the_persons_build_it(
     assert second.action == "ask" and second.build is None, "a model cannot propose and build"
     assert "Here is what I understood" in second.reply and 'when you say "build it"' in second.reply
     sent = fake.requests[1]
-    assert [t["function"]["name"] for t in sent["tools"]] == [t["function"]["name"] for t in TOOLS]
+    assert [t["function"]["name"] for t in sent["tools"]] == [
+        t["function"]["name"] for t in tools()
+    ]
     assert sent["messages"][0]["role"] == "system"
     assert [m["role"] for m in sent["messages"][1:]] == ["user", "assistant", "user"]
     third = respond_with_model(second.state, "build it", model)
