@@ -1,1 +1,1 @@
-"""The build pipeline's parts (the loop moves here in the restructuring)."""
+"""The build: the loop and its stages, the bundle, checks, code scan, wiring, result, report."""

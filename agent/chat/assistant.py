@@ -101,19 +101,9 @@ def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> T
         return _build(state, complete, f"Building `{complete.feature}` from your request.")
     if isinstance(complete, str):
         return Turn(complete, state, "ask")
-    if said in _CANCEL:
-        after = ChatState(
-            last_request=state.last_request,
-            last_build_id=state.last_build_id,
-            history=state.history,
-        )
-        return Turn(
-            "Cancelled: nothing will be built. Describe a feature when you like.", after, "ask"
-        )
-    if said in _UNDO:
-        return _undo(state)
-    if said in _YES:
-        return _confirm(state, said, existing)
+    short = _short_answer(state, said, existing)
+    if short is not None:
+        return short
     too_long = _too_long(text)
     if too_long is not None:
         return Turn(too_long, state, "ask")
@@ -144,6 +134,24 @@ def _too_long(text: str) -> str | None:
         f"{MAX_FIELDS} fields: describe it in fewer words, or send the whole request in one of "
         "the request forms (JSON, or `feature:` / `description:` / `requirements:` lines)."
     )
+
+
+def _short_answer(state: ChatState, said: str, existing: Collection[str]) -> Turn | None:
+    """ "cancel", "undo" and "yes / build it": answered before anything is read as a change."""
+    if said in _CANCEL:
+        after = ChatState(
+            last_request=state.last_request,
+            last_build_id=state.last_build_id,
+            history=state.history,
+        )
+        return Turn(
+            "Cancelled: nothing will be built. Describe a feature when you like.", after, "ask"
+        )
+    if said in _UNDO:
+        return _undo(state)
+    if said in _YES:
+        return _confirm(state, said, existing)
+    return None
 
 
 def summary(request: FeatureRequest, *, note: str | None = None, exists: bool = False) -> str:
