@@ -82,7 +82,7 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def install_offline(site_packages: Path) -> None:
+def install_offline(site_packages: Path, scripts: Path) -> None:
     """This checkout's dependencies into `site_packages` with no index: each installed distribution
     of their closure is copied (hard-linked) file by file from its RECORD, as pip lays out a wheel;
     the checkout itself goes in as `pip install -e .` puts it, by a `.pth` line."""
@@ -97,9 +97,15 @@ def install_offline(site_packages: Path) -> None:
         done.add(name)
         dist = metadata.distribution(name)
         for file in dist.files or []:
+            source = Path(str(dist.locate_file(file)))
             if file.parts[0] == "..":
-                continue  # a script in bin/, not needed with `python -m`
-            source, target = Path(str(dist.locate_file(file))), site_packages / file
+                if source.parent.name != "bin" or not source.is_file():
+                    continue
+                target = scripts / source.name  # a script or binary (ruff's), as pip puts it
+            else:
+                target = site_packages / file
+            if target.exists():
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.link(source, target)
@@ -114,7 +120,7 @@ def test_an_offline_build_from_a_builder_in_a_fresh_virtualenv(tmp_path: Path) -
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # pip: ensurepip's
     python = venv / "bin" / "python"
     purelib = run(python, "import sysconfig; print(sysconfig.get_path('purelib'))")
-    install_offline(Path(purelib.stdout.strip()))
+    install_offline(Path(purelib.stdout.strip()), venv / "bin")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON", "PETSAGE_"))}
     env |= {
         "PIP_CONFIG_FILE": os.devnull,  # no find-links, extra index or wheel folder of this host

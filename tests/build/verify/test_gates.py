@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from agent.build.verify import contract, unwired, weakening
 from agent.build.verify.requirements_map import requirements_of
 from agent.build.verify.testsource import read_tests
@@ -173,3 +177,14 @@ def test_a_reply_maps_requirements_in_a_markdown_table_or_json_rows() -> None:
         "requirements": [{"id": "op.create", "tests": ["test_a"]}],
     }
     assert parse_reply(json.dumps(rows), "x").requirements == {"op.create": ["test_a"]}
+
+
+def test_lint_without_ruff_says_so_instead_of_failing_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.build.verify import lint
+
+    (tmp_path / "a.py").write_text("import os\n")
+    monkeypatch.setattr(lint, "ruff_binary", lambda: None)
+    outcome = lint.gate(tmp_path, ["a.py"])
+    assert outcome.ok and "not installed" in str(outcome.figures["skipped"])
