@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 Stage = Literal[
     "received",
@@ -23,6 +23,22 @@ Stage = Literal[
 ]
 
 
+class EventData(TypedDict, total=False):
+    """What an event carries beyond its message; each key belongs to the stages named."""
+
+    #: `validated`, `tested`, `verified` that found problems: each one, named.
+    reasons: list[str]
+    #: `committed`: the new commit, the commit it started from, and the tree it tested.
+    commit: str
+    base: str
+    tree: str
+    #: `pr_opened`: where the pull request is, and whether it is `local` or on the `forge`.
+    url: str | None
+    kind: str
+    #: `done` / `failed` as stored: the build's final status.
+    status: str
+
+
 @dataclass(frozen=True)
 class StageEvent:
     """A build reached a stage. `ok` is false for a stage that found problems (a repair follows)."""
@@ -33,7 +49,7 @@ class StageEvent:
     ok: bool = True
     round: int | None = None
     at: float = field(default_factory=time.time)
-    data: dict[str, Any] = field(default_factory=dict)
+    data: EventData = field(default_factory=lambda: EventData())
     type: Literal["stage"] = "stage"
 
     @property

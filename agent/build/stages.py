@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, Unpack
 
 from agent.build import persistence
 from agent.build.bundle import FileBundle, parse_reply
@@ -23,7 +23,7 @@ from agent.build.verify.box import Box
 from agent.build.verify.gates import Verifier
 from agent.build.verify.outcome import Verification
 from agent.errors import BuildCancelled, BundleError, ModelError, Problem, RequestError
-from agent.events import Stage, StageEvent
+from agent.events import EventData, Stage, StageEvent
 from agent.layout import FeatureLayout
 from agent.models import Feedback, GenerationTask, Model, ModelReply
 from agent.models.context import load_context
@@ -341,7 +341,13 @@ class Stages:
     # --- bookkeeping -----------------------------------------------------------------------------
 
     def _event(
-        self, stage: Stage, message: str, *, ok: bool = True, round: int | None = None, **data: Any
+        self,
+        stage: Stage,
+        message: str,
+        *,
+        ok: bool = True,
+        round: int | None = None,
+        **data: Unpack[EventData],
     ) -> StageEvent:
         return StageEvent(
             build_id=self.result.id, stage=stage, message=message, ok=ok, round=round, data=data
