@@ -87,7 +87,9 @@ class GitHub:
         status = response.status_code
         if status < 400:
             return response.json() if response.content else None
-        message = self._scrub(f"{method} {full}: the forge answered {status}: {_message(response)}")
+        message = self._scrub(
+            f"{method} {full}: the forge answered {status}: {error_message(response)}"
+        )
         if status == 401 or (status == 403 and not _rate_limited(response)):
             raise ForgeAuthError(
                 f"{message} (check PETSAGE_FORGE_TOKEN: it needs issues, pull requests, "
@@ -165,10 +167,11 @@ def _rate_limited(response: httpx.Response) -> bool:
     """A 403 that is GitHub's (primary or secondary) rate limit, not a refused token."""
     if "retry-after" in response.headers or response.headers.get("x-ratelimit-remaining") == "0":
         return True
-    return "rate limit" in _message(response).lower()
+    return "rate limit" in error_message(response).lower()
 
 
-def _message(response: httpx.Response) -> str:
+def error_message(response: httpx.Response) -> str:
+    """The forge's own words for a refusal (its JSON `message`, else the body), bounded."""
     try:
         data = response.json()
     except ValueError:

@@ -12,7 +12,7 @@ from agent.errors import (
     ForgeError,
     PullRequestError,
 )
-from agent.repo.forge import send
+from agent.repo.forge import error_message, send
 from agent.repo.workspace import TargetRepo, check_object_id
 from agent.settings import Settings
 
@@ -125,18 +125,14 @@ def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
             f"the forge has no repository {path.split('/')[2:4]} (404): check PETSAGE_FORGE_REPO"
         )
     if response.status_code == 422:
-        raise PullRequestError(f"the forge refused the pull request (422): {_message(response)}")
+        raise PullRequestError(
+            f"the forge refused the pull request (422): {error_message(response)}"
+        )
     if response.status_code >= 400:
-        raise PullRequestError(f"the forge answered {response.status_code}: {_message(response)}")
+        raise PullRequestError(
+            f"the forge answered {response.status_code}: {error_message(response)}"
+        )
     return response.json() if response.content else None
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text[:300]
-    return str(data.get("message", data))[:300] if isinstance(data, dict) else str(data)[:300]
 
 
 def scrubbed(settings: Settings, action: Any) -> PullRequest:
