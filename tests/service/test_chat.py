@@ -164,3 +164,16 @@ def test_a_field_corrected_twice_then_undone_then_renamed(server: Server) -> Non
     assert sorted(logs) == ["feature/pet_badge", "feature/pet_card", "feature/smoke_test"]
     assert len(logs["feature/pet_card"]) == 4 and len(logs["feature/smoke_test"]) == 1
     assert len(logs["feature/pet_badge"]) == 1
+
+
+def test_a_message_with_a_nul_character_is_refused_and_nothing_is_stored(server: Server) -> None:
+    with server.client() as client:
+        chat_id = client.post("/api/v1/chats").json()["id"]
+        said = client.post(
+            f"/api/v1/chats/{chat_id}/messages", json={"content": "pets\u0000 and more"}
+        )
+        assert said.status_code == 422, said.text
+        assert "NUL" in said.text and "content" in said.text
+        assert client.get(f"/api/v1/chats/{chat_id}").json()["messages"] == []
+        fine = client.post(f"/api/v1/chats/{chat_id}/messages", json={"content": "hi \U0001f436"})
+        assert fine.status_code == 200

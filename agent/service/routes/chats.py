@@ -4,7 +4,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from agent.build.result import BuildResult
 from agent.chat.assistant import ChatState
@@ -20,6 +20,14 @@ class NewChat(BaseModel):
 
 class ChatMessage(BaseModel):
     content: str = Field(min_length=1, max_length=20_000, examples=["Call it pet_profile."])
+
+    @field_validator("content")
+    @classmethod
+    def _no_nul(cls, content: str) -> str:
+        # No text column stores it (PostgreSQL refuses U+0000), and no person types it.
+        if "\x00" in content:
+            raise ValueError("must not contain the NUL character (U+0000)")
+        return content
 
 
 class ChatReply(BaseModel):
