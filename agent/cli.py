@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from agent.events import StageEvent
     from agent.request import FeatureRequest
     from agent.settings import Settings
+    from agent.testing.run import TestRun
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 _MARKS = {True: "✓", False: "✗"}
@@ -116,6 +117,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def _build(args: argparse.Namespace) -> int:
     raw = _read_payload(args.payload)
+    # The test process starts first, and loads while the builder does (agent.testing.prestart).
+    from agent.testing.prestart import prestart
+
+    held = prestart(args.workspace)
+    try:
+        return _build_held(args, raw, held)
+    finally:
+        if held is not None:
+            held.close()
+
+
+def _build_held(args: argparse.Namespace, raw: bytes, held: TestRun | None) -> int:
     settings = _settings(args)
 
     from agent.build.loop import Builder
@@ -132,19 +145,25 @@ def _build(args: argparse.Namespace) -> int:
         decode_request(raw, max_bytes=settings.max_request_bytes)
     except RequestError:
         # Rejected before it touches anything: no lock, no state folder.
-        return _build_with(builder, args, raw, settings)
+        return _build_with(builder, args, raw, settings, held)
     try:
         # Shared: CLI builds run side by side, but never beside a service on the same state.
         with statelock.holding(
             settings.resolved_state_dir(), role="petsage-builder build", shared=True
         ):
-            return _build_with(builder, args, raw, settings)
+            return _build_with(builder, args, raw, settings, held)
     except StateLocked as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
-def _build_with(builder: Builder, args: argparse.Namespace, raw: bytes, settings: Settings) -> int:
+def _build_with(
+    builder: Builder,
+    args: argparse.Namespace,
+    raw: bytes,
+    settings: Settings,
+    held: TestRun | None = None,
+) -> int:
     from agent.redact import redact
 
     started = time.perf_counter()
@@ -176,7 +195,7 @@ def _build_with(builder: Builder, args: argparse.Namespace, raw: bytes, settings
         with contextlib.suppress(RequestError):
             decoded = decode_request(raw, max_bytes=settings.max_request_bytes)
             request = decoded.model_copy(update={"open_pr": True})
-    result = builder.run(request, on_event=show)
+    result = builder.run(request, on_event=show, held_tests=held)
     if result.status != "rejected":
         _save_record(builder.repo.state_dir, result)
     if args.json:
@@ -376,7 +395,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         if value is not None:
             overrides[name] = value
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as e:
         problems = []
         for item in e.errors(include_url=False):

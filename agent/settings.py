@@ -1,17 +1,23 @@
-"""All of the builder's settings in one object, read from `PETSAGE_*` variables and `.env`."""
+"""All of the builder's settings in one object, read from `PETSAGE_*` variables and `.env`.
+
+Read as pydantic-settings would (names in any case, the environment over `.env`, arguments over
+both, JSON for the dict and list fields) with a few lines of our own instead of that package:
+it is the heaviest import on a build's path before any work starts.
+"""
 
 from __future__ import annotations
 
 import hmac
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from agent.errors import ConfigError
+from agent.setting_sources import DEFAULT_TEST_TIMEOUT, DEFAULT_WORKSPACE, configured_values
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -25,17 +31,24 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 }
 
 
-class Settings(BaseSettings):
-    """Settings of one builder process. Tests build their own instead of using `get_settings()`."""
+class Settings(BaseModel):
+    """Settings of one builder process. Tests build their own instead of using `get_settings()`.
 
-    model_config = SettingsConfigDict(env_prefix="PETSAGE_", env_file=".env", extra="ignore")
+    `Settings(**values)`: each field from `values`, else `PETSAGE_<FIELD>` in the environment,
+    else in `./.env`, else its default.
+    """
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**_configured(type(self)), **values})
 
     model: str = Field(
         default="offline",
         description="offline | openai:<model> | local:<path.gguf> | replay:<file>",
     )
     workspace: Path = Field(
-        default=Path("generated/petsage_backend"),
+        default=DEFAULT_WORKSPACE,
         description="The target repository; gets the PetSage skeleton when missing or empty.",
     )
     state_dir: Path | None = Field(
@@ -44,7 +57,9 @@ class Settings(BaseSettings):
         "the workspace, never inside its working tree.",
     )
     max_rounds: int = Field(default=3, ge=1, le=10, description="Model rounds per build.")
-    test_timeout: float = Field(default=120.0, gt=0, description="Seconds for one test run.")
+    test_timeout: float = Field(
+        default=DEFAULT_TEST_TIMEOUT, gt=0, description="Seconds for one test run."
+    )
     test_python: Path | None = Field(
         default=None,
         description="Interpreter for the target's tests; default: a managed virtual environment "
@@ -243,6 +258,27 @@ class Settings(BaseSettings):
             return self.state_dir
         target = (workspace or self.workspace).resolve()
         return target.parent / ".petsage" / target.name
+
+
+def _configured(model: type[BaseModel]) -> dict[str, Any]:
+    """The fields set by `PETSAGE_*` variables (agent.setting_sources), decoded for validation."""
+    found = configured_values()
+    return {
+        name: _decoded(found[name], field.annotation)
+        for name, field in model.model_fields.items()
+        if name in found
+    }
+
+
+def _decoded(raw: str, annotation: object) -> object:
+    """JSON for a dict or list field (as pydantic-settings reads them); the text otherwise."""
+    origin = getattr(annotation, "__origin__", annotation)
+    if origin in (dict, list):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw  # validation then names the field and says what it needs
+    return raw
 
 
 @lru_cache(maxsize=1)

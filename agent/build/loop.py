@@ -39,6 +39,7 @@ from agent.models import Feedback, Model, ModelReply, create_model
 from agent.repo.workspace import TargetRepo, Worktree
 from agent.request import FeatureRequest, decode_request
 from agent.settings import Settings
+from agent.testing.run import TestRun
 
 BuildStream = Generator[StageEvent, None, BuildResult]
 
@@ -69,9 +70,14 @@ class Builder:
         *,
         build_id: str | None = None,
         should_stop: Callable[[], bool] | None = None,
+        held_tests: TestRun | None = None,
     ) -> BuildStream:
-        """The build's events as they happen; the generator returns the `BuildResult`."""
+        """The build's events as they happen; the generator returns the `BuildResult`.
+
+        `held_tests`: a test process started ahead (agent.testing.prestart), taken if it fits.
+        """
         run = _BuildRun(self, build_id or uuid.uuid4().hex[:12], should_stop)
+        run.held_tests = held_tests
         return run.execute(request)
 
     def run(
@@ -81,9 +87,12 @@ class Builder:
         build_id: str | None = None,
         on_event: Callable[[StageEvent], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        held_tests: TestRun | None = None,
     ) -> BuildResult:
         """Run one build to its end, passing each event to `on_event`."""
-        stream = self.stream(request, build_id=build_id, should_stop=should_stop)
+        stream = self.stream(
+            request, build_id=build_id, should_stop=should_stop, held_tests=held_tests
+        )
         while True:
             try:
                 event = next(stream)
@@ -112,6 +121,8 @@ class _BuildRun(Stages):
         self.wiring = ""
         self.test_env_note: str | None = None
         self.worktree: Worktree | None = None
+        self.worktree_dirty = False
+        self.held_tests: TestRun | None = None
 
     # --- the pipeline ----------------------------------------------------------------------------
 
@@ -174,6 +185,7 @@ class _BuildRun(Stages):
             )
             record = RoundRecord(round=number, outcome="accepted")
             self.result.rounds.append(record)
+            self._prepare_round(base, stack)
             reply = self._generate(request, base, record, feedback, previous_reply)
             previous_reply = reply.text
             rejection = yield from self._attempt(request, base, reply, number, stack)

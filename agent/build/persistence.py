@@ -12,6 +12,8 @@ import ast
 import hashlib
 from pathlib import Path
 
+from agent.build.line_edit import Insertion, insert_statements
+from agent.build.wiring import import_position
 from agent.errors import IntegrationError
 from agent.layout import FeatureLayout
 from agent.prompt_files import skeleton_files
@@ -89,9 +91,15 @@ def register_table(source: str, feature: str) -> str:
     for node in tree.body:
         if isinstance(node, ast.Import) and any(a.name == module for a in node.names):
             return source
+    line = f"import {module}  # noqa: F401\n"
+    position = import_position(tree.body)
+    blank = position == 1 and not any(isinstance(n, ast.Import | ast.ImportFrom) for n in tree.body)
+    edited = insert_statements(source, tree, [Insertion(position, line, blank_before=blank)])
+    if edited is not None:
+        return edited
     from agent.build.cst_edit import add_import_line
 
-    return add_import_line(source, f"import {module}  # noqa: F401\n")
+    return add_import_line(source, line)
 
 
 VERSIONS_DIR = "migrations/versions"

@@ -32,7 +32,13 @@ from agent.request import FeatureRequest
 from agent.settings import Settings
 from agent.testing.env import test_python_for
 from agent.testing.results import TestReport, check_collected, expected_tests
-from agent.testing.run import start_tests
+from agent.testing.run import (
+    TestRun,
+    default_limits,
+    has_pytest_config,
+    run_signature,
+    start_tests,
+)
 from agent.testing.sandbox import UNSANDBOXED_NOTE
 
 NO_SCAN_NOTE = (
@@ -111,6 +117,8 @@ class Stages:
     wiring: str
     test_env_note: str | None
     worktree: Worktree | None
+    worktree_dirty: bool
+    held_tests: TestRun | None
 
     def _base(self, request: FeatureRequest) -> Base:
         """Where the build starts, its test interpreter and its migration's name."""
@@ -193,23 +201,17 @@ class Stages:
         number: int,
         stack: ExitStack,
     ) -> Generator[StageEvent, None, Tested]:
-        """Write and wire the bundle while the test process starts, then run the suite."""
-        worktree = self._fresh_worktree(base.start, stack)
-        # The test process starts now and loads pytest while the files are written and wired.
+        """Write and wire the bundle, release the held test process, and run the suite."""
+        worktree, test_run = self._prepare_round(base, stack)
+        self.held_tests = None  # this round's run takes it: the next round starts its own
         sandboxed = self.settings.sandbox != "off"
         if not sandboxed and UNSANDBOXED_NOTE not in self.result.notes:
             self.result.notes.append(UNSANDBOXED_NOTE)
-        with start_tests(
-            worktree.path,
-            python=base.test_python,
-            timeout=self.settings.test_timeout,
-            sandboxed=sandboxed,
-            migration={"revision": base.revision, "message": base.revision_message},
-        ) as test_run:
+        with test_run:
             paths, expected = yield from self._write_and_wire(worktree, bundle, request, number)
             self._check_stop()
             with self._timed("test"):
-                test_run.release()
+                test_run.release({"revision": base.revision, "message": base.revision_message})
                 # The gates' box work runs beside the main test run (`_verify`).
                 verifier = Verifier(
                     worktree.path,
@@ -239,6 +241,7 @@ class Stages:
     ) -> Generator[StageEvent, None, tuple[list[str], int]]:
         """Write the files, wire them in, record the commit's tree; return it and the test count."""
         with self._timed("write"):
+            self.worktree_dirty = True
             worktree.write(bundle.files)
         yield self._event("written", f"{len(bundle.files)} files written", round=number)
         with self._timed("integrate"):
@@ -296,13 +299,46 @@ class Stages:
         assert self.result.attempt is not None
         return self.result.attempt
 
-    def _fresh_worktree(self, start: str, stack: ExitStack) -> Worktree:
-        with self._timed("write"):
-            if self.worktree is None:
-                self.worktree = stack.enter_context(self.repo.worktree(start, self.result.id))
-            else:
+    def _prepare_round(self, base: Base, stack: ExitStack) -> tuple[Worktree, TestRun]:
+        """The round's clean worktree and its test process, started and held at its gate.
+
+        Called before the model is asked: the interpreter, pytest and the target's heavy
+        imports load while the model answers and the files are checked, written and wired. A
+        held run no round released (the reply was invalid) serves the next round.
+        """
+        if self.worktree is None:
+            with self._timed("write"):
+                self.worktree = stack.enter_context(self.repo.worktree(base.start, self.result.id))
+        elif self.worktree_dirty:
+            with self._timed("write"):
                 self.worktree.reset()
-        return self.worktree
+        self.worktree_dirty = False
+        sandboxed = self.settings.sandbox != "off"
+        own_config = has_pytest_config(self.worktree.path)
+        held = self.held_tests
+        if held is not None and held.source is None:
+            # Started ahead of the build (agent.testing.prestart): taken only if it fits.
+            stack.callback(held.close)
+            limits = default_limits(self.settings.test_timeout)
+            if held.signature == run_signature(
+                base.test_python, sandboxed, limits, own_config, True
+            ):
+                held.adopt(self.worktree.path)
+            else:
+                held.close()
+                self.held_tests = None
+        if self.held_tests is None:
+            with self._timed("test"):
+                self.held_tests = start_tests(
+                    self.worktree.path,
+                    python=base.test_python,
+                    timeout=self.settings.test_timeout,
+                    sandboxed=sandboxed,
+                    migration_check=True,
+                    own_config=own_config,
+                )
+            stack.callback(self.held_tests.close)
+        return self.worktree, self.held_tests
 
     def _note_bundle(self, bundle: FileBundle) -> None:
         self.result.summary = bundle.summary

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.errors import TestRunError
-from agent.repo.workspace import file_lock
+from agent.repo.guards import file_lock
 
 if TYPE_CHECKING:
     from agent.repo.workspace import TargetRepo
@@ -83,21 +83,40 @@ def default_cache() -> Path:
     return Path(base) / "petsage-builder" / "testenvs"
 
 
-def ensure_test_env(
+def ready_test_env(
     requirements: str, *, cache: Path | None = None, base_python: Path | None = None
-) -> TestEnv:
-    """The environment for `requirements` (the target's requirements.txt), made on first use."""
+) -> TestEnv | None:
+    """The environment for `requirements` if it is made already, else None (nothing is made)."""
+    folder, _ = _env_folder(requirements, cache, base_python)
+    ready = folder / ".petsage-ready"
+    if ready.exists():
+        return TestEnv(folder / "bin" / "python", ready.read_text().strip() or None)
+    return None
+
+
+def _env_folder(
+    requirements: str, cache: Path | None, base_python: Path | None
+) -> tuple[Path, str]:
     cache = cache or default_cache()
     base = base_python or Path(sys.executable)
     # Unresolved too: two virtualenvs over one interpreter hold different packages.
     key = f"{base.resolve()}\n{base.absolute()}\n{requirements}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    folder = cache / digest
+    return cache / digest, digest
+
+
+def ensure_test_env(
+    requirements: str, *, cache: Path | None = None, base_python: Path | None = None
+) -> TestEnv:
+    """The environment for `requirements` (the target's requirements.txt), made on first use."""
+    found = ready_test_env(requirements, cache=cache, base_python=base_python)
+    if found is not None:
+        return found
+    folder, digest = _env_folder(requirements, cache, base_python)
+    base = base_python or Path(sys.executable)
     ready = folder / ".petsage-ready"
     python = folder / "bin" / "python"
-    if ready.exists():
-        return TestEnv(python, ready.read_text().strip() or None)
-    with file_lock(cache / f"{digest}.lock"):
+    with file_lock(folder.parent / f"{digest}.lock"):
         if ready.exists():
             return TestEnv(python, ready.read_text().strip() or None)
         note = _create(folder, base, requirements)

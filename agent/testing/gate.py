@@ -2,14 +2,19 @@
 
 The builder starts the test process as soon as the worktree exists, so that Python, pytest and
 its plugins load while the builder is still writing and wiring files; this plugin then waits on
-a pipe until the builder says `go` (or closes the pipe: the run is abandoned). It is copied into
+a pipe until the builder says `go` (or closes the pipe: the run is abandoned), followed by the
+migration check's spec when there is one. It is copied into
 the run's scratch folder, so the target's interpreter needs nothing of the builder installed.
 """
 
 import contextlib
+import importlib
 import os
 
 GATE_VARIABLE = "PETSAGE_TEST_GATE_FD"
+MIGRATION_VARIABLE = "PETSAGE_MIGRATION"
+MAX_MESSAGE = 64 * 1024
+PRELOADED = ("fastapi.testclient", "sqlalchemy.orm", "sqlalchemy.pool")
 
 
 def pytest_load_initial_conftests(early_config: object, parser: object, args: object) -> None:
@@ -17,9 +22,20 @@ def pytest_load_initial_conftests(early_config: object, parser: object, args: ob
     descriptor = int(os.environ.get(GATE_VARIABLE, "-1"))
     if descriptor < 0:
         return
-    with contextlib.suppress(ImportError):
-        import fastapi.testclient  # noqa: F401 - warm the target's heaviest import meanwhile
-    signal = os.read(descriptor, 2)
+    # Meanwhile, the third-party modules the target's conftest.py imports anyway (the skeleton's:
+    # FastAPI's test client, SQLAlchemy's ORM): none of the target's own code is here yet.
+    for name in PRELOADED:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    message = b""
+    while len(message) < MAX_MESSAGE:
+        chunk = os.read(descriptor, MAX_MESSAGE)
+        if not chunk:
+            break
+        message += chunk
     os.close(descriptor)
-    if signal != b"go":
+    if not message.startswith(b"go"):
         os._exit(3)
+    if len(message) > 2:
+        # The migration check's spec (agent.testing.migrations_plugin reads it at sessionstart).
+        os.environ[MIGRATION_VARIABLE] = message[2:].decode("utf-8")

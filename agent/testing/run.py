@@ -23,6 +23,11 @@ from agent.testing import boxfiles, sandbox
 from agent.testing.results import TestCase as TestCase
 from agent.testing.results import TestReport as TestReport
 from agent.testing.results import read_junit as _read_junit
+from agent.testing.runspec import default_limits as default_limits
+from agent.testing.runspec import has_pytest_config as has_pytest_config
+from agent.testing.runspec import pytest_command
+from agent.testing.runspec import run_signature as run_signature
+from agent.testing.runspec import scrubbed_environment as scrubbed_environment
 
 if TYPE_CHECKING:
     from agent.repo.workspace import TargetRepo
@@ -30,28 +35,6 @@ if TYPE_CHECKING:
 
 OUTPUT_TAIL = 12_000
 JUNIT_CAP = 8 * 1024**2
-_CONFIG_FILES = (
-    ("pytest.ini", None),
-    (".pytest.ini", None),
-    ("pyproject.toml", "[tool.pytest"),
-    ("tox.ini", "[pytest]"),
-    ("setup.cfg", "[tool:pytest]"),
-)
-_KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
-
-
-def scrubbed_environment(home: Path) -> dict[str, str]:
-    """An environment with nothing secret in it: no keys, tokens or builder settings."""
-    env = {name: os.environ[name] for name in _KEPT_VARIABLES if name in os.environ}
-    env.update(
-        HOME=str(home),
-        TMPDIR=str(home),
-        PYTHONDONTWRITEBYTECODE="1",
-        PYTHONHASHSEED="0",
-        PYTHONNOUSERSITE="1",
-        NO_COLOR="1",
-    )
-    return env
 
 
 def run_tests(
@@ -96,24 +79,36 @@ class TestRun:
     back only from the run's stdout (a descriptor the builder holds) and from a folder the box
     cannot swap, with every read and wait bounded. Leaving the `with` block without a release
     abandons the run and kills everything it started.
+
+    A run can start before its checkout exists (`worktree=None`, `own_config` then says whether
+    the checkout will hold a pytest configuration): `adopt()` names the checkout later, and the
+    migration check's spec goes through the gate with the release. `signature` says what the
+    run was started for, so that a build takes a run started ahead only if it fits.
     """
 
     __test__ = False
 
     def __init__(
         self,
-        worktree: Path,
+        worktree: Path | None,
         *,
         python: Path,
         timeout: float,
         sandboxed: bool = True,
         migration: dict[str, str] | None = None,
         limits: sandbox.Limits | None = None,
+        migration_check: bool | None = None,
+        own_config: bool | None = None,
     ) -> None:
         self.timeout = timeout
+        self._closed = False
         self.source = worktree
         self.sandboxed = sandboxed
-        self.limits = limits or sandbox.Limits(cpu_seconds=int(timeout) + 30)
+        self.limits = limits or default_limits(timeout)
+        own_config = _own_config(worktree, own_config)
+        self._migration_spec = migration
+        self._migration = migration is not None if migration_check is None else migration_check
+        self.signature = run_signature(python, sandboxed, self.limits, own_config, self._migration)
         self._box: sandbox.Box | None = None
         self._gate = -1
         self._scratch = Path(tempfile.mkdtemp(prefix="petsage-test-"))
@@ -143,33 +138,17 @@ class TestRun:
             PETSAGE_TEST_GATE_FD=str(gate_read),
             TMPDIR="/tmp" if sandboxed else inside["home"],
         )
-        command = [
-            str(python),
-            "-m",
-            "pytest",
-            "tests",
-            "-q",
-            "-p",
-            "petsage_gate",
-            "-p",
-            "no:cacheprovider",
-            f"--rootdir={inside['work']}",
-            f"--junitxml={inside['out']}/junit.xml",
-            "-o",
-            "junit_family=xunit2",
-        ]
-        self._migration = migration is not None
-        if migration is not None:
-            # The feature's Alembic revision, made and checked in the same box before the tests.
+        self._migration_out = f"{inside['out']}/migration.json"
+        if self._migration:
+            # The feature's Alembic revision, made and checked in the same box beside the tests;
+            # what to make comes with the release.
             plugin = Path(__file__).with_name("migrations_plugin.py")
             shutil.copyfile(plugin, plugins / "petsage_migrations.py")
-            command[5:5] = ["-p", "petsage_migrations"]
-            out = f"{inside['out']}/migration.json"
-            env["PETSAGE_MIGRATION"] = json.dumps({**migration, "out": out})
-        if not has_pytest_config(worktree):
-            # Else pytest would look above the checkout and could take any stranger's config.
+        if not own_config:
             (plugins / "pytest.ini").write_text("[pytest]\n")
-            command += ["-c", f"{inside['plugins']}/pytest.ini"]
+        command = pytest_command(
+            python, inside, migration_check=self._migration, own_config=own_config
+        )
         popen_env = env
         pass_fds: tuple[int, ...] = (gate_read,)
         self._log = open(self._log_path, "wb")  # noqa: SIM115 - closed by wait() or cleanup
@@ -214,12 +193,27 @@ class TestRun:
         """The limits this machine could not set on the box (empty when all bind)."""
         return list(self._box.missing) if self._box is not None else []
 
-    def release(self) -> None:
-        """The files are in place: copy them into the box and let the run collect and execute."""
+    def adopt(self, worktree: Path) -> None:
+        """The checkout whose files `release()` copies into the box."""
+        self.source = worktree
+
+    def release(self, migration: dict[str, str] | None = None) -> None:
+        """The files are in place: copy them into the box and let the run collect and execute.
+
+        `migration` ({"revision", "message"}): the revision the migration check makes, when the
+        run was not given it when it started.
+        """
+        if self.source is None:
+            raise TestRunError("a test run was released before it was given its checkout")
         boxfiles.copy_checkout(self.source, self._folders["work"], self._uid)
+        spec = migration or self._migration_spec
+        self._migration_spec = spec
+        message = b"go"
+        if self._migration and spec is not None:
+            message += json.dumps({**spec, "out": self._migration_out}).encode()
         self._started = time.perf_counter()
         with contextlib.suppress(BrokenPipeError):
-            os.write(self._gate, b"go")
+            os.write(self._gate, message)
         os.close(self._gate)
         self._gate = -1
 
@@ -270,7 +264,7 @@ class TestRun:
 
         The box wrote it: it is read like the JUnit file, through a handle the box cannot swap.
         """
-        if not self._migration:
+        if not self._migration or self._migration_spec is None:
             return None
         found = boxfiles.read_untrusted(self._folders["out"], "migration.json", JUNIT_CAP)
         if not isinstance(found, bytes):
@@ -296,7 +290,13 @@ class TestRun:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._cleanup()
+        self.close()
+
+    def close(self) -> None:
+        """Kill the run if it still runs and remove its files; a second call does nothing."""
+        if not self._closed:
+            self._closed = True
+            self._cleanup()
 
     def _cleanup(self) -> None:
         if self._gate >= 0:
@@ -312,28 +312,22 @@ class TestRun:
         boxfiles.remove_tree(self._scratch)
 
 
-def has_pytest_config(root: Path) -> bool:
-    """True when `root` holds a pytest configuration of its own (pytest's own rules)."""
-    for name, marker in _CONFIG_FILES:
-        path = root / name
-        if path.is_file() and (marker is None or marker in path.read_text(errors="replace")):
-            return True
-    return False
-
-
 def start_tests(
-    worktree: Path,
+    worktree: Path | None,
     *,
     python: Path,
     timeout: float,
     sandboxed: bool = True,
     migration: dict[str, str] | None = None,
     limits: sandbox.Limits | None = None,
+    migration_check: bool | None = None,
+    own_config: bool | None = None,
 ) -> TestRun:
     """Start the target's suite in `worktree` (in the sandbox), held until `release()`.
 
-    With `migration` ({"revision", "message"}), the same run first makes and checks the
-    feature's Alembic revision (`agent.testing.migrations_plugin`).
+    With `migration` ({"revision", "message"}), or `migration_check=True` and the spec given to
+    `release()`, the same run makes and checks the feature's Alembic revision
+    (`agent.testing.migrations_plugin`). See `TestRun` for a run started before its checkout.
     """
     return TestRun(
         worktree,
@@ -342,7 +336,17 @@ def start_tests(
         sandboxed=sandboxed,
         migration=migration,
         limits=limits,
+        migration_check=migration_check,
+        own_config=own_config,
     )
+
+
+def _own_config(worktree: Path | None, given: bool | None) -> bool:
+    if given is not None:
+        return given
+    if worktree is None:
+        raise TestRunError("a test run started without its checkout needs own_config")
+    return has_pytest_config(worktree)
 
 
 def _kill_group(pid: int) -> None:

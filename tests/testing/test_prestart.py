@@ -1,0 +1,120 @@
+"""The head start: a CLI build's test process starts before the builder loads, and is taken only
+when it fits what the build needs."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.build.loop import Builder
+from agent.settings import Settings
+from agent.testing.prestart import prestart
+from agent.testing.run import TestRun
+from tests.conftest import SMOKE_REQUEST, git
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _alive(run: TestRun) -> bool:
+    return run._process.poll() is None
+
+
+def test_a_build_takes_the_run_started_ahead_and_its_tests_pass(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Builder(settings).run(SMOKE_REQUEST)  # the workspace and its test environment exist now
+    monkeypatch.setenv("PETSAGE_TEST_TIMEOUT", str(settings.test_timeout))
+    held = prestart(settings.workspace)
+    assert held is not None and held.source is None and _alive(held)
+    try:
+        result = Builder(settings).run({**SMOKE_REQUEST, "description": "again"}, held_tests=held)
+        assert result.status == "succeeded", result.reasons
+        assert held.source is not None  # taken: it ran this build's checkout
+        assert result.tests is not None and result.tests.passed == 3
+    finally:
+        held.close()
+    assert not _alive(held)
+
+
+def test_a_run_started_for_something_else_is_closed_and_the_build_starts_its_own(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Builder(settings).run(SMOKE_REQUEST)
+    # Started for a 5-second timeout: the build's runs have 120 s, so it does not fit.
+    monkeypatch.setenv("PETSAGE_TEST_TIMEOUT", "5")
+    held = prestart(settings.workspace)
+    assert held is not None
+    monkeypatch.delenv("PETSAGE_TEST_TIMEOUT")
+    result = Builder(settings).run({**SMOKE_REQUEST, "description": "again"}, held_tests=held)
+    assert result.status == "succeeded", result.reasons
+    assert held.source is None and not _alive(held)
+
+
+def test_nothing_is_made_for_a_head_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    # No test environment yet: no head start, and no environment or workspace made for one.
+    assert prestart(tmp_path / "new") is None
+    assert not (tmp_path / "new").exists() and not (tmp_path / "empty-cache").exists()
+    # A folder that is neither empty nor a repository: none either.
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "file.txt").write_text("x")
+    assert prestart(tmp_path / "other") is None
+
+
+def test_a_base_without_a_pytest_configuration_is_seen_as_such(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Builder(settings).run(SMOKE_REQUEST)
+    workspace = settings.workspace
+    git(workspace, "rm", "-q", "pytest.ini")
+    git(workspace, "commit", "-qm", "no config")
+    held = prestart(workspace)
+    assert held is not None
+    try:
+        assert held.signature[3] is False  # pytest gets an empty configuration of ours
+        # A new feature starts from main (a rebuild would start from its own branch's tip).
+        result = Builder(settings).run(
+            {**SMOKE_REQUEST, "feature": "health_check"}, held_tests=held
+        )
+        assert result.status == "succeeded", result.reasons
+        assert held.source is not None
+    finally:
+        held.close()
+
+
+def test_the_cli_build_path_loads_no_sdk_server_or_syntax_tree_library(tmp_path: Path) -> None:
+    """An offline build imports neither the openai SDK, FastAPI, uvicorn, libcst nor
+    pydantic-settings; the head start imports no pydantic and no GitPython."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PETSAGE_", "OPENAI_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    probe = (
+        "import sys, agent.testing.prestart as p\n"
+        "print(sorted(m for m in ('pydantic', 'git') if m in sys.modules))\n"
+        "from agent.cli import main\n"
+        "code = main(['build', '--payload', sys.argv[1], '--workspace', sys.argv[2], '-q'])\n"
+        "heavy = ('openai', 'fastapi', 'uvicorn', 'libcst', 'pydantic_settings', 'httpx')\n"
+        "print(code, sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            probe,
+            str(ROOT / "examples" / "smoke_test.md"),
+            str(tmp_path / "ws"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+        timeout=300,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == "[]", done.stderr[-2000:]
+    assert lines[-1] == "0 []", done.stderr[-2000:]
