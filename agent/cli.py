@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -117,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _build(args: argparse.Namespace) -> int:
     raw = _read_payload(args.payload)
+    # The builder uses no pydantic plugin: none is looked for among the installed packages
+    # (a scan of every distribution's entry points); an explicit setting is kept.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     # The test process starts first, and loads while the builder does (agent.testing.prestart).
     from agent.testing.prestart import prestart
 

@@ -76,6 +76,15 @@ class WorkspaceError(BuilderError):
     """The target repository or a worktree is not in a state a build can use."""
 
 
+class GitFailed(WorkspaceError):
+    """A git command ended with a non-zero status (`agent.repo.gitcmd`)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"git failed with status {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
 class IntegrationError(WorkspaceError):
     """`src/main.py` of the target cannot be wired (no `app`, does not parse...)."""
 

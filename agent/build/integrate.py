@@ -42,6 +42,16 @@ def _register_table(worktree: Worktree, feature: str, paths: list[str]) -> None:
             paths.append(persistence.TABLES_PY)
 
 
+def changes_schema(paths: list[str], feature: str) -> bool:
+    """Whether a build writing `paths` can change the database schema: it adds the feature's
+    table module, or the database layer itself (`persistence.upgrade`). The Alembic check runs
+    only then: every other file is out of the tables' reach (src/tables.py imports table
+    modules alone), so the check would only check the base again."""
+    return FeatureLayout(feature).table_path in paths or any(
+        path in paths for path in persistence.ADDED_FILES
+    )
+
+
 def add_migration(
     worktree: Worktree, migration: dict[str, Any] | None, path: str, paths: list[str]
 ) -> tuple[str | None, str | None]:

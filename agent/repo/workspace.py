@@ -1,8 +1,9 @@
-"""The target repository and the per-build git worktrees the builder works in (GitPython).
+"""The target repository and the per-build git worktrees the builder works in.
 
 A build never touches the target's own checkout: it works in a detached worktree under the
 builder's state folder, and a branch moves only by a compare-and-swap `update-ref` to a commit
-whose tests passed.
+whose tests passed. Git runs as a subprocess (`agent.repo.gitcmd`); `TargetRepo.repo` gives
+the GitPython handle the pull-request and remote code use, imported only there.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import git
+from typing import TYPE_CHECKING
 
 from agent.build.bundle import BundleFile
-from agent.errors import WorkspaceError
+from agent.errors import GitFailed, WorkspaceError
 from agent.prompt_files import skeleton_files
+from agent.repo.gitcmd import Git
 from agent.repo.guards import check_build_id, refuse_escaping_symlinks
 from agent.repo.guards import check_object_id as check_object_id
 from agent.repo.guards import file_lock as file_lock
+
+if TYPE_CHECKING:
+    import git
 
 ZERO_SHA = "0" * 40
 SAFE_GIT_CONFIG = ("core.hooksPath=/dev/null", "core.fsmonitor=false")
@@ -37,6 +40,8 @@ class TargetRepo:
         self.state_dir = state_dir.resolve()
         self.author = author
         self._repo: git.Repo | None = None
+        # Never a repository above the workspace: git stops looking at its parent folder.
+        self._run = Git(self.path, env={"GIT_CEILING_DIRECTORIES": str(self.path.parent)})
 
     # --- the repository --------------------------------------------------------------------------
 
@@ -67,7 +72,10 @@ class TargetRepo:
 
     @property
     def repo(self) -> git.Repo:
+        """The GitPython handle (for pull requests and the remote; a build does not use it)."""
         if self._repo is None:
+            import git
+
             try:
                 self._repo = git.Repo(self.path)
             except (git.InvalidGitRepositoryError, git.NoSuchPathError) as e:
@@ -76,7 +84,7 @@ class TargetRepo:
 
     def branches(self) -> dict[str, str]:
         """Local branch name → commit, in one git call."""
-        out = self.repo.git.for_each_ref("--format=%(refname) %(objectname)", "refs/heads/")
+        out = self._run("for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/")
         # Full names: a tag of the same name must not make a branch show up as `heads/x`.
         pairs = (line.split(" ", 1) for line in out.splitlines() if line)
         return {name.removeprefix("refs/heads/"): commit for name, commit in pairs}
@@ -84,22 +92,18 @@ class TargetRepo:
     def show(self, commit: str, path: str) -> str | None:
         """A file's text at `commit`, or None when it is not there."""
         try:
-            return str(
-                self.repo.git.show(
-                    "--end-of-options",
-                    f"{check_object_id(commit)}:{path}",
-                    strip_newline_in_stdout=False,
-                )
+            return self._run(
+                "show", "--end-of-options", f"{check_object_id(commit)}:{path}", keep_newline=True
             )
-        except git.GitCommandError:
+        except GitFailed:
             return None
 
     def list_dir(self, commit: str, folder: str) -> list[str]:
         try:
-            out = self.repo.git.ls_tree(
-                "--name-only", "--end-of-options", f"{check_object_id(commit)}:{folder}"
+            out = self._run(
+                "ls-tree", "--name-only", "--end-of-options", f"{check_object_id(commit)}:{folder}"
             )
-        except git.GitCommandError:
+        except GitFailed:
             return []
         return [line for line in out.splitlines() if line]
 
@@ -117,7 +121,8 @@ class TargetRepo:
         check_build_id(build_id)
         base, tree = check_object_id(base), check_object_id(tree)
         try:
-            found = self.repo.git.log(
+            found = self._run(
+                "log",
                 "--ancestry-path",
                 f"--grep=^Build: {build_id} (model ",
                 "--format=%H %T",
@@ -125,9 +130,9 @@ class TargetRepo:
                 f"{base}..refs/heads/{branch}",
                 "--",
             )
-        except git.GitCommandError:
+        except GitFailed:
             return None
-        for line in str(found).splitlines():
+        for line in found.splitlines():
             commit, _, commit_tree = line.partition(" ")
             if commit_tree == tree:
                 return commit
@@ -136,35 +141,32 @@ class TargetRepo:
     def tree_of(self, commit: str) -> str:
         """The tree id of `commit`."""
         return check_object_id(
-            _git(
-                self.repo.git.rev_parse,
-                "--verify",
-                "--end-of-options",
-                f"{check_object_id(commit)}^{{tree}}",
+            self._run(
+                "rev-parse", "--verify", "--end-of-options", f"{check_object_id(commit)}^{{tree}}"
             )
         )
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """Whether `ancestor` is in the history of `descendant` (False when either is unknown)."""
         try:
-            self.repo.git.merge_base(
+            self._run(
+                "merge-base",
                 "--is-ancestor",
                 "--end-of-options",
                 check_object_id(ancestor),
                 check_object_id(descendant),
             )
-        except git.GitCommandError:
+        except GitFailed:
             return False
         return True
 
     def update_branch(self, branch: str, new: str, old: str | None, message: str) -> None:
         """Move `branch` to `new` only if it still points at `old` (None: must not exist yet)."""
         try:
-            self.repo.git.update_ref("-m", message, f"refs/heads/{branch}", new, old or ZERO_SHA)
-        except git.GitCommandError as e:
+            self._run("update-ref", "-m", message, f"refs/heads/{branch}", new, old or ZERO_SHA)
+        except GitFailed as e:
             raise WorkspaceError(
-                f"branch {branch} moved while this build ran; nothing was changed "
-                f"({e.stderr.strip()})"
+                f"branch {branch} moved while this build ran; nothing was changed ({e.detail})"
             ) from e
 
     # --- locks and worktrees ---------------------------------------------------------------------
@@ -181,23 +183,21 @@ class TargetRepo:
         folder = self.state_dir / "worktrees" / check_build_id(name)
         with self._git_lock():
             try:
-                self.repo.git.worktree(
-                    "add", "--detach", "--quiet", str(folder), check_object_id(commit)
+                self._run(
+                    "worktree", "add", "--detach", "--quiet", str(folder), check_object_id(commit)
                 )
-            except git.GitCommandError as e:
-                raise WorkspaceError(
-                    f"cannot create a worktree at {commit}: {e.stderr.strip()}"
-                ) from e
+            except GitFailed as e:
+                raise WorkspaceError(f"cannot create a worktree at {commit}: {e.detail}") from e
         try:
             refuse_escaping_symlinks(folder)
             yield Worktree(folder, commit, self.author)
         finally:
             with self._git_lock():
                 try:
-                    self.repo.git.worktree("remove", "--force", str(folder))
-                except git.GitCommandError:
+                    self._run("worktree", "remove", "--force", str(folder))
+                except GitFailed:
                     shutil.rmtree(folder, ignore_errors=True)
-                    self.repo.git.worktree("prune")
+                    self._run("worktree", "prune")
 
     @contextmanager
     def _git_lock(self) -> Iterator[None]:
@@ -219,13 +219,14 @@ class TargetRepo:
                 target = scratch / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(content)
-            repo = git.Repo.init(scratch, initial_branch="main")
-            repo.git.add("--all")
-            _commit(repo.git, "chore: PetSage backend skeleton", self.author)
+            run = Git(scratch, env={"GIT_CEILING_DIRECTORIES": str(scratch.parent)})
+            run("init", "--quiet", "--initial-branch=main")
+            run("add", "--all")
+            _commit(run, "chore: PetSage backend skeleton", self.author)
             if self.path.is_dir():
                 self.path.rmdir()
             scratch.rename(self.path)
-        except (OSError, git.GitCommandError) as e:
+        except (OSError, GitFailed) as e:
             shutil.rmtree(scratch, ignore_errors=True)
             raise WorkspaceError(f"cannot create the skeleton in {self.path}: {e}") from e
 
@@ -244,10 +245,14 @@ class Worktree:
         self.start = start
         self.author = author
         self.tree: str | None = None
-        self._git = git.Git(str(path))
-        self._git.set_persistent_git_options(c=list(SAFE_GIT_CONFIG))
-        self._git.update_environment(
-            GIT_DIR=str(_git_dir_of(path)), GIT_WORK_TREE=str(path), GIT_OPTIONAL_LOCKS="0"
+        self._git = Git(
+            path,
+            env={
+                "GIT_DIR": str(_git_dir_of(path)),
+                "GIT_WORK_TREE": str(path),
+                "GIT_OPTIONAL_LOCKS": "0",
+            },
+            config=SAFE_GIT_CONFIG,
         )
 
     def write(self, files: list[BundleFile]) -> None:
@@ -268,37 +273,35 @@ class Worktree:
 
     def reset(self) -> None:
         """Back to the start commit, dropping every change of a previous round."""
-        _git(self._git.reset, "--hard", "--quiet", self.start)
-        _git(self._git.clean, "-fdxq")
+        self._git("reset", "--hard", "--quiet", self.start)
+        self._git("clean", "-fdxq")
 
     def stage(self, paths: list[str]) -> None:
         """Record exactly these files' current content as the commit to be."""
-        _git(self._git.add, "--", *paths)
+        self._git("add", "--", *paths)
 
     def record(self, paths: list[str]) -> str:
         """Stage `paths` and record the tree to commit, before any generated code runs."""
         self.stage(paths)
-        self.tree = _git(self._git.write_tree)
+        self.tree = self._git("write-tree")
         return self.tree
 
     def commit_recorded(self, message: str) -> str:
         """Commit the tree `record` took, on the start commit; no hook, no work-tree config."""
         if self.tree is None:
             raise WorkspaceError("no tree was recorded before the tests ran")
-        command = [*_git_as(self.author), *_safe_options(), "commit-tree", self.tree]
+        command = [*_git_as(self.author)[1:], *_safe_options(), "commit-tree", self.tree]
         command += ["-p", self.start, "-m", message]
-        return _git(self._git.execute, command).strip()
+        return self._git.run(command).strip()
 
     def diff(self) -> str:
         """The staged change as a patch against the start commit."""
-        return _git(
-            self._git.diff, "--cached", "--no-color", self.start, strip_newline_in_stdout=False
-        )
+        return self._git("diff", "--cached", "--no-color", self.start, keep_newline=True)
 
     def merge(self, head: str, message: str) -> list[str]:
         """Merge `head` into this checkout; on conflict, abort and return the conflicting paths."""
         command = [
-            *_git_as(self.author),
+            *_git_as(self.author)[1:],
             *_safe_options(),
             "merge",
             "--no-ff",
@@ -309,19 +312,19 @@ class Worktree:
             head,
         ]
         try:
-            self._git.execute(command)
-        except git.GitCommandError:
-            conflicts = _git(self._git.diff, "--name-only", "--diff-filter=U").split()
-            _git(self._git.merge, "--abort")
+            self._git.run(command)
+        except GitFailed:
+            conflicts = self._git("diff", "--name-only", "--diff-filter=U").split()
+            self._git("merge", "--abort")
             return conflicts or ["(unknown)"]
         return []
 
     def head(self) -> str:
-        return _git(self._git.rev_parse, "HEAD")
+        return self._git("rev-parse", "HEAD")
 
     def commit(self, message: str) -> str:
         _commit(self._git, message, self.author)
-        return _git(self._git.rev_parse, "HEAD")
+        return self._git("rev-parse", "HEAD")
 
 
 def _git_dir_of(path: Path) -> Path:
@@ -340,11 +343,11 @@ def _safe_options() -> list[str]:
     return [item for option in SAFE_GIT_CONFIG for item in ("-c", option)]
 
 
-def _commit(runner: git.Git, message: str, author: tuple[str, str]) -> None:
+def _commit(runner: Git, message: str, author: tuple[str, str]) -> None:
     """Commit the index; a rebuild with identical files still records its own commit."""
-    command = [*_git_as(author), *_safe_options(), "commit", "--quiet", "--no-verify"]
+    command = [*_git_as(author)[1:], *_safe_options(), "commit", "--quiet", "--no-verify"]
     command += ["--allow-empty", "-m", message]
-    _git(runner.execute, command)
+    runner.run(command)
 
 
 def _git_as(author: tuple[str, str]) -> list[str]:
@@ -363,15 +366,6 @@ def _git_as(author: tuple[str, str]) -> list[str]:
 
 #: The same, for plumbing run elsewhere (a PR's merge commit).
 git_as = _git_as
-
-
-def _git(command: Any, *args: Any, **kwargs: Any) -> str:
-    """Run one git command, turning its failure into the builder's own error."""
-    try:
-        return str(command(*args, **kwargs))
-    except git.GitCommandError as e:
-        detail = (e.stderr or e.stdout or "").strip()
-        raise WorkspaceError(f"git failed with status {e.status}: {detail}") from e
 
 
 def _make_dirs(root: Path, folder: Path) -> None:

@@ -1,0 +1,54 @@
+"""`git` as a subprocess: one command, its output, its failure as the builder's own error.
+
+What a build runs on its path (the skeleton, branches, worktrees, the recorded tree, the commit)
+goes through here rather than GitPython, whose import alone costs a build more than all of its
+git processes; the pull-request and remote code keep GitPython (`TargetRepo.repo`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from agent.errors import GitFailed
+
+#: As GitPython runs git: messages in English, whatever the user's locale.
+_LOCALE = {"LANGUAGE": "C", "LC_ALL": "C"}
+
+
+class Git:
+    """Runs git in `cwd`, with `env` added to the builder's environment and `config` given
+    as `-c` options before every command."""
+
+    def __init__(
+        self, cwd: Path, *, env: Mapping[str, str] | None = None, config: tuple[str, ...] = ()
+    ) -> None:
+        self.cwd = cwd
+        self.env = {**os.environ, **_LOCALE, **(env or {})}
+        self.options = [item for option in config for item in ("-c", option)]
+
+    def __call__(self, *args: str, keep_newline: bool = False, input: str | None = None) -> str:
+        """The command's output (its last newline taken off unless `keep_newline`)."""
+        return self.run([*self.options, *args], keep_newline=keep_newline, input=input)
+
+    def run(self, args: list[str], *, keep_newline: bool = False, input: str | None = None) -> str:
+        """`git <args>` exactly as given (no `-c` options added)."""
+        try:
+            done = subprocess.run(
+                ["git", *args],
+                cwd=self.cwd,
+                env=self.env,
+                input=input.encode() if input is not None else None,
+                stdin=subprocess.DEVNULL if input is None else None,
+                capture_output=True,
+                check=False,
+            )
+        except OSError as e:
+            raise GitFailed(-1, f"cannot run git: {e}") from e
+        out = done.stdout.decode("utf-8", errors="surrogateescape")
+        if done.returncode != 0:
+            detail = done.stderr.decode("utf-8", errors="replace").strip() or out.strip()
+            raise GitFailed(done.returncode, detail)
+        return out if keep_newline or not out.endswith("\n") else out[:-1]
