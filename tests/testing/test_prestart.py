@@ -88,7 +88,7 @@ def test_a_base_without_a_pytest_configuration_is_seen_as_such(
 
 
 def test_the_cli_build_path_loads_no_sdk_server_or_syntax_tree_library(tmp_path: Path) -> None:
-    """An offline build imports neither the openai SDK, FastAPI, uvicorn, libcst nor
+    """An offline build imports neither the openai SDK, FastAPI, uvicorn, libcst, GitPython nor
     pydantic-settings; the head start imports no pydantic and no GitPython."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PETSAGE_", "OPENAI_"))}
     env["PYTHONPATH"] = str(ROOT)
@@ -97,7 +97,7 @@ def test_the_cli_build_path_loads_no_sdk_server_or_syntax_tree_library(tmp_path:
         "print(sorted(m for m in ('pydantic', 'git') if m in sys.modules))\n"
         "from agent.cli import main\n"
         "code = main(['build', '--payload', sys.argv[1], '--workspace', sys.argv[2], '-q'])\n"
-        "heavy = ('openai', 'fastapi', 'uvicorn', 'libcst', 'pydantic_settings', 'httpx')\n"
+        "heavy = ('openai', 'fastapi', 'uvicorn', 'libcst', 'pydantic_settings', 'httpx', 'git')\n"
         "print(code, sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run(
