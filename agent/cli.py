@@ -125,11 +125,18 @@ def _build(args: argparse.Namespace) -> int:
     from agent.testing.prestart import prestart
 
     held = prestart(args.workspace)
+    # Then the model's SDK, if it needs one, in a thread (agent.models.preload).
+    from agent.models.preload import preload_sdk
+    from agent.setting_sources import configured_values
+
+    preloading = preload_sdk(args.model or configured_values().get("model", "offline"))
     try:
         return _build_held(args, raw, held)
     finally:
         if held is not None:
             held.close()
+        if preloading is not None:
+            preloading.join(timeout=30)  # never end the interpreter in the middle of an import
 
 
 def _build_held(args: argparse.Namespace, raw: bytes, held: TestRun | None) -> int:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 from agent.build.wiring import MAIN_PY
 from agent.layout import FeatureLayout
 from agent.models.base import RepoContext
+from agent.prompt_files import prompts_dir, read_prompt
 from agent.repo.workspace import TargetRepo
 from agent.request import FeatureRequest
 
@@ -32,9 +34,20 @@ def load_context(repo: TargetRepo, commit: str) -> RepoContext:
     )
 
 
+#: The style example as stored, so that no build renders it: `python -m agent.models.context`
+#: writes it again, and tests/models/test_prompting.py checks that it is the generator's output.
+STYLE_EXAMPLE = "generation/style_example.json"
+
+
 @lru_cache(maxsize=1)
 def style_example() -> dict[str, str]:
     """The offline generator's models and router for `STYLE_REQUEST`: path → text."""
+    stored = json.loads(read_prompt(STYLE_EXAMPLE))
+    return {str(path): str(text) for path, text in stored.items()}
+
+
+def render_style_example() -> dict[str, str]:
+    """The style example, rendered by the offline generator now."""
     from agent.models.offline import render_bundle
 
     bundle = render_bundle(STYLE_REQUEST)
@@ -44,3 +57,9 @@ def style_example() -> dict[str, str]:
         for file in bundle.files
         if file.path in (layout.models_path, layout.router_path)
     }
+
+
+if __name__ == "__main__":
+    target = prompts_dir() / STYLE_EXAMPLE
+    target.write_text(json.dumps(render_style_example(), indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {target}")

@@ -1,7 +1,7 @@
 """Prompt assembly: slots filled once from parts, never inside user text; within budget."""
 
 from agent.models.base import GenerationTask, RepoContext
-from agent.models.context import STYLE_REQUEST, style_example
+from agent.models.context import STYLE_REQUEST, render_style_example, style_example
 from agent.models.offline import render_bundle
 from agent.models.prompting import build_messages, estimate_tokens, fill
 from agent.request import FeatureRequest
@@ -37,6 +37,8 @@ def test_fill_is_one_pass_over_the_template() -> None:
 def test_the_style_example_is_the_offline_generators_own_output() -> None:
     bundle = render_bundle(STYLE_REQUEST)
     example = style_example()
+    # Stored, so that no build renders it: `python -m agent.models.context` writes it again.
+    assert example == render_style_example()
     assert example and all(bundle.get(path) is not None for path in example)
     assert all(bundle.get(path).content == text for path, text in example.items())  # type: ignore[union-attr]
     messages = build_messages(task_for("Pet notes"), form="markdown", budget=100_000)
