@@ -130,3 +130,22 @@ def test_a_stop_request_ends_a_run_long_before_its_timeout(tmp_path: Path) -> No
         report = run.wait(should_stop=lambda: time.monotonic() - began > 1.0)
     assert not report.ok and not report.timed_out
     assert time.monotonic() - began < 10
+
+
+def test_waiting_for_exit_returns_the_status_at_once_or_none_after_the_timeout() -> None:
+    import subprocess
+    import time
+
+    from agent.testing.run import wait_for_exit
+
+    slow = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        began = time.monotonic()
+        assert wait_for_exit(slow, 0.2) is None
+        assert 0.15 < time.monotonic() - began < 5
+    finally:
+        slow.kill()
+        slow.wait()
+    quick = subprocess.Popen([sys.executable, "-c", "raise SystemExit(7)"])
+    assert wait_for_exit(quick, 30) == 7
+    assert wait_for_exit(quick, 0.1) == 7  # reaped already: the status is kept
