@@ -13,7 +13,11 @@ checkout of the built branch, with the interpreter the build ran the tests with 
 test environment). Prints medians, per-stage medians, the overhead (build - floor) and the
 ratio build / floor. Target (issue 19): ratio <= 1.3, overhead <= 0.25 s.
 
+With `--feature pet_profile` the offline path builds examples/pet_profile.json instead (a
+resource: 6 fields, a table, its Alembic revision, 59 tests): a bigger suite.
+
     python bench/build_bench.py [--runs N] [--verify off,standard] [--paths offline,openai]
+                                [--feature smoke_test|pet_profile]
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PAYLOAD = (ROOT / "examples" / "smoke_test.md").read_text()
+PAYLOADS = {
+    "smoke_test": (ROOT / "examples" / "smoke_test.md").read_text(),
+    "pet_profile": (ROOT / "examples" / "pet_profile.json").read_text(),
+}
 SEED = (ROOT / "tests" / "data" / "seed_smoke_test.txt").read_text()
 STAGES = ("prepare", "generate", "validate", "write", "integrate", "test", "verify", "commit")
 
@@ -44,13 +51,15 @@ def target_python() -> Path:
     return ensure_test_env(skeleton_files()["requirements.txt"]).python
 
 
-def build_once(env: dict[str, str], scratch: Path) -> tuple[float, dict[str, float], Path]:
+def build_once(
+    env: dict[str, str], scratch: Path, feature: str
+) -> tuple[float, dict[str, float], Path]:
     workspace = scratch / "petsage_backend"
     command = [sys.executable, "-m", "agent.cli", "build", "--payload", "-"]
     command += ["--workspace", str(workspace), "--json", "-q"]
     began = time.perf_counter()
     done = subprocess.run(
-        command, input=PAYLOAD, capture_output=True, text=True, env=env, check=False
+        command, input=PAYLOADS[feature], capture_output=True, text=True, env=env, check=False
     )
     seconds = time.perf_counter() - began
     if done.returncode != 0:
@@ -59,10 +68,12 @@ def build_once(env: dict[str, str], scratch: Path) -> tuple[float, dict[str, flo
     return seconds, {stage: timings.get(stage, 0.0) for stage in STAGES}, workspace
 
 
-def floor_once(env: dict[str, str], workspace: Path, scratch: Path, python: Path) -> float:
+def floor_once(
+    env: dict[str, str], workspace: Path, scratch: Path, python: Path, feature: str
+) -> float:
     checkout = scratch / "checkout"
     subprocess.run(
-        ["git", "worktree", "add", "-q", str(checkout), "feature/smoke_test"],
+        ["git", "worktree", "add", "-q", str(checkout), f"feature/{feature}"],
         cwd=workspace,
         check=True,
     )
@@ -82,9 +93,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--verify", default="off,standard", help="PETSAGE_VERIFY levels")
     parser.add_argument("--paths", default="offline,openai", help="offline and/or openai")
+    parser.add_argument("--feature", choices=sorted(PAYLOADS), default="smoke_test")
     args = parser.parse_args()
     levels = [level.strip() for level in args.verify.split(",") if level.strip()]
     paths = [path.strip() for path in args.paths.split(",") if path.strip()]
+    if args.feature != "smoke_test":
+        paths = [path for path in paths if path == "offline"]  # the fake model knows the seed
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PETSAGE_", "OPENAI_"))}
     base["PYTHONPATH"] = str(ROOT)
     test_python = target_python()
@@ -111,14 +125,19 @@ def main() -> None:
                     if fake is not None and path == "openai":
                         fake.reply(SEED)
                     with tempfile.TemporaryDirectory(prefix="petsage-bench-") as scratch:
-                        seconds, timings, workspace = build_once(env, Path(scratch))
+                        seconds, timings, workspace = build_once(env, Path(scratch), args.feature)
                         builds.append(seconds)
                         for stage, value in timings.items():
                             stages[stage].append(value)
-                        floors.append(floor_once(env, workspace, Path(scratch), test_python))
+                        floors.append(
+                            floor_once(env, workspace, Path(scratch), test_python, args.feature)
+                        )
                 rows.append((path, level, stages, builds, floors))
     load = os.getloadavg()
-    print(f"{args.runs} runs each, medians in seconds; load average {load[0]:.2f} {load[1]:.2f}")
+    print(
+        f"{args.feature}: {args.runs} runs each, medians in seconds; "
+        f"load average {load[0]:.2f} {load[1]:.2f}"
+    )
     print(f"target tests on {test_python}\n")
     header = ["path", "verify", *STAGES, "build", "floor", "overhead", "ratio"]
     print("| " + " | ".join(header) + " |")
