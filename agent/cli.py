@@ -6,26 +6,18 @@ Exit codes (BLUEPRINT §6): 0 a build succeeded, 1 it failed, 2 bad input (or a 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.build.quoting import strip_controls
 
 if TYPE_CHECKING:
-    from agent.build.loop import Builder
-    from agent.build.result import BuildResult
-    from agent.events import StageEvent
-    from agent.request import FeatureRequest
     from agent.settings import Settings
-    from agent.testing.run import TestRun
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-_MARKS = {True: "✓", False: "✗"}
+MARKS = {True: "✓", False: "✗"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         code: int = args.handler(args)
-    except _BadInput as e:
+    except BadInput as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return code
@@ -117,111 +109,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace) -> int:
-    raw = _read_payload(args.payload)
-    # The builder uses no pydantic plugin: none is looked for among the installed packages
-    # (a scan of every distribution's entry points); an explicit setting is kept.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    # The test process starts first, and loads while the builder does (agent.testing.prestart).
-    from agent.testing.prestart import prestart
+    from agent.cli_build import run_build
 
-    held = prestart(args.workspace)
-    # Then the model's SDK, if it needs one, in a thread (agent.models.preload).
-    from agent.models.preload import preload_sdk
-    from agent.setting_sources import configured_values
-
-    preloading = preload_sdk(args.model or configured_values().get("model", "offline"))
-    try:
-        return _build_held(args, raw, held)
-    finally:
-        if held is not None:
-            held.close()
-        if preloading is not None:
-            preloading.join(timeout=30)  # never end the interpreter in the middle of an import
-
-
-def _build_held(args: argparse.Namespace, raw: bytes, held: TestRun | None) -> int:
-    settings = _settings(args)
-
-    from agent.build.loop import Builder
-    from agent.errors import ConfigError, RequestError, StateLocked
-    from agent.request import decode_request
-    from agent.store import statelock
-
-    try:
-        builder = Builder(settings)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
-        decode_request(raw, max_bytes=settings.max_request_bytes)
-    except RequestError:
-        # Rejected before it touches anything: no lock, no state folder.
-        return _build_with(builder, args, raw, settings, held)
-    try:
-        # Shared: CLI builds run side by side, but never beside a service on the same state.
-        with statelock.holding(
-            settings.resolved_state_dir(), role="petsage-builder build", shared=True
-        ):
-            return _build_with(builder, args, raw, settings, held)
-    except StateLocked as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
-
-def _build_with(
-    builder: Builder,
-    args: argparse.Namespace,
-    raw: bytes,
-    settings: Settings,
-    held: TestRun | None = None,
-) -> int:
-    from agent.redact import redact
-
-    started = time.perf_counter()
-    if not args.quiet:
-        print(
-            f"petsage-builder: model {builder.model.name}, workspace {builder.repo.path}",
-            file=sys.stderr,
-        )
-
-    def show(event: StageEvent) -> None:
-        if args.quiet:
-            return
-        mark = _MARKS[event.ok]
-        round_note = f" [round {event.round}]" if event.round else ""
-        print(
-            f"{time.perf_counter() - started:7.2f}s {mark} {event.stage:<10}{round_note} "
-            f"{strip_controls(redact(event.message))}",
-            file=sys.stderr,
-        )
-        for reason in event.data.get("reasons", [])[:10]:
-            print(f"{'':20}- {strip_controls(redact(str(reason)))}", file=sys.stderr)
-
-    request: bytes | FeatureRequest = raw
-    if args.open_pr:
-        from agent.errors import RequestError
-        from agent.request import decode_request
-
-        # A bad request is reported by the build itself, as without the flag.
-        with contextlib.suppress(RequestError):
-            decoded = decode_request(raw, max_bytes=settings.max_request_bytes)
-            request = decoded.model_copy(update={"open_pr": True})
-    result = builder.run(request, on_event=show, held_tests=held)
-    if result.status != "rejected":
-        _save_record(builder.repo.state_dir, result)
-    if args.json:
-        print(redact(result.model_dump_json(indent=2)))
-    else:
-        print(strip_controls(redact(result.report)))
-    if result.status == "rejected":
-        for reason in result.reasons:
-            print(f"error: {strip_controls(redact(reason))}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
+    return run_build(args)
 
 
 def _pulls(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     from agent.errors import PullRequestError
     from agent.repo.pulls import LocalPulls
     from agent.repo.workspace import TargetRepo
@@ -274,7 +168,7 @@ def _pulls(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     from agent.chat.terminal import run_chat
     from agent.errors import StateLocked
     from agent.store import statelock
@@ -297,7 +191,7 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     from agent.addresses import is_loopback_host
 
     if not is_loopback_host(args.host) and not settings.token_set:
@@ -342,9 +236,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     if not 1 <= args.concurrency <= 64:
-        raise _BadInput("--concurrency: must be between 1 and 64")
+        raise BadInput("--concurrency: must be between 1 and 64")
     from agent.errors import BuilderError
     from agent.jobs.worker import run_worker
     from agent.redact import redact_url
@@ -368,11 +262,11 @@ def _webhook_test(args: argparse.Namespace) -> int:
 
     from agent.github.events import send_test_delivery
 
-    secret = _settings(args).webhook_key
+    secret = settings_from(args).webhook_key
     if not secret:
-        raise _BadInput("PETSAGE_WEBHOOK_SECRET: set it to the service's webhook secret")
+        raise BadInput("PETSAGE_WEBHOOK_SECRET: set it to the service's webhook secret")
     try:
-        response = send_test_delivery(args.url, secret, args.event, _read_payload(args.payload))
+        response = send_test_delivery(args.url, secret, args.event, read_payload(args.payload))
     except (httpx.HTTPError, ValueError) as e:
         print(f"error: {args.url}: {e}", file=sys.stderr)
         return EXIT_FAILED
@@ -382,20 +276,20 @@ def _webhook_test(args: argparse.Namespace) -> int:
     return EXIT_OK if response.is_success else EXIT_FAILED
 
 
-class _BadInput(Exception):
+class BadInput(Exception):
     pass
 
 
-def _read_payload(source: str) -> bytes:
+def read_payload(source: str) -> bytes:
     if source == "-":
         return sys.stdin.buffer.read()
     try:
         return Path(source).read_bytes()
     except OSError as e:
-        raise _BadInput(f"--payload: cannot read {source}: {e.strerror}") from e
+        raise BadInput(f"--payload: cannot read {source}: {e.strerror}") from e
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_from(args: argparse.Namespace) -> Settings:
     from pydantic import ValidationError
 
     from agent.settings import Settings
@@ -413,14 +307,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             name = str(item["loc"][0]) if item["loc"] else "settings"
             flag = f"--{name.replace('_', '-')}" if name in overrides else f"PETSAGE_{name.upper()}"
             problems.append(f"{flag}: {item['msg']}")
-        raise _BadInput("; ".join(problems)) from e
-
-
-def _save_record(state_dir: Path, result: BuildResult) -> None:
-    """Keep the build record (attempt included) in the builder's state, outside the target."""
-    folder = state_dir / "builds"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{result.id}.json").write_text(result.model_dump_json(indent=2))
+        raise BadInput("; ".join(problems)) from e
 
 
 if __name__ == "__main__":

@@ -9,9 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, Unpack
+from typing import Unpack
 
 from agent.build import persistence
 from agent.build.bundle import FileBundle, parse_reply
@@ -19,6 +17,10 @@ from agent.build.checks import check_bundle
 from agent.build.commit import commit_build, commit_message
 from agent.build.integrate import add_migration, changes_schema, integrate
 from agent.build.result import Attempt, AttemptFile, BuildResult, RoundRecord, counts_of
+from agent.build.round import REJECTED as REJECTED
+from agent.build.round import Base as Base
+from agent.build.round import Rejection as Rejection
+from agent.build.round import Tested
 from agent.build.verify.box import Box
 from agent.build.verify.gates import Verifier
 from agent.build.verify.outcome import Verification
@@ -45,61 +47,6 @@ NO_SCAN_NOTE = (
     "the static scan of generated code was OFF (PETSAGE_STATIC_SCAN=false): only the sandbox "
     "stood between it and the host"
 )
-
-
-@dataclass(frozen=True)
-class Base:
-    """Where a build starts: its branches' tips, its test interpreter, its migration's name."""
-
-    start: str
-    previous_tip: str | None
-    test_python: Path
-    revision: str
-    revision_path: str
-    revision_message: str
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """Why a round's reply was not taken: the repair feedback's kind, reasons and details."""
-
-    kind: Literal["length", "validation", "tests", "verification"]
-    reasons: list[str]
-    message: str
-    details: str = ""
-
-
-@dataclass(frozen=True)
-class Tested:
-    """What the test stage found, for the verify and commit stages."""
-
-    report: TestReport
-    own: int
-    paths: list[str]
-    verifier: Verifier
-    migration_problem: str | None
-
-    @property
-    def passed(self) -> bool:
-        """The suite passed, the feature's own tests among it, and the migration check."""
-        return self.report.ok and self.own > 0 and self.migration_problem is None
-
-    def rejection(self, tests_dir: str) -> Rejection:
-        report = self.report
-        failed = not report.ok or self.own == 0
-        reasons = report.reasons(self.own, tests_dir) if failed else []
-        if self.migration_problem is not None:
-            reasons.append(self.migration_problem)
-        return Rejection("tests", reasons, f"{report.failed} failed", report.failure_summary())
-
-
-#: Per rejection kind: the round's outcome and the stage whose event says so.
-REJECTED: dict[str, tuple[Literal["invalid", "tests_failed", "unverified"], Stage]] = {
-    "length": ("invalid", "validated"),
-    "validation": ("invalid", "validated"),
-    "tests": ("tests_failed", "tested"),
-    "verification": ("unverified", "verified"),
-}
 
 
 def _files_of(bundle: FileBundle) -> list[AttemptFile]:
