@@ -14,10 +14,16 @@ from typing import TYPE_CHECKING
 from agent.build.quoting import strip_controls
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    pass
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-MARKS = {True: "✓", False: "✗"}
+from agent.cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    BadInput,
+    read_payload,
+    settings_from,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,40 +280,6 @@ def _webhook_test(args: argparse.Namespace) -> int:
     if response.content:
         print(response.text)
     return EXIT_OK if response.is_success else EXIT_FAILED
-
-
-class BadInput(Exception):
-    pass
-
-
-def read_payload(source: str) -> bytes:
-    if source == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return Path(source).read_bytes()
-    except OSError as e:
-        raise BadInput(f"--payload: cannot read {source}: {e.strerror}") from e
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    from pydantic import ValidationError
-
-    from agent.settings import Settings
-
-    overrides: dict[str, object] = {}
-    for name in ("max_rounds", "model", "workers", "workspace"):
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
-    try:
-        return Settings(**overrides)
-    except ValidationError as e:
-        problems = []
-        for item in e.errors(include_url=False):
-            name = str(item["loc"][0]) if item["loc"] else "settings"
-            flag = f"--{name.replace('_', '-')}" if name in overrides else f"PETSAGE_{name.upper()}"
-            problems.append(f"{flag}: {item['msg']}")
-        raise BadInput("; ".join(problems)) from e
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.build.quoting import strip_controls
-from agent.cli import (
+from agent.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_OK,
