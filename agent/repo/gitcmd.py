@@ -29,25 +29,24 @@ class Git:
         self.env = {**os.environ, **_LOCALE, **(env or {})}
         self.options = [item for option in config for item in ("-c", option)]
 
-    def __call__(self, *args: str, keep_newline: bool = False, input: str | None = None) -> str:
+    def __call__(self, *args: str, keep_newline: bool = False) -> str:
         """The command's output (its last newline taken off unless `keep_newline`)."""
-        return self.run([*self.options, *args], keep_newline=keep_newline, input=input)
+        return self.run([*self.options, *args], keep_newline=keep_newline)
 
-    def run(self, args: list[str], *, keep_newline: bool = False, input: str | None = None) -> str:
+    def run(self, args: list[str], *, keep_newline: bool = False) -> str:
         """`git <args>` exactly as given (no `-c` options added)."""
         try:
             done = subprocess.run(
                 ["git", *args],
                 cwd=self.cwd,
                 env=self.env,
-                input=input.encode() if input is not None else None,
-                stdin=subprocess.DEVNULL if input is None else None,
+                stdin=subprocess.DEVNULL,
                 capture_output=True,
                 check=False,
             )
         except OSError as e:
             raise GitFailed(-1, f"cannot run git: {e}") from e
-        out = done.stdout.decode("utf-8", errors="surrogateescape")
+        out = done.stdout.decode("utf-8", errors="replace")
         if done.returncode != 0:
             detail = done.stderr.decode("utf-8", errors="replace").strip() or out.strip()
             raise GitFailed(done.returncode, detail)
