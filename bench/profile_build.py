@@ -143,24 +143,9 @@ def main() -> None:
 
 
 def _floor(workspace: Path, scratch: Path) -> float:
-    from agent.prompt_files import skeleton_files
-    from agent.testing.env import ensure_test_env
+    from build_bench import floor_once, target_python  # this folder's whole-build bench
 
-    python = ensure_test_env(skeleton_files()["requirements.txt"]).python
-    checkout = scratch / "checkout"
-    subprocess.run(
-        ["git", "worktree", "add", "-q", str(checkout), "feature/smoke_test"],
-        cwd=workspace,
-        check=True,
-    )
-    began = time.perf_counter()
-    subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=checkout,
-        capture_output=True,
-        check=False,
-    )
-    return time.perf_counter() - began
+    return floor_once(dict(os.environ), workspace, scratch, target_python(), "smoke_test")
 
 
 def _print(
