@@ -42,13 +42,38 @@ def _register_table(worktree: Worktree, feature: str, paths: list[str]) -> None:
             paths.append(persistence.TABLES_PY)
 
 
-def changes_schema(paths: list[str], feature: str) -> bool:
-    """Whether a build writing `paths` can change the database schema: it adds the feature's
-    table module, or the database layer itself (`persistence.upgrade`). The Alembic check runs
-    only then: every other file is out of the tables' reach (src/tables.py imports table
-    modules alone), so the check would only check the base again."""
-    return FeatureLayout(feature).table_path in paths or any(
-        path in paths for path in persistence.ADDED_FILES
+#: Text that marks a module as one that may touch the database schema (or import something
+#: that does, or import by name): any of it in a generated file and the Alembic check runs.
+SCHEMA_MARKERS = (
+    "sqlalchemy",
+    "src.db",
+    "from src import",
+    "__tablename__",
+    "metadata",
+    "importlib",
+    "__import__",
+)
+
+
+def changes_schema(bundle: FileBundle, paths: list[str], feature: str) -> bool:
+    """Whether a build can change the database schema the Alembic check sees.
+
+    It can when it adds the feature's table module or the database layer itself
+    (`persistence.upgrade`), or when any generated file so much as mentions SQLAlchemy, the
+    database module, metadata or importing by name: a table declared outside its module would
+    reach `Base.metadata` too (the check runs after the conftest imported the app). Only a
+    build whose files touch none of that, a status feature, skips the check, which would then
+    check the base's schema again.
+    """
+    if FeatureLayout(feature).table_path in paths:
+        return True
+    if any(path in paths for path in persistence.ADDED_FILES):
+        return True
+    return any(
+        marker in file.content
+        for file in bundle.files
+        if file.path.endswith(".py")
+        for marker in SCHEMA_MARKERS
     )
 
 

@@ -157,9 +157,9 @@ class Stages:
         with test_run:
             paths, expected = yield from self._write_and_wire(worktree, bundle, request, number)
             self._check_stop()
-            # Only a table module or the database layer itself can change the schema the check
-            # sees (src/tables.py imports table modules alone): else it would check the base's.
-            checks_schema = changes_schema(paths, request.feature)
+            # Only files that touch the database can change the schema the check sees: else
+            # it would check the base's again (agent.build.integrate.changes_schema).
+            checks_schema = changes_schema(bundle, paths, request.feature)
             spec = {"revision": base.revision, "message": base.revision_message}
             with self._timed("test"):
                 test_run.release(spec if checks_schema else None)
@@ -275,9 +275,10 @@ class Stages:
             # Started ahead of the build (agent.testing.prestart): taken only if it fits.
             stack.callback(held.close)
             limits = default_limits(self.settings.test_timeout)
-            if held.signature == run_signature(
-                base.test_python, sandboxed, limits, own_config, True
-            ):
+            wanted = run_signature(
+                base.test_python, self.settings.test_timeout, sandboxed, limits, own_config, True
+            )
+            if held.signature == wanted:
                 held.adopt(self.worktree.path)
             else:
                 held.close()

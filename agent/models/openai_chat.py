@@ -52,6 +52,9 @@ class OpenAIChatModel(Model):
     @property
     def client(self) -> OpenAI:
         if self._client is None:
+            from agent.models.preload import wait_for
+
+            wait_for("openai")
             import openai
 
             base_url, api_key = self.endpoint()

@@ -17,14 +17,26 @@ import threading
 SDKS = {"openai": "openai"}
 
 
+_started: dict[str, threading.Thread] = {}
+
+
 def preload_sdk(spec: str) -> threading.Thread | None:
     """Start importing the SDK `spec` (a PETSAGE_MODEL value) needs; None when it needs none."""
     module = SDKS.get(spec.strip().partition(":")[0])
     if module is None:
         return None
     thread = threading.Thread(target=_import, args=(module,), name="sdk-preload", daemon=True)
+    _started[module] = thread
     thread.start()
     return thread
+
+
+def wait_for(module: str) -> None:
+    """Before a model imports `module` itself: let a preload of it finish first, so that no
+    thread ever sees it half loaded."""
+    thread = _started.get(module)
+    if thread is not None and thread is not threading.current_thread():
+        thread.join()
 
 
 def _import(module: str) -> None:

@@ -18,6 +18,15 @@ from agent.errors import GitFailed
 _LOCALE = {"LANGUAGE": "C", "LC_ALL": "C"}
 
 
+def clean_git_environment(folder: Path) -> dict[str, str]:
+    """The builder's environment for git in `folder`: no inherited `GIT_*` variable (a
+    `GIT_DIR`, `GIT_INDEX_FILE` or `GIT_CONFIG_*` set around the builder must not point its git
+    elsewhere), English messages, and never a repository above `folder`."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("GIT_")}
+    env.update(_LOCALE, GIT_CEILING_DIRECTORIES=str(folder.resolve().parent))
+    return env
+
+
 class Git:
     """Runs git in `cwd`, with `env` added to the builder's environment and `config` given
     as `-c` options before every command."""
@@ -26,7 +35,7 @@ class Git:
         self, cwd: Path, *, env: Mapping[str, str] | None = None, config: tuple[str, ...] = ()
     ) -> None:
         self.cwd = cwd
-        self.env = {**os.environ, **_LOCALE, **(env or {})}
+        self.env = {**clean_git_environment(cwd), **(env or {})}
         self.options = [item for option in config for item in ("-c", option)]
 
     def __call__(self, *args: str, keep_newline: bool = False) -> str:
@@ -35,6 +44,8 @@ class Git:
 
     def run(self, args: list[str], *, keep_newline: bool = False) -> str:
         """`git <args>` exactly as given (no `-c` options added)."""
+        if not self.cwd.is_dir():
+            raise GitFailed(-1, f"{self.cwd} is not a folder")
         try:
             done = subprocess.run(
                 ["git", *args],

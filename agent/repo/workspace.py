@@ -40,8 +40,8 @@ class TargetRepo:
         self.state_dir = state_dir.resolve()
         self.author = author
         self._repo: git.Repo | None = None
-        # Never a repository above the workspace: git stops looking at its parent folder.
-        self._run = Git(self.path, env={"GIT_CEILING_DIRECTORIES": str(self.path.parent)})
+        # Never a repository above the workspace (gitcmd.clean_git_environment), no hook.
+        self._run = Git(self.path, config=SAFE_GIT_CONFIG)
 
     # --- the repository --------------------------------------------------------------------------
 
@@ -219,7 +219,7 @@ class TargetRepo:
                 target = scratch / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(content)
-            run = Git(scratch, env={"GIT_CEILING_DIRECTORIES": str(scratch.parent)})
+            run = Git(scratch, config=SAFE_GIT_CONFIG)
             run("init", "--quiet", "--initial-branch=main")
             run("add", "--all")
             _commit(run, "chore: PetSage backend skeleton", self.author)

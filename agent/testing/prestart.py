@@ -19,6 +19,7 @@ from pathlib import Path
 from agent.build.persistence import upgraded_requirements
 from agent.errors import BuilderError
 from agent.prompt_files import skeleton_files
+from agent.repo.gitcmd import clean_git_environment
 from agent.setting_sources import DEFAULT_TEST_TIMEOUT, DEFAULT_WORKSPACE, configured_values
 from agent.testing.env import ready_test_env
 from agent.testing.run import TestRun, start_tests
@@ -85,8 +86,9 @@ def _git(workspace: Path, *args: str) -> str | None:
     done = subprocess.run(
         ["git", *_GIT_SAFE, "-C", str(workspace), *args],
         capture_output=True,
-        text=True,
         check=False,
         timeout=10,
+        env=clean_git_environment(workspace),
     )
-    return done.stdout if done.returncode == 0 else None
+    # Decoded as the build reads the same file (agent.repo.gitcmd): no newline translation.
+    return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None

@@ -103,13 +103,16 @@ class TestRun:
     ) -> None:
         self.timeout = timeout
         self._closed = False
+        self._stopped = False
         self.source = worktree
         self.sandboxed = sandboxed
         self.limits = limits or default_limits(timeout)
         own_config = _own_config(worktree, own_config)
         self._migration_spec = migration
         self._migration = migration is not None if migration_check is None else migration_check
-        self.signature = run_signature(python, sandboxed, self.limits, own_config, self._migration)
+        self.signature = run_signature(
+            python, timeout, sandboxed, self.limits, own_config, self._migration
+        )
         self._box: sandbox.Box | None = None
         self._gate = -1
         self._scratch = Path(tempfile.mkdtemp(prefix="petsage-test-"))
@@ -274,7 +277,11 @@ class TestRun:
         return data if isinstance(data, dict) else None
 
     def _stop(self) -> None:
-        """Kill the run and everything it started; every wait here is bounded."""
+        """Kill the run and everything it started; every wait here is bounded. Once only: the
+        process is reaped after it, and its number may belong to another group later."""
+        if self._stopped:
+            return
+        self._stopped = True
         _kill_group(self._process.pid)
         if self._box is not None:
             self._box.cgroup.kill_all()
@@ -345,6 +352,8 @@ def wait_for_exit(process: subprocess.Popen[bytes], timeout: float) -> int | Non
     Woken by the kernel through a pidfd where Linux has one (`Popen.wait` with a timeout
     polls, up to 50 ms late); polling otherwise.
     """
+    if process.returncode is not None:
+        return process.returncode
     try:
         descriptor = os.pidfd_open(process.pid)
     except (AttributeError, OSError):
@@ -353,7 +362,9 @@ def wait_for_exit(process: subprocess.Popen[bytes], timeout: float) -> int | Non
         except subprocess.TimeoutExpired:
             return None
     try:
-        ready, _, _ = select.select([descriptor], [], [], timeout)
+        poller = select.poll()  # not select(): any descriptor number, however many are open
+        poller.register(descriptor, select.POLLIN)
+        ready = poller.poll(max(0, int(timeout * 1000)))
     finally:
         os.close(descriptor)
     return process.wait() if ready else None

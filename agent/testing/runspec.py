@@ -39,10 +39,15 @@ def scrubbed_environment(home: Path) -> dict[str, str]:
 
 
 def run_signature(
-    python: Path, sandboxed: bool, limits: sandbox.Limits, own_config: bool, migration_check: bool
+    python: Path,
+    timeout: float,
+    sandboxed: bool,
+    limits: sandbox.Limits,
+    own_config: bool,
+    migration_check: bool,
 ) -> tuple[object, ...]:
     """What a test run is started for: a build takes a run started ahead only if this matches."""
-    return (str(python), sandboxed, limits, own_config, migration_check)
+    return (str(python), timeout, sandboxed, limits, own_config, migration_check)
 
 
 def default_limits(timeout: float) -> sandbox.Limits:

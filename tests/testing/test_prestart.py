@@ -76,7 +76,7 @@ def test_a_base_without_a_pytest_configuration_is_seen_as_such(
     held = prestart(workspace)
     assert held is not None
     try:
-        assert held.signature[3] is False  # pytest gets an empty configuration of ours
+        assert held.signature[4] is False  # pytest gets an empty configuration of ours
         # A new feature starts from main (a rebuild would start from its own branch's tip).
         result = Builder(settings).run(
             {**SMOKE_REQUEST, "feature": "health_check"}, held_tests=held
