@@ -9,21 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 from agent.build import persistence
 from agent.build.bundle import FileBundle, parse_reply
 from agent.build.checks import check_bundle
-from agent.build.commit import commit_build, commit_message
 from agent.build.integrate import add_migration, changes_schema, integrate
 from agent.build.result import Attempt, AttemptFile, BuildResult, RoundRecord, counts_of
 from agent.build.round import REJECTED as REJECTED
 from agent.build.round import Base as Base
 from agent.build.round import Rejection as Rejection
 from agent.build.round import Tested
-from agent.build.verify.box import Box
-from agent.build.verify.gates import Verifier
-from agent.build.verify.outcome import Verification
 from agent.errors import BuildCancelled, BundleError, ModelError, Problem, RequestError
 from agent.events import EventData, Stage, StageEvent
 from agent.layout import FeatureLayout
@@ -42,6 +38,9 @@ from agent.testing.run import (
     start_tests,
 )
 from agent.testing.sandbox import UNSANDBOXED_NOTE
+
+if TYPE_CHECKING:
+    from agent.build.verify.outcome import Verification
 
 NO_SCAN_NOTE = (
     "the static scan of generated code was OFF (PETSAGE_STATIC_SCAN=false): only the sandbox "
@@ -164,6 +163,10 @@ class Stages:
             with self._timed("test"):
                 test_run.release(spec if checks_schema else None)
                 # The gates' box work runs beside the main test run (`_verify`).
+                # Imported here, not before: the test process runs meanwhile (issue 19).
+                from agent.build.verify.box import Box
+                from agent.build.verify.gates import Verifier
+
                 verifier = Verifier(
                     worktree.path,
                     request,
@@ -221,6 +224,8 @@ class Stages:
         self, request: FeatureRequest, base: Base, tested: Tested
     ) -> Generator[StageEvent, None, None]:
         assert self.worktree is not None
+        from agent.build.commit import commit_build, commit_message
+
         message = commit_message(
             request,
             tested.paths,
