@@ -40,14 +40,14 @@ def run_build(args: argparse.Namespace) -> int:
     # (a scan of every distribution's entry points); an explicit setting is kept.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     # The test process starts first, and loads while the builder does (agent.testing.prestart).
-    from agent.testing.prestart import prestart
-
-    held = prestart(args.workspace)
-    # Then the model's SDK, if it needs one, in a thread (agent.models.preload).
     from agent.models.preload import preload_sdk
     from agent.setting_sources import configured_values
+    from agent.testing.prestart import prestart
 
-    preloading = preload_sdk(args.model or configured_values().get("model", "offline"))
+    values = configured_values()  # raw, read once for both; Settings validates them later
+    held = prestart(args.workspace, values)
+    # Then the model's SDK, if it needs one, in a thread (agent.models.preload).
+    preloading = preload_sdk(args.model or values.get("model", "offline"))
     try:
         return _build_held(args, raw, held)
     finally:

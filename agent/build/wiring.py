@@ -40,7 +40,7 @@ def _router_insertions(body: list[ast.stmt], feature: str) -> list[Insertion]:
     Top to bottom where two share a place: the import, the prefix constant, the include.
     """
     layout = FeatureLayout(feature)
-    app_index = _find_last(body, lambda s: _assigns(s, "app"), first=True)
+    app_index = next((i for i, s in enumerate(body) if _assigns(s, "app")), None)
     if app_index is None:
         raise IntegrationError("src/main.py defines no module-level `app = FastAPI(...)`")
     insertions: list[Insertion] = []
@@ -70,13 +70,9 @@ def _import_line(layout: FeatureLayout) -> str:
     return f"from {layout.router_module} import {layout.router_alias}"
 
 
-def _find_last(
-    body: list[ast.stmt], predicate: Callable[[ast.stmt], bool], *, first: bool = False
-) -> int | None:
+def _find_last(body: list[ast.stmt], predicate: Callable[[ast.stmt], bool]) -> int | None:
     found = [index for index, statement in enumerate(body) if predicate(statement)]
-    if not found:
-        return None
-    return found[0] if first else found[-1]
+    return found[-1] if found else None
 
 
 def _assigns(statement: ast.stmt, name: str) -> bool:

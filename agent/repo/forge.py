@@ -49,6 +49,19 @@ def send(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def forge_client(settings: Settings) -> httpx.Client:
+    """An HTTP client for the forge's REST API, with the token in its one header."""
+    return httpx.Client(
+        base_url=settings.forge_api_url.rstrip("/"),
+        headers={
+            "Authorization": f"Bearer {settings.forge_secret}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        },
+        timeout=30,
+    )
+
+
 class GitHub:
     """The REST calls the webhook flow makes, on `settings.forge_repo`, with its token."""
 
@@ -61,15 +74,7 @@ class GitHub:
         self.web_url = _web_url(settings.forge_api_url, self.repo)
         self._token = settings.forge_secret
         self._sleep = sleep
-        self._client = httpx.Client(
-            base_url=settings.forge_api_url.rstrip("/"),
-            headers={
-                "Authorization": f"Bearer {settings.forge_secret}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-            },
-            timeout=30,
-        )
+        self._client = forge_client(settings)
 
     def __enter__(self) -> GitHub:
         return self

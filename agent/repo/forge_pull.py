@@ -12,7 +12,7 @@ from agent.errors import (
     ForgeError,
     PullRequestError,
 )
-from agent.repo.forge import error_message, send
+from agent.repo.forge import error_message, forge_client, send
 from agent.repo.workspace import TargetRepo, check_object_id
 from agent.settings import Settings
 
@@ -51,15 +51,7 @@ def forge_pull(
         raise PullRequestError("no remote to push to: set PETSAGE_GIT_REMOTE")
     push_branch(repo, settings.git_remote, result.branch, result.commit)
     owner = settings.forge_repo.split("/")[0] if settings.forge_repo else ""
-    with httpx.Client(
-        base_url=settings.forge_api_url.rstrip("/"),
-        headers={
-            "Authorization": f"Bearer {settings.forge_secret}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-        },
-        timeout=30,
-    ) as client:
+    with forge_client(settings) as client:
         base = f"/repos/{settings.forge_repo}"
         found = _call(
             client,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from agent.build.persistence import upgraded_requirements
@@ -30,16 +31,18 @@ GUESSED_BASE = "main"
 _GIT_SAFE = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 
-def prestart(workspace: Path | None) -> TestRun | None:
-    """The held test process for a build on `workspace` (None: the configured one), or None."""
+def prestart(workspace: Path | None, values: Mapping[str, str] | None = None) -> TestRun | None:
+    """The held test process for a build on `workspace` (None: the configured one), or None.
+
+    `values`: the raw settings (`configured_values()`), when the caller has read them already.
+    """
     try:
-        return _start(workspace)
+        return _start(workspace, configured_values() if values is None else values)
     except (BuilderError, OSError, ValueError, subprocess.SubprocessError):
         return None
 
 
-def _start(workspace: Path | None) -> TestRun | None:
-    values = configured_values()
+def _start(workspace: Path | None, values: Mapping[str, str]) -> TestRun | None:
     timeout = float(values.get("test_timeout") or DEFAULT_TEST_TIMEOUT)
     if not (math.isfinite(timeout) and timeout > 0):
         return None

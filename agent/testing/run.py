@@ -317,33 +317,10 @@ class TestRun:
         boxfiles.remove_tree(self._scratch)
 
 
-def start_tests(
-    worktree: Path | None,
-    *,
-    python: Path,
-    timeout: float,
-    sandboxed: bool = True,
-    migration: dict[str, str] | None = None,
-    limits: sandbox.Limits | None = None,
-    migration_check: bool | None = None,
-    own_config: bool | None = None,
-) -> TestRun:
-    """Start the target's suite in `worktree` (in the sandbox), held until `release()`.
-
-    With `migration` ({"revision", "message"}), or `migration_check=True` and the spec given to
-    `release()`, the same run makes and checks the feature's Alembic revision
-    (`agent.testing.migrations_plugin`). See `TestRun` for a run started before its checkout.
-    """
-    return TestRun(
-        worktree,
-        python=python,
-        timeout=timeout,
-        sandboxed=sandboxed,
-        migration=migration,
-        limits=limits,
-        migration_check=migration_check,
-        own_config=own_config,
-    )
+#: Start the target's suite in a checkout (in the sandbox), held until `release()`: with a
+#: migration spec ({"revision", "message"}) at start or at release, the same run makes and
+#: checks the feature's Alembic revision (`agent.testing.migrations_plugin`). See `TestRun`.
+start_tests = TestRun
 
 
 def wait_for_exit(process: subprocess.Popen[bytes], timeout: float) -> int | None:
