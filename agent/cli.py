@@ -6,16 +6,12 @@ Exit codes (BLUEPRINT §6): 0 a build succeeded, 1 it failed, 2 bad input (or a 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from agent.build.quoting import strip_controls
-
-if TYPE_CHECKING:
-    pass
-
 from agent.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -40,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if argv is None:
+        # The process ends with this command (the console script, `python -m agent.cli`): what
+        # is alive stays alive until then, so the interpreter's last garbage collection, a walk
+        # over every object of every module loaded (the openai SDK's thousands of types), is
+        # skipped. A caller that passes `argv` goes on, and keeps its collector as it was.
+        gc.freeze()
     return code
 
 

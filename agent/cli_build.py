@@ -39,14 +39,16 @@ def run_build(args: argparse.Namespace) -> int:
     # The builder uses no pydantic plugin: none is looked for among the installed packages
     # (a scan of every distribution's entry points); an explicit setting is kept.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    # The test process starts first, and loads while the builder does (agent.testing.prestart).
-    from agent.models.preload import preload_sdk
+    # The test process starts first, and loads while the builder does (agent.testing.prestart):
+    # nothing heavier than the standard library is imported before it has started.
     from agent.setting_sources import configured_values
     from agent.testing.prestart import prestart
 
     values = configured_values()  # raw, read once for both; Settings validates them later
     held = prestart(args.workspace, values)
     # Then the model's SDK, if it needs one, in a thread (agent.models.preload).
+    from agent.models.preload import preload_sdk
+
     preloading = preload_sdk(args.model or values.get("model", "offline"))
     try:
         return _build_held(args, raw, held)

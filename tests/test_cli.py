@@ -173,3 +173,40 @@ def test_a_failed_build_exits_1(tmp_path: Path) -> None:
 def test_no_command_prints_help_and_exits_2(tmp_path: Path) -> None:
     done = cli(cwd=tmp_path)
     assert done.returncode == 2 and "build" in done.stderr
+
+
+def test_the_command_ends_without_a_last_garbage_collection_but_a_caller_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    """Run as the process's command, `main` freezes the collector before the interpreter ends
+    (its last collection over every module's objects is skipped); called with `argv` from a
+    program that goes on, it leaves the collector as it found it."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PETSAGE_", "OPENAI_"))}
+    environment["PYTHONPATH"] = str(ROOT)
+    payload = ROOT / "examples" / "smoke_test.md"
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+        "from agent.cli import main\n"
+        "if sys.argv[1] == 'caller':\n"
+        "    code = main(['build', '--payload', sys.argv[2], '--workspace', sys.argv[3], '-q'])\n"
+        "else:\n"
+        "    sys.argv = ['petsage-builder', 'build', '--payload', sys.argv[2],\n"
+        "                '--workspace', sys.argv[3], '-q']\n"
+        "    code = main()\n"
+        "print('exit', code)\n"
+    )
+    lines = {}
+    for how in ("command", "caller"):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, how, str(payload), str(tmp_path / how)],
+            capture_output=True,
+            text=True,
+            env=environment,
+            cwd=tmp_path,
+            timeout=300,
+            check=False,
+        )
+        lines[how] = done.stdout.strip().splitlines()[-2:]
+    assert lines["command"] == ["exit 0", "frozen True"]
+    assert lines["caller"] == ["exit 0", "frozen False"]

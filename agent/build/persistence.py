@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 
 from agent.build.line_edit import Insertion, insert_statements
+from agent.build.requirements import upgraded_requirements
 from agent.build.wiring import import_position
 from agent.errors import IntegrationError
 from agent.layout import FeatureLayout
@@ -28,19 +29,8 @@ ADDED_FILES = (
     "migrations/script.py.mako",
     "migrations/versions/__init__.py",
 )
-_PACKAGES = ("sqlalchemy", "alembic", "uvicorn")
 _CONFTEST = "tests/conftest.py"
 _CONFTEST_MARK = "get_session"
-
-
-def upgraded_requirements(text: str) -> str:
-    """`text` with the skeleton's pins of sqlalchemy, alembic and uvicorn added where missing."""
-    present = {_package(line) for line in text.splitlines()}
-    pins = {_package(line): line for line in skeleton_files()["requirements.txt"].splitlines()}
-    missing = [pins[name] for name in _PACKAGES if name not in present]
-    if not missing:
-        return text
-    return text.rstrip("\n") + ("\n" if text.strip() else "") + "\n".join(missing) + "\n"
 
 
 def upgrade(root: Path) -> dict[str, str]:
@@ -72,13 +62,6 @@ def _conftest_addition(skeleton: dict[str, str]) -> str:
     end = text.index("@pytest.fixture\ndef client")
     note = "# Added by PetSage Builder: a fresh database for every test.\n"
     return note + text[start:end].rstrip() + "\n"
-
-
-def _package(line: str) -> str:
-    name = line.split("#", 1)[0].strip()
-    for separator in ("==", ">=", "<=", "~=", "!=", ">", "<", "[", ";", " "):
-        name = name.split(separator, 1)[0]
-    return name.strip().lower().replace("_", "-")
 
 
 def register_table(source: str, feature: str) -> str:

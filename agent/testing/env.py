@@ -63,7 +63,7 @@ class TestEnv:
 
 def test_python_for(settings: Settings, repo: TargetRepo, start: str) -> tuple[Path, str | None]:
     """The interpreter for the target's tests at `start`: the configured one, or the managed env."""
-    from agent.build.persistence import upgraded_requirements
+    from agent.build.requirements import upgraded_requirements
     from agent.prompt_files import skeleton_files
 
     if settings.test_python is not None:

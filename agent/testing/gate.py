@@ -1,4 +1,5 @@
-"""A pytest plugin the builder loads into the target's test run: hold it before collection.
+"""A pytest plugin the builder loads into the target's test run: hold it before collection,
+and end it without a last garbage collection.
 
 The builder starts the test process as soon as the worktree exists, so that Python, pytest and
 its plugins load while the builder is still writing and wiring files; this plugin then waits on
@@ -8,6 +9,7 @@ the run's scratch folder, so the target's interpreter needs nothing of the build
 """
 
 import contextlib
+import gc
 import importlib
 import os
 
@@ -39,3 +41,10 @@ def pytest_load_initial_conftests(early_config: object, parser: object, args: ob
     if len(message) > 2:
         # The migration check's spec (agent.testing.migrations_plugin reads it at sessionstart).
         os.environ[MIGRATION_VARIABLE] = message[2:].decode("utf-8")
+
+
+def pytest_unconfigure(config: object) -> None:
+    """The run is over and its JUnit XML written (at session finish): what is alive now stays
+    alive until the process ends, so the interpreter's last collection, a walk over every object
+    pytest, FastAPI, SQLAlchemy and the tests made, is skipped. Nothing of the run changes."""
+    gc.freeze()

@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from agent.build.persistence import upgraded_requirements
+from agent.build.requirements import upgraded_requirements
 from agent.errors import BuilderError
 from agent.prompt_files import skeleton_files
 from agent.repo.gitcmd import clean_git_environment

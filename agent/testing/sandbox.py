@@ -21,8 +21,6 @@ records it. Where bubblewrap cannot run, the builder refuses to run generated co
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import platform
 import shutil
@@ -32,6 +30,7 @@ from pathlib import Path
 
 from agent.errors import SandboxUnavailable
 from agent.testing.cgroups import Cgroup
+from agent.testing.interpreter import interpreter_paths
 from agent.testing.seccomp import memfd, seccomp_program
 
 UNSANDBOXED_NOTE = (
@@ -172,30 +171,6 @@ def _parents(folder: str, made: set[str]) -> list[str]:
             argv += ["--perms", "0755", "--dir", ancestor]
     made.add(folder)
     return argv
-
-
-@functools.lru_cache(maxsize=8)
-def interpreter_paths(python: str) -> tuple[str, ...]:
-    """The folders an interpreter needs besides /usr: its prefixes (a venv's and its base's),
-    and the package folders a `.pth` file adds (the offline fallback's, over the builder's venv).
-
-    Nothing else of the host is visible: not the builder's checkout, not home folders.
-    """
-    probe = (
-        "import json, os, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix]"
-        " + [p for p in sys.path if os.path.basename(p) in ('site-packages', 'dist-packages')]))"
-    )
-    done = subprocess.run(
-        [python, "-I", "-c", probe], capture_output=True, text=True, check=False, timeout=60
-    )
-    if done.returncode != 0:
-        raise SandboxUnavailable(f"cannot run the test interpreter {python}: {done.stderr.strip()}")
-    folders = {os.path.realpath(prefix) for prefix in json.loads(done.stdout)}
-    real_python = os.path.realpath(python)
-    if not any(real_python.startswith(folder + os.sep) for folder in folders | {"/usr"}):
-        folders.add(str(Path(real_python).parent))
-    outermost = {f for f in folders if not any(f.startswith(o + os.sep) for o in folders)}
-    return tuple(sorted(f for f in outermost if f != "/usr" and not f.startswith("/usr/")))
 
 
 def check_available() -> str | None:

@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 
 from agent.build.loop import Builder
+from agent.build.requirements import upgraded_requirements
+from agent.prompt_files import skeleton_files
 from agent.settings import Settings
+from agent.testing.env import ensure_test_env
 from agent.testing.prestart import prestart
 from agent.testing.run import TestRun
-from tests.conftest import SMOKE_REQUEST, git
+from tests.conftest import SEED_TEXT, SMOKE_REQUEST, git
+from tests.models.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,14 +91,26 @@ def test_a_base_without_a_pytest_configuration_is_seen_as_such(
         held.close()
 
 
-def test_the_cli_build_path_loads_no_sdk_server_or_syntax_tree_library(tmp_path: Path) -> None:
-    """An offline build imports neither the openai SDK, FastAPI, uvicorn, libcst, GitPython nor
-    pydantic-settings; the head start imports no pydantic and no GitPython."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PETSAGE_", "OPENAI_"))}
-    env["PYTHONPATH"] = str(ROOT)
+@pytest.mark.parametrize("model", ["offline", "openai:gpt-4.1-mini"])
+def test_the_test_process_starts_before_the_builder_loads(
+    model: str, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    """The head start's test process starts before pydantic, GitPython or the templates load,
+    and before any SDK does; an offline build imports neither the openai SDK, FastAPI, uvicorn,
+    libcst, GitPython nor pydantic-settings at all."""
+    # The environment a new workspace's build tests with exists (a head start never makes one).
+    ensure_test_env(upgraded_requirements(skeleton_files()["requirements.txt"]))
+    fake_openai.reply(SEED_TEXT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PETSAGE_")}
+    env.update(PYTHONPATH=str(ROOT), PETSAGE_MODEL=model)
     probe = (
         "import sys, agent.testing.prestart as p\n"
-        "print(sorted(m for m in ('pydantic', 'git') if m in sys.modules))\n"
+        "real = p.start_tests\n"
+        "def spy(*args, **kwargs):\n"
+        "    early = ('pydantic', 'git', 'jinja2', 'openai', 'httpx')\n"
+        "    print(sorted(m for m in early if m in sys.modules), flush=True)\n"
+        "    return real(*args, **kwargs)\n"
+        "p.start_tests = spy\n"
         "from agent.cli import main\n"
         "code = main(['build', '--payload', sys.argv[1], '--workspace', sys.argv[2], '-q'])\n"
         "heavy = ('openai', 'fastapi', 'uvicorn', 'libcst', 'pydantic_settings', 'httpx', 'git')\n"
@@ -116,5 +132,9 @@ def test_the_cli_build_path_loads_no_sdk_server_or_syntax_tree_library(tmp_path:
         timeout=300,
     )
     lines = done.stdout.strip().splitlines()
-    assert lines[0] == "[]", done.stderr[-2000:]
-    assert lines[-1] == "0 []", done.stderr[-2000:]
+    assert lines[0] == "[]", done.stdout + done.stderr[-2000:]  # the head start, before them all
+    if model == "offline":
+        assert lines[-1] == "0 []", done.stderr[-2000:]
+    else:
+        assert lines[-1].startswith("0 [") and "'openai'" in lines[-1], done.stderr[-2000:]
+        assert len(fake_openai.requests) == 1

@@ -149,3 +149,21 @@ def test_waiting_for_exit_returns_the_status_at_once_or_none_after_the_timeout()
     quick = subprocess.Popen([sys.executable, "-c", "raise SystemExit(7)"])
     assert wait_for_exit(quick, 30) == 7
     assert wait_for_exit(quick, 0.1) == 7  # reaped already: the status is kept
+
+
+def test_the_run_ends_without_a_last_garbage_collection(tmp_path: Path) -> None:
+    """Once the results are written, the gate plugin freezes the collector: the interpreter's
+    last collection (a walk over everything pytest and the app made) is skipped. Tests ran with
+    it as usual."""
+    root = suite(
+        tmp_path,
+        "import gc\ndef test_collector_runs_during_tests():\n"
+        "    assert gc.isenabled() and gc.get_freeze_count() == 0\n",
+    )
+    (root / "tests" / "conftest.py").write_text(
+        "import atexit, gc\n"
+        "atexit.register(lambda: print(f'FROZEN-AT-EXIT {gc.get_freeze_count() > 0}'))\n"
+    )
+    report = run_tests(root, python=Path(sys.executable), timeout=60)
+    assert report.ok and report.passed == 1, report.output
+    assert "FROZEN-AT-EXIT True" in report.output

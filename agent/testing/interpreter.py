@@ -1,0 +1,124 @@
+"""The folders of the host a test interpreter needs inside the box, found once per interpreter.
+
+Finding them takes a run of that interpreter (its prefixes, and the package folders its `.pth`
+files add), about as long as a small test's start; a command-line build cannot spare it
+before its test process starts. So the answer is kept in the builder's cache with a
+fingerprint of everything it was read from: the interpreter's file and link, its `pyvenv.cfg`,
+and each package folder with its `.pth` files. Any change there (a package installed, the
+interpreter upgraded, the environment remade) misses the fingerprint and the interpreter runs
+again. The cache lives outside every box: generated code can neither read nor write it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from agent.errors import SandboxUnavailable
+
+_PROBE = (
+    "import json, os, sys; print(json.dumps([[sys.prefix, sys.base_prefix, sys.exec_prefix],"
+    " [p for p in sys.path if os.path.basename(p) in ('site-packages', 'dist-packages')]]))"
+)
+
+Fingerprint = list[list[object]]
+
+
+@functools.lru_cache(maxsize=8)
+def interpreter_paths(python: str) -> tuple[str, ...]:
+    """The folders an interpreter needs besides /usr: its prefixes (a venv's and its base's),
+    and the package folders a `.pth` file adds (the offline fallback's, over the builder's venv).
+
+    Nothing else of the host is visible: not the builder's checkout, not home folders.
+    """
+    kept = _cache_file(python)
+    entry = _read(kept)
+    if entry is not None:
+        prefixes, sites = entry["prefixes"], entry["sites"]
+        if entry["fingerprint"] == fingerprint(python, sites):
+            return _outermost(python, prefixes, sites)
+    prefixes, sites = _probe(python)
+    _write(kept, {"prefixes": prefixes, "sites": sites, "fingerprint": fingerprint(python, sites)})
+    return _outermost(python, prefixes, sites)
+
+
+def fingerprint(python: str, sites: list[str]) -> Fingerprint:
+    """What the probe's answer for `python` depends on, as stat results (missing: None)."""
+    marks: Fingerprint = [[python, os.path.realpath(python)]]
+    venv_config = Path(python).absolute().parent.parent / "pyvenv.cfg"
+    for path, follow in ((python, False), (python, True), (str(venv_config), True)):
+        marks.append([path, follow, _stat(path, follow)])
+    for site in sites:
+        marks.append([site, True, _stat(site, True)])
+        try:
+            pth_files = sorted(str(p) for p in Path(site).iterdir() if p.name.endswith(".pth"))
+        except OSError:
+            continue
+        marks.extend([pth, True, _stat(pth, True)] for pth in pth_files)
+    return marks
+
+
+def _stat(path: str, follow: bool) -> list[int] | None:
+    try:
+        found = Path(path).stat(follow_symlinks=follow)
+    except OSError:
+        return None
+    return [found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns]
+
+
+def _probe(python: str) -> tuple[list[str], list[str]]:
+    done = subprocess.run(
+        [python, "-I", "-c", _PROBE], capture_output=True, text=True, check=False, timeout=60
+    )
+    if done.returncode != 0:
+        raise SandboxUnavailable(f"cannot run the test interpreter {python}: {done.stderr.strip()}")
+    prefixes, sites = json.loads(done.stdout)
+    return [str(p) for p in prefixes], [str(s) for s in sites]
+
+
+def _outermost(python: str, prefixes: list[str], sites: list[str]) -> tuple[str, ...]:
+    folders = {os.path.realpath(folder) for folder in [*prefixes, *sites]}
+    real_python = os.path.realpath(python)
+    if not any(real_python.startswith(folder + os.sep) for folder in folders | {"/usr"}):
+        folders.add(str(Path(real_python).parent))
+    outermost = {f for f in folders if not any(f.startswith(o + os.sep) for o in folders)}
+    return tuple(sorted(f for f in outermost if f != "/usr" and not f.startswith("/usr/")))
+
+
+def cache_folder() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "petsage-builder" / "interpreters"
+
+
+def _cache_file(python: str) -> Path:
+    digest = hashlib.sha256(str(Path(python).absolute()).encode()).hexdigest()[:16]
+    return cache_folder() / f"{digest}.json"
+
+
+def _read(path: Path) -> dict[str, list] | None:  # type: ignore[type-arg]
+    try:
+        entry = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entry, dict) or not all(
+        isinstance(entry.get(key), list) for key in ("prefixes", "sites", "fingerprint")
+    ):
+        return None
+    if not all(isinstance(item, str) for item in entry["prefixes"] + entry["sites"]):
+        return None
+    return entry
+
+
+def _write(path: Path, entry: dict[str, object]) -> None:
+    """Kept for the next process; a cache that cannot be written is only slower."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(entry))
+        partial.replace(path)
+    except OSError:
+        return

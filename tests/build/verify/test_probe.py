@@ -1,0 +1,66 @@
+"""The gates' box process on its own: both OpenAPI documents, the unwired tests, and its end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from agent.build.verify.box import PROBE
+
+APP = (
+    "from fastapi import FastAPI\n"
+    "app = FastAPI()\n"
+    "@app.get('/api/v1/{name}')\n"
+    "def {name}() -> dict[str, str]:\n"
+    "    return {{'status': 'ok'}}\n"
+)
+
+
+def _tree(root: Path, name: str) -> Path:
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "__init__.py").write_text("")
+    (root / "src" / "main.py").write_text(APP.format(name=name))
+    (root / "tests").mkdir()
+    (root / "tests" / "__init__.py").write_text("")
+    (root / "tests" / "test_it.py").write_text(
+        "from src.main import app\ndef test_routes():\n    assert len(app.routes) > 1\n"
+    )
+    (root / "tests" / "conftest.py").write_text(
+        "import atexit, gc\n"
+        "atexit.register(lambda: print(f'FROZEN-AT-EXIT {gc.get_freeze_count() > 0}'))\n"
+    )
+    return root
+
+
+def test_the_probe_writes_both_documents_runs_the_tests_and_ends_without_a_last_collection(
+    tmp_path: Path,
+) -> None:
+    base, built = _tree(tmp_path / "base", "old"), _tree(tmp_path / "built", "new")
+    unwired = _tree(tmp_path / "unwired", "new")
+    out = tmp_path / "out"
+    out.mkdir()
+    junit = out / "junit.xml"
+    pytest_args = ["tests", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(PROBE),
+            str(out),
+            str(base),
+            str(built),
+            str(unwired),
+            "--",
+            *pytest_args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "/api/v1/old" in json.loads((out / "base.json").read_text())["paths"]
+    assert "/api/v1/new" in json.loads((out / "built.json").read_text())["paths"]
+    assert 'tests="1"' in junit.read_text()
+    assert "FROZEN-AT-EXIT True" in done.stdout
