@@ -1,11 +1,15 @@
 """The HTTP service: accept latency under 16 concurrent clients, and builds per minute.
 
 Accept latency of `POST /api/v1/builds` (p50/p99) against a floor: a bare FastAPI endpoint that
-only answers 202, served the same way (uvicorn, its own process). Then builds/minute with 1 and
-2 workers. Targets (issue 19): p99 accept <= 2x the floor's p99; 2 workers >= 1.8x the
-builds/minute of 1.
+only answers 202, served the same way (uvicorn, its own process), in alternating rounds (the
+median of the rounds' p99 ratios is the figure). Each client's first requests are not measured,
+on both servers. Then builds/minute with 1 and 2 workers, with the CPU seconds a build costs
+(the machine's busy CPU time over the builds, divided by their number); and, where there are 2
+cores or more, one worker held to one core against two workers on two: whether a worker per
+core scales. Targets (issue 19):
+p99 accept <= 2x the floor's p99; 2 workers >= 1.8x the builds/minute of 1.
 
-    python bench/service_bench.py [--requests 320] [--builds 6]
+    python bench/service_bench.py [--requests 320] [--repeats 3] [--builds 6]
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ FLOOR_APP = textwrap.dedent(
 )
 
 
+#: Unmeasured requests per client first (its connection, the server's first requests), on both
+#: servers alike: the latencies are those of a running server.
+WARM_UP = 2
+
+
 def hammer(url: str, total: int, clients: int, payload: dict[str, str]) -> list[float]:
     latencies: list[float] = []
     lock = threading.Lock()
@@ -48,14 +57,15 @@ def hammer(url: str, total: int, clients: int, payload: dict[str, str]) -> list[
 
     def client(number: int) -> None:
         with httpx.Client(base_url=url, timeout=60) as http:
-            for index in range(per_client):
-                body = {**payload, "feature": f"bench_{number}_{index}"}
+            for index in range(-WARM_UP, per_client):
+                body = {**payload, "feature": f"bench_{number}_{index + WARM_UP}"}
                 began = time.perf_counter()
                 response = http.post("/api/v1/builds", json=body)
                 elapsed = time.perf_counter() - began
                 assert response.status_code == 202, response.text
-                with lock:
-                    latencies.append(elapsed)
+                if index >= 0:  # the first requests of each client warm both ends up, unmeasured
+                    with lock:
+                        latencies.append(elapsed)
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for thread in threads:
@@ -105,15 +115,32 @@ def floor_latencies(total: int, clients: int, payload: dict[str, str]) -> list[f
 BENCH_ENV = {"PETSAGE_RATE_LIMIT": "0"}
 
 
-def builds_per_minute(workers: int, builds: int, verify: str) -> float:
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy so far (user, nice, system, interrupts):
+    a build's processes start in new PID namespaces, beyond any one process's accounting."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def builds_per_minute(
+    workers: int, builds: int, verify: str, cpus: set[int] | None = None
+) -> tuple[float, float]:
+    """(builds/minute, CPU seconds per build) of a service with `workers`, on `cpus` if given."""
     with tempfile.TemporaryDirectory() as scratch:
         env = {**BENCH_ENV, "PETSAGE_VERIFY": verify}
-        server = Server(Path(scratch) / "petsage_backend", workers=workers, env=env).start()
+        previous = os.sched_getaffinity(0)
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)  # inherited by the server and everything it starts
+        try:
+            server = Server(Path(scratch) / "petsage_backend", workers=workers, env=env).start()
+        finally:
+            os.sched_setaffinity(0, previous)
         try:
             with server.client() as client:
                 client.post("/api/v1/builds", json={"feature": "warm_up", "description": "d"})
                 wait_final(client, client.get("/api/v1/builds").json()["items"][0]["id"])
-                began = time.perf_counter()
+                began, cpu = time.perf_counter(), busy_cpu_seconds()
                 ids = [
                     client.post(
                         "/api/v1/builds", json={"feature": f"tput_{n}", "description": "d"}
@@ -122,8 +149,9 @@ def builds_per_minute(workers: int, builds: int, verify: str) -> float:
                 ]
                 statuses = [wait_final(client, build_id, timeout=900)["status"] for build_id in ids]
                 elapsed = time.perf_counter() - began
+                cpu = busy_cpu_seconds() - cpu
             assert statuses == ["succeeded"] * builds, statuses
-            return builds / elapsed * 60
+            return builds / elapsed * 60, cpu / builds
         finally:
             server.stop()
 
@@ -134,34 +162,52 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--builds", type=int, default=6)
     parser.add_argument("--verify", default="off,standard", help="PETSAGE_VERIFY levels")
+    parser.add_argument("--repeats", type=int, default=3, help="accept-latency rounds")
     args = parser.parse_args()
     os.environ.pop("PETSAGE_API_TOKENS", None)
     payload = {"feature": "x", "description": "Accept latency", "requirements": "none"}
 
-    floor = floor_latencies(args.requests, args.clients, payload)
-    with tempfile.TemporaryDirectory() as scratch:
-        server = Server(Path(scratch) / "petsage_backend", workers=1, env=BENCH_ENV).start()
-        try:
-            ours = hammer(server.url, args.requests, args.clients, payload)
-        finally:
-            server.kill()
-    print(f"accept latency, {args.requests} POSTs from {args.clients} concurrent clients (ms)\n")
-    print(f"{'':>22} | {'p50':>8} | {'p99':>8} | {'mean':>8}")
-    for name, values in (("bare FastAPI 202", floor), ("POST /api/v1/builds", ours)):
-        print(
-            f"{name:>22} | {percentile(values, 0.5) * 1000:8.2f} | "
-            f"{percentile(values, 0.99) * 1000:8.2f} | {statistics.mean(values) * 1000:8.2f}"
-        )
-    print(f"\np99 ratio: {percentile(ours, 0.99) / percentile(floor, 0.99):.2f}x (target <= 2x)\n")
-
+    rounds = []
+    for _ in range(args.repeats):  # alternately: the machine's load moves both alike
+        floor = floor_latencies(args.requests, args.clients, payload)
+        with tempfile.TemporaryDirectory() as scratch:
+            server = Server(Path(scratch) / "petsage_backend", workers=1, env=BENCH_ENV).start()
+            try:
+                ours = hammer(server.url, args.requests, args.clients, payload)
+            finally:
+                server.kill()
+        rounds.append((floor, ours))
     print(
-        f"builds/minute, {args.builds} smoke builds of different features, {os.cpu_count()} cores"
+        f"accept latency, {args.requests} POSTs from {args.clients} concurrent clients (ms), "
+        f"{WARM_UP} unmeasured first per client; {args.repeats} rounds\n"
     )
+    print(f"{'':>28} | {'p50':>8} | {'p99':>8} | {'mean':>8} | p99 ratio")
+    ratios = []
+    for number, (floor, ours) in enumerate(rounds, 1):
+        ratio = percentile(ours, 0.99) / percentile(floor, 0.99)
+        ratios.append(ratio)
+        for name, values in ((f"{number}: bare FastAPI 202", floor), ("POST /api/v1/builds", ours)):
+            print(
+                f"{name:>28} | {percentile(values, 0.5) * 1000:8.2f} | "
+                f"{percentile(values, 0.99) * 1000:8.2f} | {statistics.mean(values) * 1000:8.2f}",
+                end="",
+            )
+            print(f" | {ratio:.2f}x" if values is ours else " |")
+    median = statistics.median(ratios)
+    print(f"\np99 ratio, median of {args.repeats}: {median:.2f}x (target <= 2x)\n")
+
+    cores = sorted(os.sched_getaffinity(0))
+    print(f"builds/minute, {args.builds} smoke builds of different features, {len(cores)} cores")
     for level in (v.strip() for v in args.verify.split(",") if v.strip()):
-        one = builds_per_minute(1, args.builds, level)
-        two = builds_per_minute(2, args.builds, level)
+        one, one_cpu = builds_per_minute(1, args.builds, level)
+        two, two_cpu = builds_per_minute(2, args.builds, level)
         print(f"  verify {level:<8}: 1 worker {one:6.1f}, 2 workers {two:6.1f}", end="")
-        print(f"   ratio {two / one:.2f}x (target >= 1.8x)")
+        print(f"   ratio {two / one:.2f}x (target >= 1.8x)", end="")
+        print(f"   CPU s/build {one_cpu:.2f} / {two_cpu:.2f}")
+        if len(cores) >= 2:
+            pinned, _ = builds_per_minute(1, args.builds, level, {cores[0]})
+            print(f"  verify {level:<8}: 1 worker on 1 core {pinned:6.1f}, ", end="")
+            print(f"2 workers on 2 cores {two:6.1f}  ratio {two / pinned:.2f}x (a worker per core)")
 
 
 if __name__ == "__main__":

@@ -91,7 +91,16 @@ def render_bundle(request: FeatureRequest) -> FileBundle:
     return FileBundle(feature=request.feature, files=files, summary=summary)
 
 
-@lru_cache(maxsize=16)
+def load_templates() -> int:
+    """Compile every template now (a service does, before its first build); how many."""
+    folder = prompts_dir() / "offline"
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.j2"))
+    for name in names:
+        _template(name)
+    return len(names)
+
+
+@lru_cache(maxsize=64)
 def _template(name: str) -> Any:
     import jinja2
 

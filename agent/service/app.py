@@ -10,7 +10,6 @@ builder raises on purpose are mapped to status codes once, here (`ERROR_STATUS`)
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -78,9 +77,6 @@ def create_app(
             log.error("cannot start: %s", e)
             await asyncio.to_thread(service.stop)
             raise
-        # What start-up made (every module, the app, its routes) lives as long as the service:
-        # the collector's full passes skip it from now on, so that none of them stalls a request.
-        gc.freeze()
         try:
             yield
         finally:

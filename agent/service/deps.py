@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agent.errors import BuilderError
+from agent.build.warm import warm_up
+from agent.errors import BuilderError, ConfigError
 from agent.jobs.runner import ServiceRunner
 from agent.jobs.threads import JobBackend, ThreadJobs
 from agent.models.base import Model
@@ -20,6 +23,17 @@ from agent.service.schemas import errors
 from agent.settings import Settings
 from agent.store import statelock
 from agent.store.builds import BuildRecord, BuildStore
+
+#: Threads taking new builds at once (anyio's default limit, which the routes used before).
+ACCEPT_THREADS = 40
+
+
+def _freeze_start_up() -> None:
+    """What start-up made (every module, the app, its routes, the warmed pipeline) lives as long
+    as the service: the collector's full passes skip it from now on, so that none of them
+    stalls a request. Before any build starts, so that nothing of a build is frozen."""
+    gc.collect()
+    gc.freeze()
 
 
 class Service:
@@ -67,14 +81,23 @@ class Service:
         else:
             self.jobs = ThreadJobs(self.runner.run, settings.workers)
         self.runner.shutting_down = lambda: self.jobs.stopping
+        # The threads new builds are taken on (decoded, stored, sent): their own pool, as large
+        # as the framework's, and cheaper to reach than its thread-pool machinery.
+        self.accepting = ThreadPoolExecutor(max_workers=ACCEPT_THREADS, thread_name_prefix="accept")
 
     def start(self) -> None:
         if self.distributed:
             # Running builds belong to the workers, whose sweep takes over a dead one's.
             assert self.runner.mirror is not None
             self.runner.mirror.prepare()
+            _freeze_start_up()
             self.jobs.start()
             return
+        try:
+            warm_up()  # the builds run in this process: none of them loads the pipeline midway
+        except Exception as e:  # a template or module that cannot load: refused at start-up
+            raise ConfigError(f"the build pipeline cannot load: {type(e).__name__}: {e}") from e
+        _freeze_start_up()
         queued = self.runner.recover()
         self.jobs.start()
         for build_id in queued:
@@ -85,8 +108,10 @@ class Service:
     def stop(self) -> None:
         try:
             self.jobs.shutdown()
+            self.accepting.shutdown(wait=True)
             self.store.close()
         finally:
+            gc.unfreeze()  # an app in a process that goes on (tests, a bench) leaves none behind
             statelock.release(self.state_dir)
 
     def submit(self, record: BuildRecord) -> None:
@@ -149,8 +174,9 @@ class Notifier:
             self._event = asyncio.Event()
 
 
-def service_of(request: Request) -> Service:
-    """The running app's `Service` (a FastAPI dependency)."""
+async def service_of(request: Request) -> Service:
+    """The running app's `Service` (a FastAPI dependency). Async, as `authorised`: neither
+    blocks, and a plain function would cost every request a trip through the thread pool."""
     service: Service = request.app.state.service
     return service
 
@@ -162,7 +188,7 @@ _bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def authorised(service: ServiceDep, credentials: Credentials) -> None:
+async def authorised(service: ServiceDep, credentials: Credentials) -> None:
     """The bearer token the settings ask for (a router-level dependency); 401 otherwise."""
     # Tokens only in the Authorization header: a URL keeps them in logs and history.
     given = credentials.credentials if credentials is not None else None

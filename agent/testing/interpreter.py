@@ -6,7 +6,9 @@ before its test process starts. So the answer is kept in the builder's cache wit
 fingerprint of everything it was read from: the interpreter's file and link, its `pyvenv.cfg`,
 and each package folder with its `.pth` files. Any change there (a package installed, the
 interpreter upgraded, the environment remade) misses the fingerprint and the interpreter runs
-again. The cache lives outside every box: generated code can neither read nor write it.
+again. The cache lives outside every box, in a folder only the builder's user can write, and an
+entry is used only when it is that user's own and names nothing a probe could not have given
+(`plausible`): a forged one costs a probe, never a wider box.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import hashlib
 import json
 import os
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 from agent.errors import SandboxUnavailable
@@ -33,17 +37,53 @@ def interpreter_paths(python: str) -> tuple[str, ...]:
     """The folders an interpreter needs besides /usr: its prefixes (a venv's and its base's),
     and the package folders a `.pth` file adds (the offline fallback's, over the builder's venv).
 
-    Nothing else of the host is visible: not the builder's checkout, not home folders.
+    Nothing else of the host is visible: not the builder's checkout, not home folders. Found
+    once per process (a service keeps its answer for its life), from the cache when its entry
+    still fits the interpreter and only names folders a probe could have given.
     """
     kept = _cache_file(python)
     entry = _read(kept)
     if entry is not None:
         prefixes, sites = entry["prefixes"], entry["sites"]
-        if entry["fingerprint"] == fingerprint(python, sites):
+        if plausible(python, prefixes, sites) and entry["fingerprint"] == fingerprint(
+            python, sites
+        ):
             return _outermost(python, prefixes, sites)
+    began = time.time_ns()
     prefixes, sites = _probe(python)
-    _write(kept, {"prefixes": prefixes, "sites": sites, "fingerprint": fingerprint(python, sites)})
+    marks = fingerprint(python, sites)
+    if not _changed_since(marks, began):  # else the answer may predate the change: not kept
+        _write(kept, {"prefixes": prefixes, "sites": sites, "fingerprint": marks})
     return _outermost(python, prefixes, sites)
+
+
+def plausible(python: str, prefixes: list[str], sites: list[str]) -> bool:
+    """Whether a kept answer names only what a probe of `python` gives: prefixes that hold the
+    interpreter (as called, or its real file), package folders named so, all of them existing,
+    absolute, normalised folders other than `/`. A forged entry binds nothing else this way."""
+    holders = {str(Path(python).absolute().parent), str(Path(os.path.realpath(python)).parent)}
+
+    def folder(path: str) -> bool:
+        return (
+            path.startswith("/")
+            and path != "/"
+            and os.path.normpath(path) == path
+            and Path(path).is_dir()
+        )
+
+    def holds(prefix: str) -> bool:
+        return any(h == prefix or h.startswith(prefix + os.sep) for h in holders)
+
+    return (
+        bool(prefixes)
+        and all(folder(p) and holds(p) for p in prefixes)
+        and all(folder(s) and Path(s).name in ("site-packages", "dist-packages") for s in sites)
+    )
+
+
+def _changed_since(marks: Fingerprint, began: int) -> bool:
+    """Whether anything fingerprinted changed while the probe ran (its ctime at or after)."""
+    return any(isinstance(mark[-1], list) and mark[-1][-1] >= began for mark in marks[1:])
 
 
 def fingerprint(python: str, sites: list[str]) -> Fingerprint:
@@ -100,8 +140,13 @@ def _cache_file(python: str) -> Path:
 
 
 def _read(path: Path) -> dict[str, list] | None:  # type: ignore[type-arg]
+    """The kept entry, if this user wrote it and nobody else can have: else None (a probe)."""
     try:
-        entry = json.loads(path.read_text())
+        with path.open("rb") as handle:
+            status = os.fstat(handle.fileno())
+            if status.st_uid != os.geteuid() or status.st_mode & 0o022:
+                return None
+            entry = json.loads(handle.read())
     except (OSError, ValueError):
         return None
     if not isinstance(entry, dict) or not all(
@@ -114,11 +159,13 @@ def _read(path: Path) -> dict[str, list] | None:  # type: ignore[type-arg]
 
 
 def _write(path: Path, entry: dict[str, object]) -> None:
-    """Kept for the next process; a cache that cannot be written is only slower."""
+    """Kept for the next process, in a folder only this user can write; a cache that cannot be
+    written is only slower."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
-        partial.write_text(json.dumps(entry))
-        partial.replace(path)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps(entry))
+        Path(partial).replace(path)
     except OSError:
         return

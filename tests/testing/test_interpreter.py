@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.testing import interpreter
-from agent.testing.interpreter import cache_folder, interpreter_paths
+from agent.testing.interpreter import cache_folder, fingerprint, interpreter_paths
 
 
 @pytest.fixture
@@ -120,3 +120,59 @@ def test_an_unwritable_cache_only_costs_a_probe(
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
     assert _fresh(sys.executable) == _fresh(sys.executable)
     assert len(probes) == 2
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"prefixes": ["/"]},
+        {"prefixes": ["/root", "/home"]},
+        {"prefixes": ["PREFIX", "/etc"]},
+        {"prefixes": ["PREFIX/../.."]},
+        {"prefixes": ["PREFIX/bin/.."]},
+        {"prefixes": []},
+    ],
+)
+def test_a_forged_entry_that_fits_the_fingerprint_is_never_used(
+    probes: list[str], environment: Path, forged: dict[str, list[str]]
+) -> None:
+    """Whoever writes the cache cannot widen the box: a kept entry must name only what a probe
+    of that interpreter could give (its own prefixes, package folders), or it is probed again.
+    The forged entries keep the real package folders, so the fingerprint still fits."""
+    python = str(environment / "bin" / "python")
+    expected = _fresh(python)
+    (entry,) = cache_folder().glob("*.json")
+    kept = json.loads(entry.read_text())
+    prefix = str(environment.absolute())
+    paths = {k: [p.replace("PREFIX", prefix) for p in v] for k, v in forged.items()}
+    entry.write_text(json.dumps({**kept, **paths}))
+    assert _fresh(python) == expected
+    assert len(probes) == 2
+
+
+def test_a_forged_package_folder_is_never_used(
+    probes: list[str], environment: Path, tmp_path: Path
+) -> None:
+    """A package folder must be one by name and exist; its fingerprint is forged to fit too."""
+    python = str(environment / "bin" / "python")
+    expected = _fresh(python)
+    (entry,) = cache_folder().glob("*.json")
+    kept = json.loads(entry.read_text())
+    for site in ("/etc", str(tmp_path / "no" / "site-packages")):
+        sites = [*kept["sites"], site]
+        entry.write_text(
+            json.dumps({**kept, "sites": sites, "fingerprint": fingerprint(python, sites)})
+        )
+        assert _fresh(python) == expected
+    assert len(probes) == 3
+
+
+def test_an_entry_others_could_write_is_not_read(probes: list[str], environment: Path) -> None:
+    python = str(environment / "bin" / "python")
+    _fresh(python)
+    (entry,) = cache_folder().glob("*.json")
+    entry.chmod(0o666)
+    _fresh(python)
+    assert len(probes) == 2
+    assert entry.stat().st_mode & 0o777 == 0o600  # written anew, by this user only
+    assert cache_folder().stat().st_mode & 0o777 == 0o700

@@ -19,13 +19,13 @@ from agent.build.bundle import BundleFile, parse_reply
 from agent.build.loop import Builder
 from agent.models.scripted import ScriptedModel
 from agent.settings import Settings
+from agent.testing.interpreter import interpreter_paths
 from agent.testing.sandbox import (
     BOX_UID,
     UNSANDBOXED_NOTE,
     Limits,
     build_box,
     check_available,
-    interpreter_paths,
 )
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST, refs
 
