@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.build.result import (
     BuildResult,
@@ -40,6 +40,9 @@ from agent.repo.workspace import TargetRepo, Worktree
 from agent.request import FeatureRequest, decode_request
 from agent.settings import Settings
 from agent.testing.run import TestRun
+
+if TYPE_CHECKING:
+    from agent.build.verify.box import HeldProbe
 
 BuildStream = Generator[StageEvent, None, BuildResult]
 
@@ -123,6 +126,7 @@ class _BuildRun(Stages):
         self.worktree: Worktree | None = None
         self.worktree_dirty = False
         self.held_tests: TestRun | None = None
+        self.held_probe: HeldProbe | None = None
 
     # --- the pipeline ----------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from agent.testing.run import (
 from agent.testing.sandbox import UNSANDBOXED_NOTE
 
 if TYPE_CHECKING:
+    from agent.build.verify.box import Box, HeldProbe
     from agent.build.verify.outcome import Verification
 
 NO_SCAN_NOTE = (
@@ -65,6 +66,7 @@ class Stages:
     worktree: Worktree | None
     worktree_dirty: bool
     held_tests: TestRun | None
+    held_probe: HeldProbe | None
 
     def _base(self, request: FeatureRequest) -> Base:
         """Where the build starts, its test interpreter and its migration's name."""
@@ -150,6 +152,7 @@ class Stages:
         """Write and wire the bundle, release the held test process, and run the suite."""
         worktree, test_run = self._prepare_round(base, stack)
         self.held_tests = None  # this round's run takes it: the next round starts its own
+        held_probe, self.held_probe = self.held_probe, None  # and the gates' probe, as well
         sandboxed = self.settings.sandbox != "off"
         if not sandboxed and UNSANDBOXED_NOTE not in self.result.notes:
             self.result.notes.append(UNSANDBOXED_NOTE)
@@ -162,9 +165,9 @@ class Stages:
             spec = {"revision": base.revision, "message": base.revision_message}
             with self._timed("test"):
                 test_run.release(spec if checks_schema else None)
-                # The gates' box work runs beside the main test run (`_verify`).
-                # Imported here, not before: the test process runs meanwhile (issue 19).
-                from agent.build.verify.box import Box
+                # The gates' box work runs beside the main test run (`_verify`), in the probe
+                # held since the round began. Imported here, not before: the test process runs
+                # meanwhile (issue 19).
                 from agent.build.verify.gates import Verifier
 
                 verifier = Verifier(
@@ -174,7 +177,8 @@ class Stages:
                     repo=self.repo,
                     base=base.start,
                     settings=self.settings,
-                    box=Box(base.test_python, self.settings.test_timeout, sandboxed),
+                    box=self._gates_box(base),
+                    held=held_probe,
                 )
                 stack.callback(verifier.close)
                 report = test_run.wait(self.should_stop)
@@ -299,7 +303,18 @@ class Stages:
                     own_config=own_config,
                 )
             stack.callback(self.held_tests.close)
+        if self.held_probe is None and self.settings.verify != "off":
+            # The gates' probe, too: its interpreter, pytest and FastAPI load meanwhile.
+            with self._timed("verify"):
+                self.held_probe = self._gates_box(base).hold_probe()
+            stack.callback(self.held_probe.close)
         return self.worktree, self.held_tests
+
+    def _gates_box(self, base: Base) -> Box:
+        """How the gates run the target's Python: as the tests do (interpreter, timeout, box)."""
+        from agent.build.verify.box import Box
+
+        return Box(base.test_python, self.settings.test_timeout, self.settings.sandbox != "off")
 
     def _note_bundle(self, bundle: FileBundle) -> None:
         self.result.summary = bundle.summary

@@ -9,10 +9,12 @@ copy without `.git`, so nothing a run does reaches the build's worktree or its r
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -24,6 +26,9 @@ from agent.testing.boxfiles import read_untrusted
 from agent.testing.run import scrubbed_environment
 
 PROBE = Path(__file__).with_name("probe.py")
+PROBE_NAME = "petsage_probe.py"
+#: The probe's first argument when it is started ahead: its arguments come on stdin.
+HELD = "--held"
 
 
 @dataclass(frozen=True)
@@ -48,86 +53,155 @@ class Box:
 
         Killed with its process group at the timeout, or as soon as `stop` is set.
         """
-        shutil.copyfile(PROBE, scratch / "petsage_probe.py")
+        return BoxProcess(self, tree, scratch, args).finish(stop)
+
+    def hold_probe(self) -> HeldProbe:
+        """The gates' probe (probe.py) started now in a scratch folder of its own, its Python,
+        pytest and FastAPI loading, held until `HeldProbe.release` gives it its arguments."""
+        scratch = tempfile.TemporaryDirectory(prefix="petsage-verify-")
+        try:
+            folder = Path(scratch.name)
+            process = BoxProcess(self, folder, folder, [str(folder / PROBE_NAME), HELD], held=True)
+        except BaseException:
+            scratch.cleanup()
+            raise
+        return HeldProbe(scratch, process)
+
+
+class BoxProcess:
+    """One process in the box; held ones wait for their arguments on stdin (`release`)."""
+
+    def __init__(
+        self, box: Box, tree: Path, scratch: Path, args: list[str], *, held: bool = False
+    ) -> None:
+        self.box, self.scratch = box, scratch
+        shutil.copyfile(PROBE, scratch / PROBE_NAME)
         home = scratch / "home"
         home.mkdir(exist_ok=True)
         env = scrubbed_environment(home)
-        env.update(TMPDIR="/tmp" if self.sandboxed else str(scratch))
-        command = [str(self.python), *args]
+        env.update(TMPDIR="/tmp" if box.sandboxed else str(scratch))
+        command = [str(box.python), *args]
         popen_env = env
-        box: sandbox.Box | None = None
-        if self.sandboxed:
-            box = self._box(command, tree, scratch, env)
-            command = box.argv
+        self._sandbox: sandbox.Box | None = None
+        self.uid = sandbox.BOX_UID if box.sandboxed and os.geteuid() == 0 else -1
+        if box.sandboxed:
+            self._sandbox = box_for(box, command, tree, scratch, env, self.uid)
+            command = self._sandbox.argv
             popen_env = {"PATH": "/usr/bin:/bin"}
         try:
-            process = subprocess.Popen(
+            self._process = subprocess.Popen(
                 command,
                 cwd=tree,
                 env=popen_env,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if held else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                pass_fds=box.pass_fds if box is not None else (),
+                pass_fds=self._sandbox.pass_fds if self._sandbox is not None else (),
             )
         except BaseException:
-            if box is not None:
-                box.cgroup.remove()
-                box.close()
+            if self._sandbox is not None:
+                self._sandbox.cgroup.remove()
+                self._sandbox.close()
             raise
+        self._ended = False
+
+    def release(self, args: list[str]) -> None:
+        """Give a held process its arguments: everything now in its scratch folder is handed to
+        the box's user first (the trees copied there meanwhile)."""
+        hand_over(self.scratch, self.uid)
+        stdin = self._process.stdin
+        assert stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # it ended already: `finish` says how
+            stdin.write(json.dumps(args).encode() + b"\n")
+        with contextlib.suppress(BrokenPipeError):
+            stdin.close()
+        self._process.stdin = None
+
+    def finish(self, stop: threading.Event | None = None) -> BoxRun:
+        """Wait for it (the timeout counts from now), then kill what is left of it."""
         try:
-            output, timed_out = self._wait(process, stop)
+            output, timed_out = _wait(self._process, self.box.timeout, stop)
         finally:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            if box is not None:
-                box.cgroup.kill_all()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
-            if process.stdout is not None:
-                process.stdout.close()
-            if box is not None:
-                box.cgroup.kill_all()
-                box.cgroup.remove()
-                box.close()
+            self.close()
         text = output.decode("utf-8", errors="replace")[-8000:]
-        return BoxRun(None if timed_out else process.returncode, text, timed_out)
+        return BoxRun(None if timed_out else self._process.returncode, text, timed_out)
 
-    def _box(
-        self, command: list[str], tree: Path, scratch: Path, env: dict[str, str]
-    ) -> sandbox.Box:
-        """The same box as the test run: its own uid owns the copies it may write, nothing else
-        of the host is writable, and its cgroup is killed and removed afterwards."""
-        uid = sandbox.BOX_UID if os.geteuid() == 0 else -1
-        writable = {str(scratch): scratch}
-        if not tree.is_relative_to(scratch):
-            writable[str(tree)] = tree
-        for folder in writable.values():
-            hand_over(folder, uid)
-        return sandbox.build_box(
-            command,
-            writable=writable,
-            readonly={},
-            chdir=str(tree),
-            python=self.python,
-            env=env,
-            limits=sandbox.Limits(cpu_seconds=int(self.timeout) + 30),
-            name=f"petsage-verify-{uuid.uuid4().hex[:12]}",
-        )
+    def close(self) -> None:
+        """Kill its process group and cgroup, and clean up the box; once."""
+        if self._ended:
+            return
+        self._ended = True
+        process, box = self._process, self._sandbox
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        if box is not None:
+            box.cgroup.kill_all()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+        if box is not None:
+            box.cgroup.kill_all()
+            box.cgroup.remove()
+            box.close()
 
-    def _wait(
-        self, process: subprocess.Popen[bytes], stop: threading.Event | None
-    ) -> tuple[bytes, bool]:
-        """The process's output, and whether it was cut off by the timeout or `stop`."""
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                output, _ = process.communicate(timeout=0.2)
-                return output, False
-            except subprocess.TimeoutExpired:
-                if time.monotonic() > deadline or (stop is not None and stop.is_set()):
-                    return b"", True
+
+@dataclass
+class HeldProbe:
+    """The gates' probe started ahead (`Box.hold_probe`), and the scratch folder it owns."""
+
+    scratch_folder: tempfile.TemporaryDirectory[str]
+    process: BoxProcess
+
+    @property
+    def scratch(self) -> Path:
+        return Path(self.scratch_folder.name)
+
+    def close(self) -> None:
+        try:
+            self.process.close()
+        finally:
+            self.scratch_folder.cleanup()
+
+
+def box_for(
+    box: Box, command: list[str], tree: Path, scratch: Path, env: dict[str, str], uid: int
+) -> sandbox.Box:
+    """The same box as the test run: its own uid owns the copies it may write, nothing else
+    of the host is writable, and its cgroup is killed and removed afterwards."""
+    writable = {str(scratch): scratch}
+    if not tree.is_relative_to(scratch):
+        writable[str(tree)] = tree
+    for folder in writable.values():
+        hand_over(folder, uid)
+    return sandbox.build_box(
+        command,
+        writable=writable,
+        readonly={},
+        chdir=str(tree),
+        python=box.python,
+        env=env,
+        limits=sandbox.Limits(cpu_seconds=int(box.timeout) + 30),
+        name=f"petsage-verify-{uuid.uuid4().hex[:12]}",
+    )
+
+
+def _wait(
+    process: subprocess.Popen[bytes], timeout: float, stop: threading.Event | None
+) -> tuple[bytes, bool]:
+    """The process's output, and whether it was cut off by the timeout or `stop`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            output, _ = process.communicate(timeout=0.2)
+            return output, False
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline or (stop is not None and stop.is_set()):
+                return b"", True
 
 
 def hand_over(folder: Path, uid: int) -> None:

@@ -8,7 +8,6 @@ in the box, on copies of the trees, at the same time.
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from agent.build.bundle import FileBundle
 from agent.build.verify import contract, fuzz, lint, mutation, requirements_map, unwired, weakening
-from agent.build.verify.box import Box, BoxRun, copy_tree, read_back
+from agent.build.verify.box import Box, BoxRun, HeldProbe, copy_tree, read_back
 from agent.build.verify.outcome import GateOutcome, Verification
 from agent.build.verify.testsource import TestFunction, read_tests
 from agent.build.wiring import MAIN_PY
@@ -65,30 +64,33 @@ class Verifier:
         base: str,
         settings: Settings,
         box: Box,
+        held: HeldProbe | None = None,
     ) -> None:
+        """`held`: the probe started ahead (`Box.hold_probe`), which this verifier then owns."""
         self.worktree, self.request, self.bundle = worktree, request, bundle
         self.repo, self.base, self.settings, self.box = repo, base, settings, box
         self._stop = threading.Event()
         self._probe: _Probe | None = None
         self._error: BaseException | None = None
-        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._held: HeldProbe | None = None
         self._thread: threading.Thread | None = None
-        if settings.verify != "off":
-            self._scratch = tempfile.TemporaryDirectory(prefix="petsage-verify-")
-            self._thread = threading.Thread(target=self._run_probe, daemon=True)
-            self._thread.start()
+        if settings.verify == "off":
+            if held is not None:
+                held.close()
+            return
+        self._held = held if held is not None else box.hold_probe()
+        self._thread = threading.Thread(target=self._run_probe, daemon=True)
+        self._thread.start()
+
+    @property
+    def _scratch(self) -> Path | None:
+        return self._held.scratch if self._held is not None else None
 
     def _run_probe(self) -> None:
-        assert self._scratch is not None
+        assert self._held is not None
         try:
             self._probe = _probe(
-                self.worktree,
-                Path(self._scratch.name),
-                self.request,
-                self.repo,
-                self.base,
-                self.box,
-                self._stop,
+                self.worktree, self._held, self.request, self.repo, self.base, self._stop
             )
         except BaseException as e:  # re-raised by finish(), in the build's thread
             self._error = e
@@ -97,9 +99,9 @@ class Verifier:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        if self._scratch is not None:
-            self._scratch.cleanup()
-            self._scratch = None
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     def __enter__(self) -> Verifier:
         return self
@@ -116,7 +118,8 @@ class Verifier:
 
     def _finish(self, report: TestReport) -> Verification:
         began = time.perf_counter()
-        if self.settings.verify == "off" or self._scratch is None:
+        scratch = self._scratch
+        if self.settings.verify == "off" or scratch is None:
             return Verification(level="off")
         request, bundle, repo, base = self.request, self.bundle, self.repo, self.base
         settings, worktree, box = self.settings, self.worktree, self.box
@@ -137,7 +140,6 @@ class Verifier:
             weakening.gate(test_files, base_tests),
             lint.gate(worktree, [f.path for f in bundle.files]),
         ]
-        scratch = Path(self._scratch.name)
         thorough: list[GateOutcome] = []
         if settings.verify == "thorough":
             fields = {f.name for f in request.resource.fields} if request.resource else set()
@@ -232,14 +234,15 @@ _Probe = tuple[list[Any], str, dict[str, Any] | None, str, dict[str, Any] | None
 
 def _probe(
     worktree: Path,
-    scratch: Path,
+    held: HeldProbe,
     request: FeatureRequest,
     repo: TargetRepo,
     base: str,
-    box: Box,
     stop: threading.Event | None = None,
 ) -> _Probe:
-    """One box process: the base's and the built app's OpenAPI, then the tests unwired."""
+    """One box process, held until the trees are in its scratch folder: the base's and the
+    built app's OpenAPI, then the tests unwired."""
+    scratch = held.scratch
     built = copy_tree(worktree, scratch, "built")
     unwired_tree = copy_tree(worktree, scratch, "unwired")
     main = unwired_tree / MAIN_PY
@@ -266,8 +269,9 @@ def _probe(
     if not has_pytest_config(unwired_tree):
         (out / "pytest.ini").write_text("[pytest]\n")
         pytest_args += ["-c", str(out / "pytest.ini")]
-    args = [str(scratch / "petsage_probe.py"), str(out), str(base_tree), str(built)]
-    run = box.run(scratch, scratch, [*args, str(unwired_tree), "--", *pytest_args], stop=stop)
+    args = [str(out), str(base_tree), str(built), str(unwired_tree), "--", *pytest_args]
+    held.process.release(args)
+    run = held.process.finish(stop)
     junit_bytes = read_back(junit)
     cases = _read_junit(junit_bytes) if junit_bytes is not None else []
     base_doc, base_error = _document(out / "base.json", run)

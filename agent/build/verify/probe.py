@@ -2,11 +2,15 @@
 then the feature's tests on the unwired tree (one interpreter start, FastAPI imported once).
 
 Usage: python petsage_probe.py <out_dir> <base_tree|-> <built_tree> <unwired_tree> -- <pytest args>
+   or: python petsage_probe.py --held     (started ahead: the same arguments, as a JSON list, on
+                                           stdin once the trees are in place)
 Writes <out_dir>/base.json, <out_dir>/built.json (or <name>.error) and leaves JUnit XML where
 the pytest arguments say.
 """
 
+import contextlib
 import gc
+import importlib
 import json
 import os
 import sys
@@ -33,9 +37,23 @@ def _openapi(tree: str, out: Path) -> None:
         sys.path.remove(tree)
 
 
-def main() -> int:
-    out_dir, base, built, unwired = (Path(a) for a in sys.argv[1:5])
-    pytest_args = sys.argv[sys.argv.index("--") + 1 :]
+#: What the probe and the apps load anyway, loaded while a held probe waits for its arguments.
+PRELOADED = ("pytest", "fastapi", "fastapi.testclient", "sqlalchemy.orm")
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--held"]:
+        # Started ahead of the build's files: load what is certain to be needed, then wait for
+        # the arguments (one JSON line); none (the builder closed the pipe) ends it.
+        for name in PRELOADED:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 3
+        argv = [str(arg) for arg in json.loads(line)]
+    out_dir, base, built, unwired = (Path(a) for a in argv[0:4])
+    pytest_args = argv[argv.index("--") + 1 :]
     if str(base) != "-":
         _openapi(str(base), out_dir / "base.json")
     _openapi(str(built), out_dir / "built.json")
@@ -52,4 +70,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

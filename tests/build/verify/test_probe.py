@@ -64,3 +64,46 @@ def test_the_probe_writes_both_documents_runs_the_tests_and_ends_without_a_last_
     assert "/api/v1/new" in json.loads((out / "built.json").read_text())["paths"]
     assert 'tests="1"' in junit.read_text()
     assert "FROZEN-AT-EXIT True" in done.stdout
+
+
+def test_a_held_probe_without_its_arguments_ends_without_running_anything(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(PROBE), "--held"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_held_probe_takes_its_arguments_on_stdin(tmp_path: Path) -> None:
+    base, built = _tree(tmp_path / "base", "old"), _tree(tmp_path / "built", "new")
+    unwired = _tree(tmp_path / "unwired", "new")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [
+        str(out),
+        str(base),
+        str(built),
+        str(unwired),
+        "--",
+        "tests",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    done = subprocess.run(
+        [sys.executable, str(PROBE), "--held"],
+        input=json.dumps(args) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "/api/v1/new" in json.loads((out / "built.json").read_text())["paths"]
+    assert "1 passed" in done.stdout

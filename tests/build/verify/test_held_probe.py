@@ -1,0 +1,110 @@
+"""The gates' probe is started with the round, before the model is asked, and held until the
+files are in place; it serves the round that reaches its tests, and nothing of it outlives the
+build (real sandboxed processes, scripted model)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from agent.build.loop import Builder
+from agent.errors import ModelError
+from agent.models.base import GenerationTask
+from agent.models.scripted import ScriptedModel
+from agent.settings import Settings
+from tests.build.test_loop import seed_bundle
+from tests.conftest import SEED_TEXT
+
+
+def held_probes(expect_one: bool = True) -> list[Path]:
+    """The scratch folders of the held probes running now, by their command lines on the host.
+
+    A process between two of its start's programs (sh, prlimit, bwrap) can read as empty for a
+    moment, so one that is expected is looked for again for up to two seconds.
+    """
+    deadline = time.monotonic() + (2.0 if expect_one else 0.0)
+    while True:
+        found = set()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            except OSError:
+                continue
+            scripts = [a for a in args if a.endswith("petsage_probe.py")]
+            if scripts and "--held" in args:
+                found.add(Path(scripts[0]).parent)
+        if found or time.monotonic() > deadline:
+            return sorted(found)
+        time.sleep(0.02)
+
+
+def test_the_probe_is_held_while_the_model_answers_and_then_runs_the_gates(
+    settings: Settings,
+) -> None:
+    seen: list[list[Path]] = []
+
+    def answer(task: GenerationTask) -> object:
+        seen.append(held_probes())
+        return seed_bundle()
+
+    model = ScriptedModel([answer])
+    result = Builder(settings.model_copy(update={"verify": "standard"}), model=model).run(SEED_TEXT)
+    assert result.status == "succeeded", result.reasons
+    assert len(seen[0]) == 1, seen  # one probe, started before the model was asked
+    assert result.verification is not None and result.verification.ok
+    gates = {g.gate: g for g in result.verification.gates}
+    assert gates["unwired"].ok and gates["contract"].ok  # the probe's own work, done
+    assert (
+        held_probes(expect_one=False) == [] and not seen[0][0].exists()
+    )  # nothing of it outlives the build
+
+
+def test_a_round_that_never_tests_keeps_its_probe_for_the_next(settings: Settings) -> None:
+    seen: list[list[Path]] = []
+
+    def invalid(task: GenerationTask) -> object:
+        seen.append(held_probes())
+        return "no files here at all"
+
+    def valid(task: GenerationTask) -> object:
+        seen.append(held_probes())
+        return seed_bundle()
+
+    model = ScriptedModel([invalid, valid])
+    result = Builder(settings.model_copy(update={"verify": "standard"}), model=model).run(SEED_TEXT)
+    assert result.status == "succeeded", result.reasons
+    assert result.rounds[0].outcome != "passed"
+    assert len(seen[0]) == 1 and seen[1] == seen[0], seen  # the same held probe, reused
+    assert result.verification is not None and result.verification.ok
+    assert held_probes(expect_one=False) == [] and not seen[0][0].exists()
+
+
+def test_a_build_that_ends_before_its_tests_leaves_no_probe(settings: Settings) -> None:
+    seen: list[list[Path]] = []
+
+    def fail(task: GenerationTask) -> object:
+        seen.append(held_probes())
+        raise ModelError("the model server went away")
+
+    result = Builder(
+        settings.model_copy(update={"verify": "standard"}), model=ScriptedModel([fail])
+    ).run(SEED_TEXT)
+    assert result.status == "failed"
+    assert len(seen[0]) == 1, seen
+    assert held_probes(expect_one=False) == [] and not seen[0][0].exists()
+
+
+def test_with_the_gates_off_no_probe_is_started(settings: Settings) -> None:
+    seen: list[list[Path]] = []
+
+    def answer(task: GenerationTask) -> object:
+        seen.append(held_probes(expect_one=False))
+        return seed_bundle()
+
+    result = Builder(
+        settings.model_copy(update={"verify": "off"}), model=ScriptedModel([answer])
+    ).run(SEED_TEXT)
+    assert result.status == "succeeded", result.reasons
+    assert seen == [[]]
