@@ -1,6 +1,9 @@
 """The house rules that keep `agent/` readable: folders by purpose, no module over 400 lines."""
 
+import fnmatch
 from pathlib import Path
+
+import pytest
 
 AGENT = Path(__file__).resolve().parents[1] / "agent"
 MAX_LINES = 400
@@ -22,3 +25,18 @@ def test_the_folders_show_the_design() -> None:
     for folder in FOLDERS:
         doc = (AGENT / folder / "__init__.py").read_text(encoding="utf-8").strip()
         assert doc.startswith('"""'), f"agent/{folder}/__init__.py says what the folder is for"
+
+
+def test_every_test_folder_is_collected(pytestconfig: pytest.Config) -> None:
+    """No folder of tests/ is one pytest skips by name (its default skips any `build`)."""
+    tests = Path(__file__).resolve().parent
+    skipped = pytestconfig.getini("norecursedirs")
+    folders = [p for p in tests.rglob("*") if p.is_dir() and any(p.glob("test_*.py"))]
+    assert folders, "no test folder found"
+    hidden = [
+        str(p.relative_to(tests))
+        for p in folders
+        for part in p.relative_to(tests).parts
+        if any(fnmatch.fnmatch(part, pattern) for pattern in skipped)
+    ]
+    assert hidden == [], f"pytest would never collect these: {hidden} (norecursedirs {skipped})"
