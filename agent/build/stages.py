@@ -303,6 +303,9 @@ class Stages:
                     own_config=own_config,
                 )
             stack.callback(self.held_tests.close)
+        if self.held_probe is not None and not self.held_probe.alive:
+            self.held_probe.close()  # ended while held (killed: memory): start another
+            self.held_probe = None
         if self.held_probe is None and self.settings.verify != "off":
             # The gates' probe, too: its interpreter, pytest and FastAPI load meanwhile.
             with self._timed("verify"):

@@ -85,7 +85,11 @@ class BoxProcess:
         self._sandbox: sandbox.Box | None = None
         self.uid = sandbox.BOX_UID if box.sandboxed and os.geteuid() == 0 else -1
         if box.sandboxed:
-            self._sandbox = box_for(box, command, tree, scratch, env, self.uid)
+            # Held, it gets only its home now: the scratch folder stays the builder's (readable,
+            # not writable by the box's user) while the builder puts the trees there; `release`
+            # hands it all over once they are in place.
+            handed = [home] if held else [scratch, tree]
+            self._sandbox = box_for(box, command, tree, scratch, env, self.uid, handed)
             command = self._sandbox.argv
             popen_env = {"PATH": "/usr/bin:/bin"}
         try:
@@ -117,6 +121,11 @@ class BoxProcess:
         with contextlib.suppress(BrokenPipeError):
             stdin.close()
         self._process.stdin = None
+
+    @property
+    def alive(self) -> bool:
+        """Still running (a held one: still waiting for its arguments)."""
+        return not self._ended and self._process.poll() is None
 
     def finish(self, stop: threading.Event | None = None) -> BoxRun:
         """Wait for it (the timeout counts from now), then kill what is left of it."""
@@ -161,6 +170,11 @@ class HeldProbe:
     def scratch(self) -> Path:
         return Path(self.scratch_folder.name)
 
+    @property
+    def alive(self) -> bool:
+        """Whether it can still be released (it may have been killed while held: memory)."""
+        return self.process.alive
+
     def close(self) -> None:
         try:
             self.process.close()
@@ -169,14 +183,22 @@ class HeldProbe:
 
 
 def box_for(
-    box: Box, command: list[str], tree: Path, scratch: Path, env: dict[str, str], uid: int
+    box: Box,
+    command: list[str],
+    tree: Path,
+    scratch: Path,
+    env: dict[str, str],
+    uid: int,
+    handed: list[Path],
 ) -> sandbox.Box:
-    """The same box as the test run: its own uid owns the copies it may write, nothing else
-    of the host is writable, and its cgroup is killed and removed afterwards."""
+    """The same box as the test run: its own uid owns the copies it may write (`handed`),
+    nothing else of the host is writable, and its cgroup is killed and removed afterwards."""
     writable = {str(scratch): scratch}
     if not tree.is_relative_to(scratch):
         writable[str(tree)] = tree
     for folder in writable.values():
+        folder.chmod(0o755)  # traversable by bwrap itself, before it drops to the box's uid
+    for folder in handed:
         hand_over(folder, uid)
     return sandbox.build_box(
         command,

@@ -8,6 +8,7 @@ in the box, on copies of the trees, at the same time.
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -78,6 +79,9 @@ class Verifier:
             if held is not None:
                 held.close()
             return
+        if held is not None and not held.alive:
+            held.close()  # it ended while held (killed: memory): a fresh one, not a failed gate
+            held = None
         self._held = held if held is not None else box.hold_probe()
         self._thread = threading.Thread(target=self._run_probe, daemon=True)
         self._thread.start()
@@ -144,17 +148,21 @@ class Verifier:
         if settings.verify == "thorough":
             fields = {f.name for f in request.resource.fields} if request.resource else set()
             chosen = mutation.mutants(bundle, request.feature, fields)
-            thorough = [
-                mutation.gate(
-                    worktree,
-                    scratch / "mutants",
-                    request.feature,
-                    chosen,
-                    box,
-                    settings.min_mutation_score,
-                ),
-                fuzz.gate(worktree, scratch / "fuzz", request.feature, box),
-            ]
+            # Their own folder, never inside the probe's: the probe runs generated code in a box
+            # that may write all of its scratch folder, and the builder writes the mutants' and
+            # the fuzz run's files as itself.
+            with tempfile.TemporaryDirectory(prefix="petsage-gates-") as own:
+                thorough = [
+                    mutation.gate(
+                        worktree,
+                        Path(own) / "mutants",
+                        request.feature,
+                        chosen,
+                        box,
+                        settings.min_mutation_score,
+                    ),
+                    fuzz.gate(worktree, Path(own) / "fuzz", request.feature, box),
+                ]
         assert self._thread is not None
         self._thread.join()
         if self._error is not None:

@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
         # Started ahead of the build's files: load what is certain to be needed, then wait for
         # the arguments (one JSON line); none (the builder closed the pipe) ends it.
         for name in PRELOADED:
-            with contextlib.suppress(ImportError):
+            with contextlib.suppress(Exception):  # only a head start: the run imports anyway
                 importlib.import_module(name)
         line = sys.stdin.readline()
         if not line.strip():

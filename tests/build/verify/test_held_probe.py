@@ -4,10 +4,16 @@ build (real sandboxed processes, scripted model)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from agent.build.loop import Builder
+from agent.build.verify import fuzz, mutation
+from agent.build.verify.outcome import GateOutcome
 from agent.errors import ModelError
 from agent.models.base import GenerationTask
 from agent.models.scripted import ScriptedModel
@@ -40,13 +46,28 @@ def held_probes(expect_one: bool = True) -> list[Path]:
         time.sleep(0.02)
 
 
+def held_probe_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            except OSError:
+                continue
+            if any(a.endswith("petsage_probe.py") for a in args) and "--held" in args:
+                pids.append(int(entry.name))
+    return pids
+
+
 def test_the_probe_is_held_while_the_model_answers_and_then_runs_the_gates(
     settings: Settings,
 ) -> None:
     seen: list[list[Path]] = []
+    owners: list[int] = []
 
     def answer(task: GenerationTask) -> object:
         seen.append(held_probes())
+        owners.extend(folder.stat().st_uid for folder in seen[-1])
         return seed_bundle()
 
     model = ScriptedModel([answer])
@@ -54,6 +75,8 @@ def test_the_probe_is_held_while_the_model_answers_and_then_runs_the_gates(
     assert result.status == "succeeded", result.reasons
     assert len(seen[0]) == 1, seen  # one probe, started before the model was asked
     assert result.verification is not None and result.verification.ok
+    if os.geteuid() == 0:  # held, its scratch folder stays the builder's until the release
+        assert owners[0] == os.geteuid(), owners
     gates = {g.gate: g for g in result.verification.gates}
     assert gates["unwired"].ok and gates["contract"].ok  # the probe's own work, done
     assert (
@@ -108,3 +131,55 @@ def test_with_the_gates_off_no_probe_is_started(settings: Settings) -> None:
     ).run(SEED_TEXT)
     assert result.status == "succeeded", result.reasons
     assert seen == [[]]
+
+
+def test_a_probe_killed_while_held_is_replaced_not_blamed_on_the_tests(
+    settings: Settings,
+) -> None:
+    """Killed while the model answers (as the memory limit would): the gates run in a fresh
+    probe and pass; the round is not rejected for what the box did."""
+    killed: list[int] = []
+
+    def answer(task: GenerationTask) -> object:
+        held_probes()  # wait until it is there
+        for pid in held_probe_pids():
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        return seed_bundle()
+
+    model = ScriptedModel([answer])
+    result = Builder(settings.model_copy(update={"verify": "standard"}), model=model).run(SEED_TEXT)
+    assert killed
+    assert result.status == "succeeded", result.reasons
+    assert len(result.rounds) == 1
+    assert result.verification is not None and result.verification.ok
+    assert held_probes(expect_one=False) == []
+
+
+def test_the_thorough_gates_write_outside_the_probes_scratch_folder(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generated code runs in the probe's box, which may write all of its scratch folder: the
+    mutants and the fuzz run, written by the builder as itself, live elsewhere."""
+    probe_scratch: list[Path] = []
+    gate_folders: list[Path] = []
+
+    def answer(task: GenerationTask) -> object:
+        probe_scratch.extend(held_probes())
+        return seed_bundle()
+
+    def mutation_gate(worktree: Path, scratch: Path, *args: object) -> GateOutcome:
+        gate_folders.append(scratch)
+        return GateOutcome(gate="mutation", figures={"mutants": 0, "score": 1.0})
+
+    def fuzz_gate(worktree: Path, scratch: Path, *args: object) -> GateOutcome:
+        gate_folders.append(scratch)
+        return GateOutcome(gate="fuzz")
+
+    monkeypatch.setattr(mutation, "gate", mutation_gate)
+    monkeypatch.setattr(fuzz, "gate", fuzz_gate)
+    model = ScriptedModel([answer])
+    result = Builder(settings.model_copy(update={"verify": "thorough"}), model=model).run(SEED_TEXT)
+    assert result.status == "succeeded", result.reasons
+    assert len(probe_scratch) == 1 and len(gate_folders) == 2
+    assert all(not folder.is_relative_to(probe_scratch[0]) for folder in gate_folders)
