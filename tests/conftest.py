@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from agent.build.bundle import BundleFile, FileBundle
 from agent.settings import Settings
 from tests.scaleout import postgres_url, redis_url  # noqa: F401  (fixtures)
 
+ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 SEED_TEXT = (DATA / "seed_smoke_test.txt").read_text()
 #: The stages of a build that passes in its first round, in order.
@@ -110,3 +112,21 @@ def with_file(bundle: FileBundle, path: str, content: str | None) -> FileBundle:
     if content is not None:
         files.append(BundleFile(path=path, content=content))
     return bundle.model_copy(update={"files": files})
+
+
+def run_python(
+    code: str, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -c code args` in a new process over this checkout, as a user starts one: no
+    builder or provider variable inherited, only those in `env` added."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PETSAGE_", "OPENAI_"))}
+    environment.update(PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        timeout=300,
+        check=False,
+    )

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ONE_ROUND_STAGES, SEED_TEXT, SMOKE_REQUEST, git, refs
+from tests.conftest import ONE_ROUND_STAGES, SEED_TEXT, SMOKE_REQUEST, git, refs, run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -182,8 +182,6 @@ def test_the_command_ends_without_a_last_garbage_collection_but_a_caller_keeps_i
     (its last collection over every module's objects is skipped); called with `argv` from a
     program that goes on, it leaves the collector as it found it. (A request refused at once
     is enough to see it: the command ends the same way for every outcome.)"""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PETSAGE_", "OPENAI_"))}
-    environment["PYTHONPATH"] = str(ROOT)
     payload = tmp_path / "refused.json"
     payload.write_text('{"feature": "Not A Name", "description": "refused"}')
     probe = (
@@ -200,15 +198,7 @@ def test_the_command_ends_without_a_last_garbage_collection_but_a_caller_keeps_i
     )
     lines = {}
     for how in ("command", "caller"):
-        done = subprocess.run(
-            [sys.executable, "-c", probe, how, str(payload), str(tmp_path / how)],
-            capture_output=True,
-            text=True,
-            env=environment,
-            cwd=tmp_path,
-            timeout=300,
-            check=False,
-        )
+        done = run_python(probe, how, str(payload), str(tmp_path / how), cwd=tmp_path)
         lines[how] = done.stdout.strip().splitlines()[-2:]
     assert lines["command"] == ["exit 2", "frozen True"]
     assert lines["caller"] == ["exit 2", "frozen False"]

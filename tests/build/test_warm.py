@@ -1,11 +1,8 @@
 """A service loads the whole pipeline at start-up: its builds load nothing of it midway."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import run_python
 
 PROBE = """
 import sys
@@ -24,15 +21,5 @@ print(result.status, late, _template.cache_info().misses - compiled)
 
 
 def test_after_warm_up_a_build_imports_and_compiles_nothing(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PETSAGE_", "OPENAI_"))}
-    env.update(PYTHONPATH=str(ROOT), PETSAGE_VERIFY="standard")
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path / "ws")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
+    done = run_python(PROBE, str(tmp_path / "ws"), cwd=tmp_path, env={"PETSAGE_VERIFY": "standard"})
     assert done.stdout.strip().splitlines()[-1:] == ["succeeded [] 0"], done.stdout + done.stderr

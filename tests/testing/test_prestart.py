@@ -2,8 +2,6 @@
 when it fits what the build needs."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from agent.settings import Settings
 from agent.testing.env import ensure_test_env
 from agent.testing.prestart import prestart
 from agent.testing.run import TestRun
-from tests.conftest import SEED_TEXT, SMOKE_REQUEST, git
+from tests.conftest import SEED_TEXT, SMOKE_REQUEST, git, run_python
 from tests.models.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,8 +99,11 @@ def test_the_test_process_starts_before_the_builder_loads(
     # The environment a new workspace's build tests with exists (a head start never makes one).
     ensure_test_env(upgraded_requirements(skeleton_files()["requirements.txt"]))
     fake_openai.reply(SEED_TEXT)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PETSAGE_")}
-    env.update(PYTHONPATH=str(ROOT), PETSAGE_MODEL=model)
+    env = {
+        "PETSAGE_MODEL": model,
+        "OPENAI_BASE_URL": fake_openai.base_url,
+        "OPENAI_API_KEY": os.environ["OPENAI_API_KEY"],
+    }
     probe = (
         "import sys, agent.testing.prestart as p\n"
         "real = p.start_tests\n"
@@ -116,21 +117,8 @@ def test_the_test_process_starts_before_the_builder_loads(
         "heavy = ('openai', 'fastapi', 'uvicorn', 'libcst', 'pydantic_settings', 'httpx', 'git')\n"
         "print(code, sorted(m for m in heavy if m in sys.modules))\n"
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            probe,
-            str(ROOT / "examples" / "smoke_test.md"),
-            str(tmp_path / "ws"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-        timeout=300,
-    )
+    payload = str(ROOT / "examples" / "smoke_test.md")
+    done = run_python(probe, payload, str(tmp_path / "ws"), cwd=tmp_path, env=env)
     lines = done.stdout.strip().splitlines()
     assert lines[0] == "[]", done.stdout + done.stderr[-2000:]  # the head start, before them all
     if model == "offline":

@@ -85,11 +85,7 @@ class BoxProcess:
         self._sandbox: sandbox.Box | None = None
         self.uid = sandbox.BOX_UID if box.sandboxed and os.geteuid() == 0 else -1
         if box.sandboxed:
-            # Held, it gets only its home now: the scratch folder stays the builder's (readable,
-            # not writable by the box's user) while the builder puts the trees there; `release`
-            # hands it all over once they are in place.
-            handed = [home] if held else [scratch, tree]
-            self._sandbox = box_for(box, command, tree, scratch, env, self.uid, handed)
+            self._sandbox = box_for(box, command, tree, scratch, env, self.uid, held=held)
             command = self._sandbox.argv
             popen_env = {"PATH": "/usr/bin:/bin"}
         try:
@@ -189,16 +185,21 @@ def box_for(
     scratch: Path,
     env: dict[str, str],
     uid: int,
-    handed: list[Path],
+    *,
+    held: bool = False,
 ) -> sandbox.Box:
-    """The same box as the test run: its own uid owns the copies it may write (`handed`),
-    nothing else of the host is writable, and its cgroup is killed and removed afterwards."""
+    """The same box as the test run: its own uid owns the copies it may write, nothing else
+    of the host is writable, and its cgroup is killed and removed afterwards.
+
+    `held`: the box gets only its home now. The scratch folder stays the builder's (readable,
+    not writable by the box's user) while the builder puts the trees there; `release` hands it
+    all over once they are in place."""
     writable = {str(scratch): scratch}
     if not tree.is_relative_to(scratch):
         writable[str(tree)] = tree
     for folder in writable.values():
         folder.chmod(0o755)  # traversable by bwrap itself, before it drops to the box's uid
-    for folder in handed:
+    for folder in [scratch / "home"] if held else writable.values():
         hand_over(folder, uid)
     return sandbox.build_box(
         command,

@@ -86,10 +86,6 @@ class Verifier:
         self._thread = threading.Thread(target=self._run_probe, daemon=True)
         self._thread.start()
 
-    @property
-    def _scratch(self) -> Path | None:
-        return self._held.scratch if self._held is not None else None
-
     def _run_probe(self) -> None:
         assert self._held is not None
         try:
@@ -122,8 +118,7 @@ class Verifier:
 
     def _finish(self, report: TestReport) -> Verification:
         began = time.perf_counter()
-        scratch = self._scratch
-        if self.settings.verify == "off" or scratch is None:
+        if self.settings.verify == "off" or self._held is None:
             return Verification(level="off")
         request, bundle, repo, base = self.request, self.bundle, self.repo, self.base
         settings, worktree, box = self.settings, self.worktree, self.box
