@@ -11,7 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-from agent.build.quoting import strip_controls
 from agent.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -20,6 +19,7 @@ from agent.cli_common import (
     read_payload,
     settings_from,
 )
+from agent.pipeline.quoting import strip_controls
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """`petsage-builder build`: one build from the command line, its progress and its result.
 
-The test process starts first (agent.testing.prestart), then the model's SDK in a thread
+The test process starts first (agent.box.prestart), then the model's SDK in a thread
 (agent.models.preload), and only then the builder itself loads.
 """
 
@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.build.quoting import strip_controls
 from agent.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -23,14 +22,15 @@ from agent.cli_common import (
     read_payload,
     settings_from,
 )
+from agent.pipeline.quoting import strip_controls
 
 if TYPE_CHECKING:
-    from agent.build.loop import Builder
-    from agent.build.result import BuildResult
+    from agent.box.run import TestRun
     from agent.events import StageEvent
+    from agent.pipeline.loop import Builder
+    from agent.pipeline.result import BuildResult
     from agent.request import FeatureRequest
     from agent.settings import Settings
-    from agent.testing.run import TestRun
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -39,10 +39,10 @@ def run_build(args: argparse.Namespace) -> int:
     # The builder uses no pydantic plugin: none is looked for among the installed packages
     # (a scan of every distribution's entry points); an explicit setting is kept.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    # The test process starts first, and loads while the builder does (agent.testing.prestart):
+    # The test process starts first, and loads while the builder does (agent.box.prestart):
     # nothing heavier than the standard library is imported before it has started.
+    from agent.box.prestart import prestart
     from agent.setting_sources import configured_values
-    from agent.testing.prestart import prestart
 
     values = configured_values()  # raw, read once for both; Settings validates them later
     held = prestart(args.workspace, values)
@@ -62,8 +62,8 @@ def run_build(args: argparse.Namespace) -> int:
 def _build_held(args: argparse.Namespace, raw: bytes, held: TestRun | None) -> int:
     settings = settings_from(args)
 
-    from agent.build.loop import Builder
     from agent.errors import ConfigError, RequestError, StateLocked
+    from agent.pipeline.loop import Builder
     from agent.request import decode_request
     from agent.store import statelock
 

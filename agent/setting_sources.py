@@ -1,6 +1,6 @@
 """Where settings come from, read without pydantic: `PETSAGE_*` variables and `./.env`.
 
-`agent.settings.Settings` validates what this finds; `agent.testing.prestart` reads a few raw
+`agent.settings.Settings` validates what this finds; `agent.box.prestart` reads a few raw
 values from it before pydantic has loaded (a wrong one there only means no head start).
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 ENV_PREFIX = "PETSAGE_"
 ENV_FILE = ".env"
 
-#: Defaults that the settings object and the head start (agent.testing.prestart) share.
+#: Defaults that the settings object and the head start (agent.box.prestart) share.
 DEFAULT_WORKSPACE = Path("generated/petsage_backend")
 DEFAULT_TEST_TIMEOUT = 120.0
 

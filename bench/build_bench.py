@@ -14,7 +14,7 @@ test environment). Prints medians, per-stage medians, the overhead (build - floo
 ratio build / floor. Target (issue 19): ratio <= 1.3, overhead <= 0.25 s.
 
 The builder's own test run ends without the interpreter's last garbage collection (its gate
-plugin freezes the collector once the results are written: agent/testing/gate.py), which a bare
+plugin freezes the collector once the results are written: agent/box/gate.py), which a bare
 pytest run spends 0.1-0.3 s on. So a second floor is measured beside the first, the same bare
 run ending the same way (`frozen floor`), and the ratio to it is printed too: that one compares
 like with like, what the builder adds beside the test run itself.
@@ -51,8 +51,8 @@ STAGES = ("prepare", "generate", "validate", "write", "integrate", "test", "veri
 
 def target_python() -> Path:
     """The interpreter builds run the target's tests with (the managed environment)."""
+    from agent.box.env import ensure_test_env
     from agent.prompt_files import skeleton_files
-    from agent.testing.env import ensure_test_env
 
     return ensure_test_env(skeleton_files()["requirements.txt"]).python
 
@@ -185,7 +185,7 @@ def main() -> None:
     print("\nbuild = the whole `petsage-builder build` process in a fresh workspace;")
     print("floor = one bare `python -m pytest` of the same suite, same repo, same interpreter;")
     print("frozen floor = the same run ending without its last garbage collection, as the")
-    print("builder's test run ends (agent/testing/gate.py): like with like;")
+    print("builder's test run ends (agent/box/gate.py): like with like;")
     print("target: ratio <= 1.3 (overhead <= 0.25 s)")
 
 

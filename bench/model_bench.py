@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.build.loop import Builder  # noqa: E402
 from agent.models.offline import render_bundle  # noqa: E402
+from agent.pipeline.loop import Builder  # noqa: E402
 from agent.request import decode_request  # noqa: E402
 from agent.settings import Settings  # noqa: E402
 from tests.models.fake_openai import FakeOpenAI  # noqa: E402

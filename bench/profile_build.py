@@ -48,7 +48,7 @@ def child(workspace: Path) -> None:
                 git_runs.append(time.perf_counter() - began)
 
     subprocess.run = timed_run  # type: ignore[assignment]
-    from agent.testing import run as test_run
+    from agent.box import run as test_run
 
     start, release = test_run.TestRun.__init__, test_run.TestRun.release
 
@@ -76,8 +76,8 @@ def child(workspace: Path) -> None:
         marks["main() returned"] = time.perf_counter() - START
         captured.seek(0)
         result = json.loads(captured.read())
-    from agent.build.report import render_report
-    from agent.build.result import BuildResult
+    from agent.pipeline.report import render_report
+    from agent.pipeline.result import BuildResult
 
     built = BuildResult.model_validate(result)
     began = time.perf_counter()

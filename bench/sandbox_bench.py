@@ -23,11 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.build.loop import Builder  # noqa: E402
+from agent.box.env import ensure_test_env  # noqa: E402
+from agent.box.run import run_tests  # noqa: E402
+from agent.pipeline.loop import Builder  # noqa: E402
 from agent.prompt_files import skeleton_files  # noqa: E402
 from agent.settings import Settings  # noqa: E402
-from agent.testing.env import ensure_test_env  # noqa: E402
-from agent.testing.run import run_tests  # noqa: E402
 
 
 def main() -> None:

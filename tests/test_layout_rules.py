@@ -7,7 +7,7 @@ import pytest
 
 AGENT = Path(__file__).resolve().parents[1] / "agent"
 MAX_LINES = 400
-FOLDERS = {"build", "testing", "repo", "models", "chat", "github", "service", "store", "jobs"}
+FOLDERS = {"pipeline", "box", "repo", "models", "chat", "github", "service", "store", "jobs"}
 
 
 def test_no_module_is_over_400_lines() -> None:
@@ -40,3 +40,33 @@ def test_every_test_folder_is_collected(pytestconfig: pytest.Config) -> None:
         if any(fnmatch.fnmatch(part, pattern) for pattern in skipped)
     ]
     assert hidden == [], f"pytest would never collect these: {hidden} (norecursedirs {skipped})"
+
+
+#: Folder names ruff skips by default (its `exclude`), beside pytest's `norecursedirs`.
+RUFF_SKIPS = (
+    ".*",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
+)
+
+
+def test_no_package_has_a_name_tools_skip(pytestconfig: pytest.Config) -> None:
+    """pytest keeps its default `norecursedirs`, and no folder of agent/ or tests/ is named as
+    build output (`build`, `dist`...): tools skip those, and tests of them go uncollected."""
+    skipped = [*pytestconfig.getini("norecursedirs"), *RUFF_SKIPS]
+    assert "build" in pytestconfig.getini("norecursedirs"), "pyproject overrides pytest's default"
+    roots = [AGENT, Path(__file__).resolve().parent]
+    named = [
+        str(p.relative_to(root.parent))
+        for root in roots
+        for p in root.rglob("*")
+        if p.is_dir()
+        and p.name != "__pycache__"
+        and any(fnmatch.fnmatch(p.name, pattern) for pattern in skipped)
+    ]
+    assert named == [], f"rename these: {named}"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.build.result import BuildResult
 from agent.errors import StateLocked
 from agent.events import StageEvent
+from agent.pipeline.result import BuildResult
 from agent.redact import install_log_redaction, redact
 from agent.request import FeatureRequest
 from agent.store import statelock

@@ -13,8 +13,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any, TextIO, cast
 
-from agent.build.quoting import strip_controls
 from agent.chat.assistant import ChatState
+from agent.pipeline.quoting import strip_controls
 from agent.settings import Settings
 
 PROMPT = "you> "
@@ -82,8 +82,8 @@ class _LocalSession(_Session):
     """The assistant and the builder in this process: no service needed."""
 
     def __init__(self, settings: Settings, out: TextIO) -> None:
-        from agent.build.loop import Builder
         from agent.chat.model_assistant import assistant_for
+        from agent.pipeline.loop import Builder
 
         self.builder = Builder(settings)
         self.respond = assistant_for(self.builder.model)

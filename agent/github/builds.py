@@ -19,10 +19,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from agent.build.result import BuildResult, PullRequest
 from agent.chat.refine import apply_instruction
 from agent.errors import BuilderError, InstructionError, RequestError
 from agent.github.events import EXAMPLE_REQUEST, MARKER, IssueBuild, PullCommand, Trigger
+from agent.pipeline.result import BuildResult, PullRequest
 from agent.repo.forge import GitHub
 from agent.repo.pulls import open_pull_request
 from agent.request import FeatureRequest, decode_request

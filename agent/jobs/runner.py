@@ -11,18 +11,18 @@ from pathlib import Path
 
 import git
 
-from agent.build.loop import Builder, target_repo
-from agent.build.result import (
+from agent.errors import WorkspaceError
+from agent.events import StageEvent
+from agent.models import Model, create_model
+from agent.pipeline.loop import Builder, target_repo
+from agent.pipeline.result import (
     FINAL_STATUSES,
     BuildResult,
     ended,
     ended_for,
     recovered,
 )
-from agent.build.result import final_event as final_event
-from agent.errors import WorkspaceError
-from agent.events import StageEvent
-from agent.models import Model, create_model
+from agent.pipeline.result import final_event as final_event
 from agent.redact import redact
 from agent.repo.remote import RemoteClone
 from agent.repo.workspace import check_object_id

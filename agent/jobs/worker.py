@@ -27,11 +27,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from agent.build.result import BuildResult, conclude, ended_for, final_event, recovered, rendered
 from agent.errors import BuilderError
 from agent.events import StageEvent
 from agent.jobs.runner import ServiceRunner
 from agent.models.base import Model
+from agent.pipeline.result import BuildResult, conclude, ended_for, final_event, recovered, rendered
 from agent.repo.remote import RemoteClone
 from agent.settings import Settings
 from agent.store.builds import BuildRecord, BuildStore

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from agent.build.quoting import fence
-from agent.build.verify.requirements_map import requirements_of
 from agent.models.base import GenerationTask
+from agent.pipeline.quoting import fence
+from agent.pipeline.verify.requirements_map import requirements_of
 from agent.prompt_files import read_prompt
 
 Message = dict[str, str]
@@ -127,7 +127,7 @@ def _example_reply(form: OutputForm) -> str:
     text = _read("example_reply.md")
     if form == "markdown":
         return text
-    from agent.build.bundle import parse_reply
+    from agent.pipeline.bundle import parse_reply
 
     bundle = parse_reply(text, "smoke_test")
     bundle.summary = "A health-check endpoint: GET /api/v1/smoke-test answers status and message."

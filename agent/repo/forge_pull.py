@@ -7,11 +7,11 @@ from typing import Any
 import git
 import httpx
 
-from agent.build.result import BuildResult, PullRequest
 from agent.errors import (
     ForgeError,
     PullRequestError,
 )
+from agent.pipeline.result import BuildResult, PullRequest
 from agent.repo.forge import error_message, forge_client, send
 from agent.repo.workspace import TargetRepo, check_object_id
 from agent.settings import Settings

@@ -18,11 +18,6 @@ from typing import Any
 import git
 
 from agent import BLUEPRINT_VERSION
-from agent.build import persistence
-from agent.build.quoting import code_span, quoted
-from agent.build.report import facts, request_lines
-from agent.build.result import BuildResult, PullRequest
-from agent.build.verify.render import verification_section
 from agent.errors import (
     BuilderError,
     MergeRefused,
@@ -30,6 +25,11 @@ from agent.errors import (
     PullRequestError,
     PullRequestNotFound,
 )
+from agent.pipeline import persistence
+from agent.pipeline.quoting import code_span, quoted
+from agent.pipeline.report import facts, request_lines
+from agent.pipeline.result import BuildResult, PullRequest
+from agent.pipeline.verify.render import verification_section
 from agent.repo.forge_pull import forge_pull, scrubbed
 from agent.repo.workspace import TargetRepo, check_object_id, file_lock, git_as
 from agent.settings import Settings
@@ -158,7 +158,7 @@ class LocalPulls:
         `publish(commit, base)` runs before the base moves here: with distributed workers it
         pushes the merge to the shared remote, and a refusal leaves everything as it was.
         """
-        from agent.testing.run import run_suite_on
+        from agent.box.run import run_suite_on
 
         pull = self.get(pull_id)
         if pull.state != "open":

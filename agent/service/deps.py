@@ -12,11 +12,11 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agent.build.warm import warm_up
 from agent.errors import BuilderError, ConfigError
 from agent.jobs.runner import ServiceRunner
 from agent.jobs.threads import JobBackend, ThreadJobs
 from agent.models.base import Model
+from agent.pipeline.warm import warm_up
 from agent.redact import redact
 from agent.service.guard import StreamSlots
 from agent.service.schemas import errors

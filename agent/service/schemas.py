@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from agent.build.result import BuildStatus
+from agent.pipeline.result import BuildStatus
 from agent.request import FeatureRequest
 
 RESOURCE_EXAMPLE = {

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.build.result import FINAL_STATUSES, BuildResult, BuildStatus
 from agent.errors import IdempotencyConflict
 from agent.events import StageEvent
+from agent.pipeline.result import FINAL_STATUSES, BuildResult, BuildStatus
 from agent.redact import redact
 from agent.repo.workspace import check_object_id
 from agent.request import FeatureRequest

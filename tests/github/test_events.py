@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from agent.build.result import BuildResult
 from agent.errors import RequestError
 from agent.github.builds import check_summary, refine, request_from_issue, unreadable
 from agent.github.events import MARKER, IssueBuild, PullCommand, classify, signature, verify
+from agent.pipeline.result import BuildResult
 from agent.request import FeatureRequest
 from tests.conftest import SEED_TEXT
 

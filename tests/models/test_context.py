@@ -1,5 +1,5 @@
-from agent.build.loop import Builder
 from agent.models.context import load_context, style_example
+from agent.pipeline.loop import Builder
 from agent.settings import Settings
 from tests.conftest import SEED_TEXT
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.build.loop import Builder
 from agent.errors import ConfigError
 from agent.models import create_model
+from agent.pipeline.loop import Builder
 from agent.settings import Settings
 from tests.conftest import SMOKE_REQUEST, refs
 

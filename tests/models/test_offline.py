@@ -2,11 +2,11 @@ import ast
 
 import pytest
 
-from agent.build.bundle import parse_reply
-from agent.build.checks import check_bundle
 from agent.errors import ModelError, ModelRefused
 from agent.models import Feedback, GenerationTask, create_model
 from agent.models.offline import OfflineModel, render_bundle
+from agent.pipeline.bundle import parse_reply
+from agent.pipeline.checks import check_bundle
 from agent.request import decode_request
 from tests.conftest import SEED_TEXT
 

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.build.bundle import parse_reply
-from agent.build.loop import Builder
 from agent.errors import ModelError
 from agent.models import create_model
 from agent.models.base import GenerationTask
 from agent.models.openai_chat import OpenAIChatModel
+from agent.pipeline.bundle import parse_reply
+from agent.pipeline.loop import Builder
 from agent.request import decode_request
 from agent.settings import Settings
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST, git

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from agent.build.loop import Builder
 from agent.errors import PullRequestError
 from agent.events import StageEvent
+from agent.pipeline.loop import Builder
 from agent.repo.pulls import LocalPulls
 from agent.settings import Settings
 from tests.conftest import SMOKE_REQUEST, branch_files, git, refs

@@ -102,7 +102,7 @@ def test_a_clone_needs_a_remote_and_an_empty_or_cloned_folder(tmp_path: Path, re
 def test_a_tag_named_like_a_branch_and_a_forged_build_line_are_not_trusted(
     tmp_path: Path, remote: Path
 ) -> None:
-    from agent.build.loop import Builder
+    from agent.pipeline.loop import Builder
     from agent.settings import Settings
 
     first, second = clone_of(tmp_path, remote, "a"), clone_of(tmp_path, remote, "b")

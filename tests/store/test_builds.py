@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.build.result import BuildResult
 from agent.errors import ConfigError, IdempotencyConflict
 from agent.events import StageEvent
+from agent.pipeline.result import BuildResult
 from agent.request import FeatureRequest
 from agent.store.builds import BuildStore
 from agent.store.migrations import MIGRATIONS

@@ -13,8 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from agent.build.result import FINAL_STATUSES, BuildResult, BuildStatus, final_event
 from agent.errors import Problem, RequestError
+from agent.pipeline.result import FINAL_STATUSES, BuildResult, BuildStatus, final_event
 from agent.request import decode_request
 from agent.service.deps import BuildDep, Service, ServiceDep, record_of
 from agent.service.guard import client_key

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from agent.build.result import PullRequest
+from agent.pipeline.result import PullRequest
 from agent.repo.pulls import LocalPulls, open_pull_request
 from agent.service.deps import BuildDep, ServiceDep, bad_gateway
 from agent.service.schemas import ErrorBody, errors

@@ -1,0 +1,151 @@
+"""What one run of the target's suite found: per-test outcomes read from JUnit XML, and the
+check that a run collected every test its checkout defines.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One test's outcome: passed, failed, error or skipped."""
+
+    __test__ = False
+
+    nodeid: str
+    outcome: str
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class TestReport:
+    """What one run of the suite found."""
+
+    __test__ = False
+
+    cases: list[TestCase] = field(default_factory=list)
+    returncode: int | None = None
+    output: str = ""
+    seconds: float = 0.0
+    timed_out: bool = False
+    missing_limits: list[str] = field(default_factory=list)
+    breaches: list[str] = field(default_factory=list)
+    peak_memory: int | None = None
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for case in self.cases if case.outcome == outcome)
+
+    @property
+    def passed(self) -> int:
+        return self.count("passed")
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed") + self.count("error")
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.timed_out
+            and not self.breaches
+            and self.returncode == 0
+            and self.passed > 0
+            and self.failed == 0
+        )
+
+    def ran_under(self, prefix: str) -> int:
+        """How many tests of a module prefix (e.g. `tests.features.pets.`) ran."""
+        return sum(1 for case in self.cases if case.nodeid.startswith(prefix))
+
+    def reasons(self, own: int, tests_dir: str) -> list[str]:
+        """Why this run does not count as a pass, one line a cause, for the model and the user."""
+        if self.timed_out:
+            return [f"the test run passed its timeout of {self.seconds:.0f} s and was killed"]
+        failing = [
+            f"{case.nodeid}: {case.message or case.outcome}"
+            for case in self.cases
+            if case.outcome in ("failed", "error")
+        ]
+        if failing or self.breaches:
+            return failing[:20] + self.breaches
+        if own == 0:
+            return [f"no test under {tests_dir}/ ran: the feature's tests were not collected"]
+        tail = self.output.strip().splitlines()[-3:]
+        return [f"pytest exited with code {self.returncode}: {' / '.join(tail)}"]
+
+    def failure_summary(self, limit: int = 6000) -> str:
+        """The failing tests and the part of pytest's output that explains them."""
+        lines = [
+            f"{case.nodeid}: {case.outcome}: {case.message}"
+            for case in self.cases
+            if case.outcome in ("failed", "error")
+        ]
+        if self.timed_out:
+            lines.append(f"the test run was killed after its timeout of {self.seconds:.0f} s")
+        lines += self.breaches
+        output = self.output
+        for marker in ("= FAILURES =", "= ERRORS ="):
+            at = output.find(marker)
+            if at != -1:
+                output = output[output.rfind("\n", 0, at) + 1 :]
+                break
+        text = "\n".join(lines) + "\n\n" + output
+        return (
+            text if len(text) <= limit else text[: limit // 2] + "\n[...]\n" + text[-limit // 2 :]
+        )
+
+
+def read_junit(data: bytes) -> list[TestCase]:
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError:
+        return []
+    cases = []
+    for case in root.iter("testcase"):
+        classname = case.get("classname", "")
+        name = case.get("name", "")
+        nodeid = f"{classname}.{name}" if classname else name
+        outcome, message = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
+                message = (child.get("message") or child.text or "").strip()[:500]
+                break
+        cases.append(TestCase(nodeid, outcome, message, float(case.get("time", 0) or 0)))
+    return cases
+
+
+def expected_tests(root: Path) -> int:
+    """How many tests pytest must collect at least under `root/tests`, counted from the AST.
+
+    Read from the builder's checkout before the run (the box only ever sees a copy), so a run
+    that collected fewer was steered: deselected, skipped away or cut short.
+    """
+    from agent.pipeline.code_scan import count_tests
+
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root / "tests"):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__"]
+        for name in filenames:
+            if name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")):
+                try:
+                    tree = ast.parse((Path(dirpath) / name).read_text(encoding="utf-8"))
+                except (SyntaxError, UnicodeDecodeError, OSError):
+                    continue
+                total += count_tests(tree)
+    return total
+
+
+def check_collected(report: TestReport, expected: int) -> None:
+    """Fail a run with no failure that collected fewer tests than the checkout defines."""
+    if len(report.cases) < expected and report.failed == 0 and not report.timed_out:
+        report.breaches.append(
+            f"only {len(report.cases)} tests were collected, the checkout defines at "
+            f"least {expected}: tests were deselected, skipped away or cut short"
+        )

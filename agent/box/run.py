@@ -1,0 +1,366 @@
+"""Run the target's whole test suite once, in a separate process, and read per-test results.
+
+One `python -m pytest` in the build's worktree, with a timeout that kills the whole process
+group, a scrubbed environment (no API keys, no builder settings) and JUnit XML for the results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.box import boxfiles, sandbox
+from agent.box.results import TestCase as TestCase
+from agent.box.results import TestReport as TestReport
+from agent.box.results import read_junit as _read_junit
+from agent.box.runspec import default_limits as default_limits
+from agent.box.runspec import has_pytest_config as has_pytest_config
+from agent.box.runspec import pytest_command
+from agent.box.runspec import run_signature as run_signature
+from agent.box.runspec import scrubbed_environment as scrubbed_environment
+from agent.errors import SandboxUnavailable, TestRunError
+
+if TYPE_CHECKING:
+    from agent.repo.workspace import TargetRepo
+    from agent.settings import Settings
+
+OUTPUT_TAIL = 12_000
+JUNIT_CAP = 8 * 1024**2
+
+
+def run_tests(
+    worktree: Path,
+    *,
+    python: Path,
+    timeout: float,
+    sandboxed: bool = True,
+    limits: sandbox.Limits | None = None,
+) -> TestReport:
+    """Run `python -m pytest tests` in `worktree` once and return what each test did."""
+    with start_tests(
+        worktree, python=python, timeout=timeout, sandboxed=sandboxed, limits=limits
+    ) as run:
+        run.release()
+        return run.wait()
+
+
+def run_suite_on(path: Path, settings: Settings, repo: TargetRepo, start: str) -> TestReport:
+    """The target's whole suite on a checkout, in the sandbox (used to vet a merge).
+
+    `start` is the base branch's tip: the test environment is built from its requirements.
+    A run that collected fewer tests than the checkout defines fails (`check_collected`).
+    """
+    from agent.box.env import test_python_for
+    from agent.box.results import check_collected, expected_tests
+
+    python, _ = test_python_for(settings, repo, start)
+    expected = expected_tests(path)
+    report = run_tests(
+        path, python=python, timeout=settings.test_timeout, sandboxed=settings.sandbox != "off"
+    )
+    check_collected(report, expected)
+    return report
+
+
+class TestRun:
+    """One pytest process, started early and held at a gate until the files are ready.
+
+    The box never sees the checkout: `release()` copies its files (never `.git`) into a folder
+    of the box's own and lets the run collect and execute; `wait()` returns the report, read
+    back only from the run's stdout (a descriptor the builder holds) and from a folder the box
+    cannot swap, with every read and wait bounded. Leaving the `with` block without a release
+    abandons the run and kills everything it started.
+
+    A run can start before its checkout exists (`worktree=None`, `own_config` then says whether
+    the checkout will hold a pytest configuration): `adopt()` names the checkout later, and the
+    migration check's spec goes through the gate with the release. `signature` says what the
+    run was started for, so that a build takes a run started ahead only if it fits.
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        worktree: Path | None,
+        *,
+        python: Path,
+        timeout: float,
+        sandboxed: bool = True,
+        migration: dict[str, str] | None = None,
+        limits: sandbox.Limits | None = None,
+        migration_check: bool | None = None,
+        own_config: bool | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self._closed = False
+        self._stopped = False
+        self.source = worktree
+        self.sandboxed = sandboxed
+        self.limits = limits or default_limits(timeout)
+        own_config = _own_config(worktree, own_config)
+        self._migration_spec = migration
+        self._migration = migration is not None if migration_check is None else migration_check
+        self.signature = run_signature(
+            python, timeout, sandboxed, self.limits, own_config, self._migration
+        )
+        self._box: sandbox.Box | None = None
+        self._gate = -1
+        self._scratch = Path(tempfile.mkdtemp(prefix="petsage-test-"))
+        private = self._scratch / "private"
+        outside = self._scratch / "box"
+        private.mkdir(mode=0o700)
+        outside.mkdir(mode=0o700)
+        self._log_path = private / "pytest.log"
+        self._folders = {name: outside / name for name in ("work", "home", "out", "plugins")}
+        for folder in self._folders.values():
+            folder.mkdir(mode=0o755)
+        self._uid = sandbox.BOX_UID if sandboxed and os.geteuid() == 0 else -1
+        for name in ("work", "home", "out"):
+            boxfiles.give(self._folders[name], self._uid)
+        inside = (
+            {name: f"{sandbox.BOX_ROOT}/{name}" for name in self._folders}
+            if sandboxed
+            else {name: str(folder) for name, folder in self._folders.items()}
+        )
+        self._work_inside = inside["work"]
+        plugins = self._folders["plugins"]
+        shutil.copyfile(Path(__file__).with_name("gate.py"), plugins / "petsage_gate.py")
+        gate_read, self._gate = os.pipe()
+        env = scrubbed_environment(Path(inside["home"]))
+        env.update(
+            PYTHONPATH=inside["plugins"],
+            PETSAGE_TEST_GATE_FD=str(gate_read),
+            TMPDIR="/tmp" if sandboxed else inside["home"],
+        )
+        self._migration_out = f"{inside['out']}/migration.json"
+        if self._migration:
+            # The feature's Alembic revision, made and checked in the same box beside the tests;
+            # what to make comes with the release.
+            plugin = Path(__file__).with_name("migrations_plugin.py")
+            shutil.copyfile(plugin, plugins / "petsage_migrations.py")
+        if not own_config:
+            (plugins / "pytest.ini").write_text("[pytest]\n")
+        command = pytest_command(
+            python, inside, migration_check=self._migration, own_config=own_config
+        )
+        popen_env = env
+        pass_fds: tuple[int, ...] = (gate_read,)
+        self._log = open(self._log_path, "wb")  # noqa: SIM115 - closed by wait() or cleanup
+        try:
+            if sandboxed:
+                self._box = sandbox.build_box(
+                    command,
+                    writable={inside[n]: self._folders[n] for n in ("work", "home", "out")},
+                    readonly={inside["plugins"]: plugins},
+                    chdir=inside["work"],
+                    python=python,
+                    env=env,
+                    limits=self.limits,
+                    name=self._scratch.name,
+                )
+                command = self._box.argv
+                popen_env = {"PATH": "/usr/bin:/bin"}
+                pass_fds += self._box.pass_fds
+            self._process = subprocess.Popen(
+                command,
+                cwd=self._folders["work"],
+                env=popen_env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=pass_fds,
+            )
+        except (OSError, SandboxUnavailable) as e:
+            os.close(gate_read)
+            self._cleanup()
+            if isinstance(e, SandboxUnavailable):
+                raise
+            raise TestRunError(f"cannot start {python}: {e}") from e
+        os.close(gate_read)
+        if self._box is not None:
+            self._box.close()
+        self._started = 0.0
+
+    @property
+    def missing_limits(self) -> list[str]:
+        """The limits this machine could not set on the box (empty when all bind)."""
+        return list(self._box.missing) if self._box is not None else []
+
+    def adopt(self, worktree: Path) -> None:
+        """The checkout whose files `release()` copies into the box."""
+        self.source = worktree
+
+    def release(self, migration: dict[str, str] | None = None) -> None:
+        """The files are in place: copy them into the box and let the run collect and execute.
+
+        `migration` ({"revision", "message"}): the revision the migration check makes, when the
+        run was not given it when it started.
+        """
+        if self.source is None:
+            raise TestRunError("a test run was released before it was given its checkout")
+        boxfiles.copy_checkout(self.source, self._folders["work"], self._uid)
+        spec = migration or self._migration_spec
+        self._migration_spec = spec
+        message = b"go"
+        if self._migration and spec is not None:
+            message += json.dumps({**spec, "out": self._migration_out}).encode()
+        self._started = time.perf_counter()
+        with contextlib.suppress(BrokenPipeError):
+            os.write(self._gate, message)
+        os.close(self._gate)
+        self._gate = -1
+
+    def wait(self, should_stop: Callable[[], bool] | None = None) -> TestReport:
+        """The run's report once it ends, passes its timeout, or `should_stop` says so."""
+        timed_out = False
+        returncode: int | None = None
+        deadline = time.monotonic() + self.timeout
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                returncode = wait_for_exit(self._process, min(remaining, 0.5))
+                if returncode is not None or (should_stop is not None and should_stop()):
+                    break
+        finally:
+            self._stop()
+        self._log.close()
+        report = TestReport(
+            returncode=returncode,
+            output=_tail(self._log_path),
+            seconds=time.perf_counter() - self._started,
+            timed_out=timed_out,
+            missing_limits=self.missing_limits,
+        )
+        junit = boxfiles.read_untrusted(self._folders["out"], "junit.xml", JUNIT_CAP)
+        if isinstance(junit, bytes):
+            report.cases = _read_junit(junit)
+        elif junit is not None:
+            report.breaches.append(junit)
+        if self.sandboxed:
+            report.breaches += boxfiles.written_too_much(
+                [self._folders[n] for n in ("work", "home", "out")], self.limits
+            )
+        if self._box is not None:
+            peak = self._box.cgroup.peak_memory()
+            if peak is not None:
+                report.peak_memory = peak
+        return report
+
+    def migration_result(self) -> dict[str, Any] | None:
+        """What the migration plugin found (read before leaving the `with` block), if it ran.
+
+        The box wrote it: it is read like the JUnit file, through a handle the box cannot swap.
+        """
+        if not self._migration or self._migration_spec is None:
+            return None
+        found = boxfiles.read_untrusted(self._folders["out"], "migration.json", JUNIT_CAP)
+        if not isinstance(found, bytes):
+            return None
+        try:
+            data = json.loads(found.decode("utf-8"))
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _stop(self) -> None:
+        """Kill the run and everything it started; every wait here is bounded. Once only: the
+        process is reaped after it, and its number may belong to another group later."""
+        if self._stopped:
+            return
+        self._stopped = True
+        _kill_group(self._process.pid)
+        if self._box is not None:
+            self._box.cgroup.kill_all()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=10)
+        if self._box is not None:
+            self._box.cgroup.kill_all()
+            self._box.cgroup.remove()
+
+    def __enter__(self) -> TestRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Kill the run if it still runs and remove its files; a second call does nothing."""
+        if not self._closed:
+            self._closed = True
+            self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._gate >= 0:
+            os.close(self._gate)
+            self._gate = -1
+        if hasattr(self, "_process"):
+            self._stop()
+        if self._box is not None:
+            self._box.close()
+            self._box.cgroup.remove()
+        if hasattr(self, "_log"):
+            self._log.close()
+        boxfiles.remove_tree(self._scratch)
+
+
+#: Start the target's suite in a checkout (in the sandbox), held until `release()`: with a
+#: migration spec ({"revision", "message"}) at start or at release, the same run makes and
+#: checks the feature's Alembic revision (`agent.box.migrations_plugin`). See `TestRun`.
+start_tests = TestRun
+
+
+def wait_for_exit(process: subprocess.Popen[bytes], timeout: float) -> int | None:
+    """The process's exit status as soon as it ends, or None after `timeout` seconds.
+
+    Woken by the kernel through a pidfd where Linux has one (`Popen.wait` with a timeout
+    polls, up to 50 ms late); polling otherwise.
+    """
+    if process.returncode is not None:
+        return process.returncode
+    try:
+        descriptor = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+    try:
+        poller = select.poll()  # not select(): any descriptor number, however many are open
+        poller.register(descriptor, select.POLLIN)
+        ready = poller.poll(max(0, int(timeout * 1000)))
+    finally:
+        os.close(descriptor)
+    return process.wait() if ready else None
+
+
+def _own_config(worktree: Path | None, given: bool | None) -> bool:
+    if given is not None:
+        return given
+    if worktree is None:
+        raise TestRunError("a test run started without its checkout needs own_config")
+    return has_pytest_config(worktree)
+
+
+def _kill_group(pid: int) -> None:
+    """Kill whatever the run left behind in its process group."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _tail(path: Path) -> str:
+    data = boxfiles.read_untrusted(path.parent, path.name, OUTPUT_TAIL, tail=True)
+    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else ""

@@ -1,0 +1,286 @@
+"""The build pipeline: decode → generate → validate → write → integrate → test → commit.
+
+Failures of validation or of the tests go back to the model as a repair round, at most
+`max_rounds` rounds in all. A branch only ever moves to a commit whose tests passed; a failed
+build leaves every branch as it was and keeps its attempt in the result.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Generator
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.box.run import TestRun
+from agent.errors import (
+    BuildCancelled,
+    BuilderError,
+    ModelRefused,
+    Problem,
+    RequestError,
+)
+from agent.events import StageEvent
+from agent.layout import FeatureLayout
+from agent.models import Feedback, Model, ModelReply, create_model
+from agent.pipeline.result import (
+    BuildResult,
+    BuildStatus,
+    RoundRecord,
+    conclude,
+    live_final_event,
+    rendered,
+)
+from agent.pipeline.stages import NO_SCAN_NOTE as NO_SCAN_NOTE
+from agent.pipeline.stages import REJECTED, Base, Rejection, Stages
+from agent.pipeline.verify.render import verification_summary
+from agent.repo.workspace import TargetRepo, Worktree
+from agent.request import FeatureRequest, decode_request
+from agent.settings import Settings
+
+if TYPE_CHECKING:
+    from agent.pipeline.verify.box import HeldProbe
+
+BuildStream = Generator[StageEvent, None, BuildResult]
+
+
+def target_repo(settings: Settings, workspace: Path | None = None) -> TargetRepo:
+    """The target repository a builder with `settings` works on (`workspace` overrides)."""
+    path = workspace if workspace is not None else settings.workspace
+    return TargetRepo(
+        path,
+        settings.resolved_state_dir(path),
+        author=(settings.author_name, settings.author_email),
+    )
+
+
+class Builder:
+    """Runs builds against one target repository with one model."""
+
+    def __init__(
+        self, settings: Settings, *, model: Model | None = None, workspace: Path | None = None
+    ) -> None:
+        self.settings = settings
+        self.model = model if model is not None else create_model(settings.model, settings)
+        self.repo = target_repo(settings, workspace)
+
+    def stream(
+        self,
+        request: FeatureRequest | bytes | str | dict[str, Any],
+        *,
+        build_id: str | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        held_tests: TestRun | None = None,
+    ) -> BuildStream:
+        """The build's events as they happen; the generator returns the `BuildResult`.
+
+        `held_tests`: a test process started ahead (agent.box.prestart), taken if it fits.
+        """
+        run = _BuildRun(self, build_id or uuid.uuid4().hex[:12], should_stop)
+        run.held_tests = held_tests
+        return run.execute(request)
+
+    def run(
+        self,
+        request: FeatureRequest | bytes | str | dict[str, Any],
+        *,
+        build_id: str | None = None,
+        on_event: Callable[[StageEvent], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        held_tests: TestRun | None = None,
+    ) -> BuildResult:
+        """Run one build to its end, passing each event to `on_event`."""
+        stream = self.stream(
+            request, build_id=build_id, should_stop=should_stop, held_tests=held_tests
+        )
+        while True:
+            try:
+                event = next(stream)
+            except StopIteration as done:
+                result: BuildResult = done.value
+                return result
+            if on_event is not None:
+                on_event(event)
+
+
+class _BuildRun(Stages):
+    """The state of one build while it runs."""
+
+    def __init__(
+        self, builder: Builder, build_id: str, should_stop: Callable[[], bool] | None
+    ) -> None:
+        self.builder = builder
+        self.settings = builder.settings
+        self.model = builder.model
+        self.repo = builder.repo
+        self.should_stop = should_stop or (lambda: False)
+        self.started = time.perf_counter()
+        self.result = BuildResult(
+            id=build_id, status="running", model=self.model.name, started_at=datetime.now(UTC)
+        )
+        self.wiring = ""
+        self.test_env_note: str | None = None
+        self.worktree: Worktree | None = None
+        self.worktree_dirty = False
+        self.held_tests: TestRun | None = None
+        self.held_probe: HeldProbe | None = None
+
+    # --- the pipeline ----------------------------------------------------------------------------
+
+    def execute(self, raw: FeatureRequest | bytes | str | dict[str, Any]) -> BuildStream:
+        yield self._event("received", "request received")
+        try:
+            with self._timed("decode"):
+                request = (
+                    raw
+                    if isinstance(raw, FeatureRequest)
+                    else decode_request(raw, max_bytes=self.settings.max_request_bytes)
+                )
+        except RequestError as e:
+            return (yield from self._finish("rejected", [str(p) for p in e.problems]))
+        self.result.request = request
+        self.result.feature = request.feature
+        self.result.base_branch = request.base_branch
+        self.result.branch = request.branch
+        yield self._event("decoded", f"{request.feature}: {request.title}")
+        try:
+            self.model.check(request)
+        except ModelRefused as e:
+            return (yield from self._finish("rejected", [str(e)]))
+        try:
+            with self._timed("prepare"):
+                self._prepare(request)
+            with self.repo.feature_lock(request.feature), ExitStack() as stack:
+                status, reasons = yield from self._rounds(request, stack)
+        except RequestError as e:
+            return (yield from self._finish("rejected", [str(p) for p in e.problems]))
+        except BuildCancelled:
+            return (yield from self._finish("cancelled", ["cancelled before it finished"]))
+        except BuilderError as e:
+            return (yield from self._finish("failed", [str(e)]))
+        return (yield from self._finish(status, reasons))
+
+    def _prepare(self, request: FeatureRequest) -> None:
+        if self.repo.needs_skeleton() and request.base_branch != "main":
+            raise RequestError(
+                [
+                    Problem(
+                        "base_branch", f"{request.base_branch!r} does not exist in a new workspace"
+                    )
+                ]
+            )
+        self.repo.ensure()
+
+    def _rounds(
+        self, request: FeatureRequest, stack: ExitStack
+    ) -> Generator[StageEvent, None, tuple[BuildStatus, list[str]]]:
+        """Round after round: generate, validate, write and wire, test, verify, commit."""
+        base = self._base(request)
+        feedback: Feedback | None = None
+        previous_reply: str | None = None
+        reasons: list[str] = []
+        for number in range(1, self.settings.max_rounds + 1):
+            self._check_stop()
+            yield self._event(
+                "generating", f"asking {self.model.name} (round {number})", round=number
+            )
+            record = RoundRecord(round=number, outcome="accepted")
+            self.result.rounds.append(record)
+            self._prepare_round(base, stack)
+            reply = self._generate(request, base, record, feedback, previous_reply)
+            previous_reply = reply.text
+            rejection = yield from self._attempt(request, base, reply, number, stack)
+            if rejection is None:
+                return "succeeded", []
+            reasons = rejection.reasons
+            feedback = yield from self._reject(record, rejection)
+        return "failed", [f"no passing reply after {self.settings.max_rounds} round(s)", *reasons]
+
+    def _attempt(
+        self,
+        request: FeatureRequest,
+        base: Base,
+        reply: ModelReply,
+        number: int,
+        stack: ExitStack,
+    ) -> Generator[StageEvent, None, Rejection | None]:
+        """One reply through the stages: None once it is committed, else why it was not."""
+        if reply.finish_reason == "length":
+            reasons = ["the reply was cut off at the token limit before it ended"]
+            return Rejection("length", reasons, reasons[0])
+        bundle = self._validate(reply, request.feature)
+        if isinstance(bundle, Rejection):
+            return bundle
+        self._note_bundle(bundle)
+        yield self._event(
+            "validated", f"{len(bundle.files)} files pass the blueprint's checks", round=number
+        )
+        self._check_stop()
+        tested = yield from self._test(request, base, bundle, number, stack)
+        report = tested.report
+        if not tested.passed:
+            tested.verifier.close()
+            return tested.rejection(FeatureLayout(request.feature).tests_dir)
+        yield self._event("tested", f"{report.passed} passed", round=number)
+        self._check_stop()
+        verification = self._verify(tested)
+        if not verification.ok:
+            reasons = verification.reasons
+            return Rejection("verification", reasons, f"{len(reasons)} gate failure(s)")
+        yield self._event("verified", verification_summary(verification), round=number)
+        yield from self._commit(request, base, tested)
+        return None
+
+    def _reject(
+        self, record: RoundRecord, rejection: Rejection
+    ) -> Generator[StageEvent, None, Feedback]:
+        """Record why a round's reply was not taken, say so, and return the model's feedback."""
+        outcome, stage = REJECTED[rejection.kind]
+        record.outcome, record.reasons = outcome, rejection.reasons
+        if rejection.kind in ("tests", "verification") and self.worktree is not None:
+            self._attempt_now.diff = self.worktree.diff()
+        yield self._event(
+            stage, rejection.message, ok=False, round=record.round, reasons=rejection.reasons
+        )
+        return Feedback(rejection.kind, tuple(rejection.reasons), rejection.details)
+
+    # --- bookkeeping -----------------------------------------------------------------------------
+
+    def _finish(self, status: BuildStatus, reasons: list[str]) -> BuildStream:
+        conclude(self.result, status, reasons)
+        self.result.finished_at = datetime.now(UTC)
+        self.result.seconds = round(time.perf_counter() - self.started, 4)
+        self.result.cost_usd = self.settings.cost_usd(
+            self.model.name, self.result.prompt_tokens, self.result.completion_tokens
+        )
+        self.result.timings = {
+            stage: round(seconds, 4) for stage, seconds in self.result.timings.items()
+        }
+        request = self.result.request
+        if status == "succeeded" and request is not None and request.open_pr:
+            self._render()  # the pull request's body carries the report
+            yield from self._open_pull_request()
+        self._render()
+        yield live_final_event(self.result)
+        return self.result
+
+    def _render(self) -> None:
+        rendered(self.result, repo_name=self.repo.path.name, wiring=self.wiring)
+
+    def _open_pull_request(self) -> Generator[StageEvent, None, None]:
+        from agent.errors import PullRequestError
+        from agent.repo.pulls import open_pull_request
+
+        try:
+            pull = open_pull_request(self.result, self.settings, self.repo)
+        except PullRequestError as e:
+            self.result.pr_error = str(e)
+        else:
+            self.result.pull_request = pull
+            verb = "updated" if pull.updated else "opened"
+            yield self._event(
+                "pr_opened", f"pull request {pull.id} {verb}", url=pull.url, kind=pull.kind
+            )

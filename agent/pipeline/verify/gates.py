@@ -1,0 +1,312 @@
+"""The `verified` stage: run the gates on a built worktree and gather one `Verification`.
+
+The static gates (weakening, lint) read files; the gates that import generated code (the OpenAPI
+documents of the base and of the built app, the feature's tests with the router unmounted) run
+in the box, on copies of the trees, at the same time.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.box.results import TestReport
+from agent.box.results import read_junit as _read_junit
+from agent.box.run import has_pytest_config
+from agent.layout import FeatureLayout
+from agent.pipeline.bundle import FileBundle
+from agent.pipeline.verify import (
+    contract,
+    fuzz,
+    lint,
+    mutation,
+    requirements_map,
+    unwired,
+    weakening,
+)
+from agent.pipeline.verify.box import Box, BoxRun, HeldProbe, copy_tree, read_back
+from agent.pipeline.verify.outcome import GateOutcome, Verification
+from agent.pipeline.verify.testsource import TestFunction, read_tests
+from agent.pipeline.wiring import MAIN_PY
+from agent.repo.workspace import TargetRepo
+from agent.request import FeatureRequest
+from agent.settings import Settings
+
+
+def verify(
+    worktree: Path,
+    request: FeatureRequest,
+    bundle: FileBundle,
+    *,
+    repo: TargetRepo,
+    base: str,
+    report: TestReport,
+    settings: Settings,
+    box: Box,
+) -> Verification:
+    """Every gate of `settings.verify` on the built `worktree`; `base` is the commit built on."""
+    with Verifier(
+        worktree, request, bundle, repo=repo, base=base, settings=settings, box=box
+    ) as verifier:
+        return verifier.finish(report)
+
+
+class Verifier:
+    """The gates of one round, started as soon as the files are in place.
+
+    The box work that does not need the test report (the OpenAPI documents and the unwired
+    run) starts at once in a thread, so it runs while the main test run does; `finish(report)`
+    waits for it and runs the rest. `close()` (or leaving the `with`) stops and cleans up.
+    """
+
+    def __init__(
+        self,
+        worktree: Path,
+        request: FeatureRequest,
+        bundle: FileBundle,
+        *,
+        repo: TargetRepo,
+        base: str,
+        settings: Settings,
+        box: Box,
+        held: HeldProbe | None = None,
+    ) -> None:
+        """`held`: the probe started ahead (`Box.hold_probe`), which this verifier then owns."""
+        self.worktree, self.request, self.bundle = worktree, request, bundle
+        self.repo, self.base, self.settings, self.box = repo, base, settings, box
+        self._stop = threading.Event()
+        self._probe: _Probe | None = None
+        self._error: BaseException | None = None
+        self._held: HeldProbe | None = None
+        self._thread: threading.Thread | None = None
+        if settings.verify == "off":
+            if held is not None:
+                held.close()
+            return
+        if held is not None and not held.alive:
+            held.close()  # it ended while held (killed: memory): a fresh one, not a failed gate
+            held = None
+        self._held = held if held is not None else box.hold_probe()
+        self._thread = threading.Thread(target=self._run_probe, daemon=True)
+        self._thread.start()
+
+    def _run_probe(self) -> None:
+        assert self._held is not None
+        try:
+            self._probe = _probe(
+                self.worktree, self._held, self.request, self.repo, self.base, self._stop
+            )
+        except BaseException as e:  # re-raised by finish(), in the build's thread
+            self._error = e
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def finish(self, report: TestReport) -> Verification:
+        """Every gate's outcome, given the main run's report."""
+        try:
+            return self._finish(report)
+        finally:
+            self.close()
+
+    def _finish(self, report: TestReport) -> Verification:
+        began = time.perf_counter()
+        if self.settings.verify == "off" or self._held is None:
+            return Verification(level="off")
+        request, bundle, repo, base = self.request, self.bundle, self.repo, self.base
+        settings, worktree, box = self.settings, self.worktree, self.box
+        layout = FeatureLayout(request.feature)
+        test_files = {
+            f.path: f.content for f in bundle.files if f.path.startswith(layout.tests_dir + "/")
+        }
+        base_tests = {
+            path: text
+            for path in _base_files(repo, base, layout.tests_dir)
+            if path.endswith(".py") and (text := repo.show(base, path)) is not None
+        }
+        rebuild = bool(_base_files(repo, base, layout.src_dir))
+        tests: dict[str, TestFunction] = {}
+        for source in test_files.values():
+            tests.update(read_tests(source))
+        gates: list[GateOutcome] = [
+            weakening.gate(test_files, base_tests),
+            lint.gate(worktree, [f.path for f in bundle.files]),
+        ]
+        thorough: list[GateOutcome] = []
+        if settings.verify == "thorough":
+            fields = {f.name for f in request.resource.fields} if request.resource else set()
+            chosen = mutation.mutants(bundle, request.feature, fields)
+            # Their own folder, never inside the probe's: the probe runs generated code in a box
+            # that may write all of its scratch folder, and the builder writes the mutants' and
+            # the fuzz run's files as itself.
+            with tempfile.TemporaryDirectory(prefix="petsage-gates-") as own:
+                thorough = [
+                    mutation.gate(
+                        worktree,
+                        Path(own) / "mutants",
+                        request.feature,
+                        chosen,
+                        box,
+                        settings.min_mutation_score,
+                    ),
+                    fuzz.gate(worktree, Path(own) / "fuzz", request.feature, box),
+                ]
+        assert self._thread is not None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._probe is not None
+        return self._assemble(report, tests, gates, thorough, rebuild, began)
+
+    def _assemble(
+        self,
+        report: TestReport,
+        tests: dict[str, TestFunction],
+        gates: list[GateOutcome],
+        thorough: list[GateOutcome],
+        rebuild: bool,
+        began: float,
+    ) -> Verification:
+        request, bundle, settings = self.request, self.bundle, self.settings
+        assert self._probe is not None
+        probe = self._probe
+        unwired_cases, unwired_note, built, built_error, before, base_error = probe
+        prefix = f"tests.features.{request.feature}."
+        off = unwired.outcomes(unwired_cases, prefix)
+        for name in tests:
+            off.setdefault(name, "weak")
+        operations: list[str] = (
+            list(request.resource.operations) if request.resource else ["status"]
+        )
+        if request.resource is None and request.requirements is not None:
+            operations = []
+        unwired_gate, not_exercising = unwired.gate(tests, off, operations, run_note=unwired_note)
+        gates.insert(0, unwired_gate)
+        diff = None
+        if built is None:
+            gates.append(
+                GateOutcome(
+                    gate="contract",
+                    ok=False,
+                    reasons=[f"the built app's OpenAPI document cannot be made: {built_error}"],
+                )
+            )
+        elif before is None:
+            gates.append(
+                GateOutcome(
+                    gate="contract",
+                    figures={
+                        "note": f"the base app's OpenAPI document cannot be made: {base_error}"
+                    },
+                )
+            )
+        else:
+            diff = contract.diff(before, built)
+            gates.append(contract.gate(diff, request.feature, rebuild=rebuild))
+        results = unwired.outcomes(report.cases, prefix)
+        requirement_gate, rows = requirements_map.gate(
+            request, tests, dict(bundle.requirements), results, off
+        )
+        gates.append(requirement_gate)
+        gates += thorough
+        return Verification(
+            level=settings.verify,
+            ok=all(g.ok for g in gates),
+            gates=gates,
+            requirements=rows,
+            contract=diff,
+            not_exercising=not_exercising,
+            seconds=round(time.perf_counter() - began, 4),
+        )
+
+
+def _base_files(repo: TargetRepo, base: str, folder: str) -> list[str]:
+    names = repo.list_dir(base, folder)
+    return [name if name.startswith(folder) else f"{folder}/{name}" for name in names]
+
+
+_Probe = tuple[list[Any], str, dict[str, Any] | None, str, dict[str, Any] | None, str]
+
+
+def _probe(
+    worktree: Path,
+    held: HeldProbe,
+    request: FeatureRequest,
+    repo: TargetRepo,
+    base: str,
+    stop: threading.Event | None = None,
+) -> _Probe:
+    """One box process, held until the trees are in its scratch folder: the base's and the
+    built app's OpenAPI, then the tests unwired."""
+    scratch = held.scratch
+    built = copy_tree(worktree, scratch, "built")
+    unwired_tree = copy_tree(worktree, scratch, "unwired")
+    main = unwired_tree / MAIN_PY
+    main.write_text(unwired.unwire(main.read_text(), request.feature))
+    base_tree = scratch / "base"
+    base_tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(repo.path), "archive", base], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(base_tree)], input=archive.stdout, check=True)
+    out = scratch / "out"
+    out.mkdir()
+    junit = out / "junit.xml"
+    pytest_args = [
+        FeatureLayout(request.feature).tests_dir,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--rootdir={unwired_tree}",
+        f"--junitxml={junit}",
+        "-o",
+        "junit_family=xunit2",
+    ]
+    if not has_pytest_config(unwired_tree):
+        (out / "pytest.ini").write_text("[pytest]\n")
+        pytest_args += ["-c", str(out / "pytest.ini")]
+    args = [str(out), str(base_tree), str(built), str(unwired_tree), "--", *pytest_args]
+    held.process.release(args)
+    run = held.process.finish(stop)
+    junit_bytes = read_back(junit)
+    cases = _read_junit(junit_bytes) if junit_bytes is not None else []
+    base_doc, base_error = _document(out / "base.json", run)
+    built_doc, built_error = _document(out / "built.json", run)
+    return cases, "" if cases else _note(run), built_doc, built_error, base_doc, base_error
+
+
+def _document(path: Path, run: BoxRun) -> tuple[dict[str, Any] | None, str]:
+    document = read_back(path)
+    if document is not None:
+        try:
+            return contract.load(document.decode("utf-8", errors="replace")), ""
+        except ValueError as e:
+            return None, str(e)
+    error = read_back(path.with_suffix(".error"), 64 * 1024)
+    if error is not None:
+        text = error.decode("utf-8", errors="replace")
+        lines = [line for line in text.splitlines() if line.strip()]
+        return None, " / ".join(lines[-2:])[:400]
+    return None, _note(run)
+
+
+def _note(run: BoxRun) -> str:
+    if run.timed_out:
+        return "the run passed its timeout"
+    tail = [line for line in run.output.strip().splitlines() if line.strip()][-3:]
+    return f"exit {run.returncode}: " + " / ".join(tail)[:400]
