@@ -145,3 +145,8 @@ class InstructionError(BuilderError):
 
 class BuildCancelled(BuilderError):
     """A build was asked to stop before it finished (its result is `cancelled`)."""
+
+
+class MigrationRefused(BuilderError):
+    """The migration the feature's tables need is one the builder does not write (a repair
+    reason: the description from the box asked for something outside its vocabulary)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import os
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ class TestCase:
     outcome: str
     message: str = ""
     seconds: float = 0.0
+    detail: str = ""
 
 
 @dataclass
@@ -101,45 +101,35 @@ class TestReport:
         )
 
 
-def read_junit(data: bytes) -> list[TestCase]:
-    try:
-        root = ElementTree.fromstring(data)
-    except ElementTree.ParseError:
-        return []
-    cases = []
-    for case in root.iter("testcase"):
-        classname = case.get("classname", "")
-        name = case.get("name", "")
-        nodeid = f"{classname}.{name}" if classname else name
-        outcome, message = "passed", ""
-        for child in case:
-            if child.tag in ("failure", "error", "skipped"):
-                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
-                message = (child.get("message") or child.text or "").strip()[:500]
-                break
-        cases.append(TestCase(nodeid, outcome, message, float(case.get("time", 0) or 0)))
-    return cases
-
-
 def expected_tests(root: Path) -> int:
     """How many tests pytest must collect at least under `root/tests`, counted from the AST.
 
     Read from the builder's checkout before the run (the box only ever sees a copy), so a run
     that collected fewer was steered: deselected, skipped away or cut short.
     """
-    from agent.pipeline.code_scan import count_tests
+    return len(expected_functions(root))
 
-    total = 0
+
+def expected_functions(root: Path) -> set[str]:
+    """The test functions under `root/tests`, as pytest names them (`tests/a/test_b.py::c`,
+    `...::Class::c`), read from the AST of the builder's checkout before any of it runs."""
+    from agent.pipeline.code_scan import collected_names
+
+    found: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root / "tests"):
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__"]
         for name in filenames:
             if name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")):
+                path = Path(dirpath) / name
                 try:
-                    tree = ast.parse((Path(dirpath) / name).read_text(encoding="utf-8"))
+                    tree = ast.parse(path.read_text(encoding="utf-8"))
                 except (SyntaxError, UnicodeDecodeError, OSError):
                     continue
-                total += count_tests(tree)
-    return total
+                relative = path.relative_to(root).as_posix()
+                found |= {
+                    f"{relative}::{test.replace('.', '::')}" for test in collected_names(tree)
+                }
+    return found
 
 
 def check_collected(report: TestReport, expected: int) -> None:

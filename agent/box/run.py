@@ -1,7 +1,9 @@
 """Run the target's whole test suite once, in a separate process, and read per-test results.
 
-One `python -m pytest` in the build's worktree, with a timeout that kills the whole process
-group, a scrubbed environment (no API keys, no builder settings) and JUnit XML for the results.
+One `python -m pytest` on a copy of the build's worktree, in the box, with a timeout that kills
+the whole process group and a scrubbed environment (no API keys, no builder settings). Results
+come back only through the result channel (`agent.box.channel`): authenticated records the
+builder's plugin writes as each test ends; the verdict is the builder's (`agent.box.verdict`).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -20,14 +21,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.box import boxfiles, sandbox
+from agent.box.channel import ResultChannel
+from agent.box.migration_exchange import MigrationExchange, MigrationRenderer
+from agent.box.report_plugin import FD_VARIABLE
 from agent.box.results import TestCase as TestCase
 from agent.box.results import TestReport as TestReport
-from agent.box.results import read_junit as _read_junit
+from agent.box.results import expected_functions
 from agent.box.runspec import default_limits as default_limits
 from agent.box.runspec import has_pytest_config as has_pytest_config
 from agent.box.runspec import pytest_command
 from agent.box.runspec import run_signature as run_signature
 from agent.box.runspec import scrubbed_environment as scrubbed_environment
+from agent.box.verdict import breaches, read_session
+from agent.box.watch import watch
 from agent.errors import SandboxUnavailable, TestRunError
 
 if TYPE_CHECKING:
@@ -35,7 +41,6 @@ if TYPE_CHECKING:
     from agent.settings import Settings
 
 OUTPUT_TAIL = 12_000
-JUNIT_CAP = 8 * 1024**2
 
 
 def run_tests(
@@ -76,15 +81,16 @@ class TestRun:
     """One pytest process, started early and held at a gate until the files are ready.
 
     The box never sees the checkout: `release()` copies its files (never `.git`) into a folder
-    of the box's own and lets the run collect and execute; `wait()` returns the report, read
-    back only from the run's stdout (a descriptor the builder holds) and from a folder the box
-    cannot swap, with every read and wait bounded. Leaving the `with` block without a release
-    abandons the run and kills everything it started.
+    of the box's own, sends the gate the result channel's key and lets the run collect and
+    execute; `wait()` reads the channel as the tests end and returns the builder's verdict.
+    Nothing the box wrote to disk, to its output or as its exit status decides it alone.
+    Leaving the `with` block without a release abandons the run and kills everything it started.
 
     A run can start before its checkout exists (`worktree=None`, `own_config` then says whether
-    the checkout will hold a pytest configuration): `adopt()` names the checkout later, and the
-    migration check's spec goes through the gate with the release. `signature` says what the
-    run was started for, so that a build takes a run started ahead only if it fits.
+    the checkout will hold a pytest configuration): `adopt()` names the checkout later. With
+    `migration_check`, the run loads the migration check, and `release(migration=...)` gives
+    it the renderer of the feature's revision. `signature` says what the run was started for,
+    so that a build takes a run started ahead only if it fits.
     """
 
     __test__ = False
@@ -96,9 +102,8 @@ class TestRun:
         python: Path,
         timeout: float,
         sandboxed: bool = True,
-        migration: dict[str, str] | None = None,
         limits: sandbox.Limits | None = None,
-        migration_check: bool | None = None,
+        migration_check: bool = False,
         own_config: bool | None = None,
     ) -> None:
         self.timeout = timeout
@@ -108,13 +113,15 @@ class TestRun:
         self.sandboxed = sandboxed
         self.limits = limits or default_limits(timeout)
         own_config = _own_config(worktree, own_config)
-        self._migration_spec = migration
-        self._migration = migration is not None if migration_check is None else migration_check
+        self._migration = migration_check
+        self._exchange: MigrationExchange | None = None
+        self._expected: set[str] | None = None
         self.signature = run_signature(
             python, timeout, sandboxed, self.limits, own_config, self._migration
         )
         self._box: sandbox.Box | None = None
         self._gate = -1
+        self._channel = ResultChannel()
         self._scratch = Path(tempfile.mkdtemp(prefix="petsage-test-"))
         private = self._scratch / "private"
         outside = self._scratch / "box"
@@ -134,7 +141,7 @@ class TestRun:
         )
         self._work_inside = inside["work"]
         plugins = self._folders["plugins"]
-        shutil.copyfile(Path(__file__).with_name("gate.py"), plugins / "petsage_gate.py")
+        install_plugins(plugins, migration=self._migration)
         gate_read, self._gate = os.pipe()
         env = scrubbed_environment(Path(inside["home"]))
         env.update(
@@ -142,19 +149,14 @@ class TestRun:
             PETSAGE_TEST_GATE_FD=str(gate_read),
             TMPDIR="/tmp" if sandboxed else inside["home"],
         )
-        self._migration_out = f"{inside['out']}/migration.json"
-        if self._migration:
-            # The feature's Alembic revision, made and checked in the same box beside the tests;
-            # what to make comes with the release.
-            plugin = Path(__file__).with_name("migrations_plugin.py")
-            shutil.copyfile(plugin, plugins / "petsage_migrations.py")
+        env[FD_VARIABLE] = str(self._channel.write_fd)
         if not own_config:
             (plugins / "pytest.ini").write_text("[pytest]\n")
         command = pytest_command(
             python, inside, migration_check=self._migration, own_config=own_config
         )
         popen_env = env
-        pass_fds: tuple[int, ...] = (gate_read,)
+        pass_fds: tuple[int, ...] = (gate_read, self._channel.write_fd)
         self._log = open(self._log_path, "wb")  # noqa: SIM115 - closed by wait() or cleanup
         try:
             if sandboxed:
@@ -188,6 +190,7 @@ class TestRun:
                 raise
             raise TestRunError(f"cannot start {python}: {e}") from e
         os.close(gate_read)
+        self._channel.started()
         if self._box is not None:
             self._box.close()
         self._started = 0.0
@@ -201,40 +204,40 @@ class TestRun:
         """The checkout whose files `release()` copies into the box."""
         self.source = worktree
 
-    def release(self, migration: dict[str, str] | None = None) -> None:
+    def release(self, migration: MigrationRenderer | None = None) -> None:
         """The files are in place: copy them into the box and let the run collect and execute.
 
-        `migration` ({"revision", "message"}): the revision the migration check makes, when the
-        run was not given it when it started.
+        `migration`: renders the feature's revision from what the migration check finds (a run
+        started with `migration_check`); None when the build's files cannot change the schema.
         """
         if self.source is None:
             raise TestRunError("a test run was released before it was given its checkout")
+        # What the builder's own checkout defines, read before any of it runs.
+        self._expected = expected_functions(self.source)
         boxfiles.copy_checkout(self.source, self._folders["work"], self._uid)
-        spec = migration or self._migration_spec
-        self._migration_spec = spec
-        message = b"go"
-        if self._migration and spec is not None:
-            message += json.dumps({**spec, "out": self._migration_out}).encode()
+        checking = self._migration and migration is not None
+        message = {"go": True, "key": self._channel.key_hex, "migration": checking}
         self._started = time.perf_counter()
         with contextlib.suppress(BrokenPipeError):
-            os.write(self._gate, message)
-        os.close(self._gate)
+            os.write(self._gate, json.dumps(message).encode() + b"\n")
+        if checking:
+            assert migration is not None
+            self._exchange = MigrationExchange(migration, self._gate)  # it owns the pipe now
+        else:
+            os.close(self._gate)
         self._gate = -1
 
     def wait(self, should_stop: Callable[[], bool] | None = None) -> TestReport:
         """The run's report once it ends, passes its timeout, or `should_stop` says so."""
-        timed_out = False
-        returncode: int | None = None
-        deadline = time.monotonic() + self.timeout
+        on_record = self._exchange.on_record if self._exchange is not None else None
         try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    timed_out = True
-                    break
-                returncode = wait_for_exit(self._process, min(remaining, 0.5))
-                if returncode is not None or (should_stop is not None and should_stop()):
-                    break
+            returncode, timed_out = watch(
+                self._process,
+                self._channel,
+                self.timeout,
+                should_stop=should_stop,
+                on_record=on_record,
+            )
         finally:
             self._stop()
         self._log.close()
@@ -245,11 +248,10 @@ class TestRun:
             timed_out=timed_out,
             missing_limits=self.missing_limits,
         )
-        junit = boxfiles.read_untrusted(self._folders["out"], "junit.xml", JUNIT_CAP)
-        if isinstance(junit, bytes):
-            report.cases = _read_junit(junit)
-        elif junit is not None:
-            report.breaches.append(junit)
+        session = read_session(self._channel.records)
+        report.cases = session.cases
+        if not timed_out:
+            report.breaches += breaches(self._channel, session, returncode, expected=self._expected)
         if self.sandboxed:
             report.breaches += boxfiles.written_too_much(
                 [self._folders[n] for n in ("work", "home", "out")], self.limits
@@ -261,20 +263,11 @@ class TestRun:
         return report
 
     def migration_result(self) -> dict[str, Any] | None:
-        """What the migration plugin found (read before leaving the `with` block), if it ran.
-
-        The box wrote it: it is read like the JUnit file, through a handle the box cannot swap.
-        """
-        if not self._migration or self._migration_spec is None:
+        """The migration check's verdict (after `wait()`), if the release asked for one: with
+        `content`, the revision the builder rendered and the box ran."""
+        if self._exchange is None:
             return None
-        found = boxfiles.read_untrusted(self._folders["out"], "migration.json", JUNIT_CAP)
-        if not isinstance(found, bytes):
-            return None
-        try:
-            data = json.loads(found.decode("utf-8"))
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
+        return self._exchange.result()
 
     def _stop(self) -> None:
         """Kill the run and everything it started; every wait here is bounded. Once only: the
@@ -290,6 +283,8 @@ class TestRun:
         if self._box is not None:
             self._box.cgroup.kill_all()
             self._box.cgroup.remove()
+        if self._exchange is not None:
+            self._exchange.close()
 
     def __enter__(self) -> TestRun:
         return self
@@ -314,37 +309,23 @@ class TestRun:
             self._box.cgroup.remove()
         if hasattr(self, "_log"):
             self._log.close()
+        self._channel.close()
         boxfiles.remove_tree(self._scratch)
 
 
-#: Start the target's suite in a checkout (in the sandbox), held until `release()`: with a
-#: migration spec ({"revision", "message"}) at start or at release, the same run makes and
-#: checks the feature's Alembic revision (`agent.box.migrations_plugin`). See `TestRun`.
+def install_plugins(folder: Path, *, migration: bool = False) -> None:
+    """The builder's plugins, as the box imports them: the gate, the report, the migration."""
+    here = Path(__file__).parent
+    shutil.copyfile(here / "gate.py", folder / "petsage_gate.py")
+    shutil.copyfile(here / "report_plugin.py", folder / "petsage_report.py")
+    if migration:
+        shutil.copyfile(here / "migrations_plugin.py", folder / "petsage_migrations.py")
+
+
+#: Start the target's suite in a checkout (in the sandbox), held until `release()`: with
+#: `migration_check`, the same run checks the feature's Alembic revision, which the builder
+#: renders from what the box describes (`agent.box.migrations_plugin`). See `TestRun`.
 start_tests = TestRun
-
-
-def wait_for_exit(process: subprocess.Popen[bytes], timeout: float) -> int | None:
-    """The process's exit status as soon as it ends, or None after `timeout` seconds.
-
-    Woken by the kernel through a pidfd where Linux has one (`Popen.wait` with a timeout
-    polls, up to 50 ms late); polling otherwise.
-    """
-    if process.returncode is not None:
-        return process.returncode
-    try:
-        descriptor = os.pidfd_open(process.pid)
-    except (AttributeError, OSError):
-        try:
-            return process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-    try:
-        poller = select.poll()  # not select(): any descriptor number, however many are open
-        poller.register(descriptor, select.POLLIN)
-        ready = poller.poll(max(0, int(timeout * 1000)))
-    finally:
-        os.close(descriptor)
-    return process.wait() if ready else None
 
 
 def _own_config(worktree: Path | None, given: bool | None) -> bool:

@@ -77,21 +77,19 @@ def holds_pytest_config(read: Callable[[str], str | None]) -> bool:
 def pytest_command(
     python: Path, inside: dict[str, str], *, migration_check: bool, own_config: bool
 ) -> list[str]:
-    """The held run's argv inside the box: the gate first, JUnit XML out, no cache.
+    """The held run's argv inside the box: the gate first, then the report plugin, no cache.
 
     Without a configuration of the checkout's own, pytest gets an empty one: else it would look
     above the checkout and could take any stranger's.
     """
     command = [str(python), "-m", "pytest", "tests", "-q", "-p", "petsage_gate"]
+    command += ["-p", "petsage_report"]
     if migration_check:
         command += ["-p", "petsage_migrations"]
     command += [
         "-p",
         "no:cacheprovider",
         f"--rootdir={inside['work']}",
-        f"--junitxml={inside['out']}/junit.xml",
-        "-o",
-        "junit_family=xunit2",
     ]
     if not own_config:
         command += ["-c", f"{inside['plugins']}/pytest.ini"]

@@ -155,6 +155,11 @@ def _pytest_skip(func: ast.expr) -> bool:
 
 def count_tests(tree: ast.Module) -> int:
     """The tests pytest collects from a module at least (a parametrized one counts once)."""
+    return len(collected_names(tree))
+
+
+def collected_names(tree: ast.Module) -> set[str]:
+    """The test functions pytest collects from a module: `name`, or `Class.name` in a class."""
     names: set[str] = set()
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
@@ -171,7 +176,7 @@ def count_tests(tree: ast.Module) -> int:
                 }
         elif isinstance(node, ast.Assign):
             names -= {target.id for target in node.targets if isinstance(target, ast.Name)}
-    return len(names)
+    return names
 
 
 def _collected_class(node: ast.ClassDef) -> bool:

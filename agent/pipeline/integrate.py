@@ -80,7 +80,8 @@ def changes_schema(bundle: FileBundle, paths: list[str], feature: str) -> bool:
 def add_migration(
     worktree: Worktree, migration: dict[str, Any] | None, path: str, paths: list[str]
 ) -> tuple[str | None, str | None]:
-    """Add the revision the test run made to the commit.
+    """Add the feature's revision to the commit: the text the builder rendered from the box's
+    description (`agent.pipeline.migration_ops`) and the box then ran, never the box's text.
 
     Returns (a repair reason when the check failed, a note for the result when a revision was
     added).
@@ -94,8 +95,8 @@ def add_migration(
     content = migration.get("content")
     if not isinstance(content, str):
         return None, None
-    # The box wrote only its own copy: the builder's worktree is still its own, so the
-    # revision joins the recorded tree here, by plumbing.
+    # The builder's own text: the worktree is still its own, so the revision joins the
+    # recorded tree here, by plumbing.
     worktree.write_text(path, content)
     paths.append(path)
     worktree.record(paths)

@@ -30,6 +30,7 @@ from agent.pipeline import persistence
 from agent.pipeline.bundle import FileBundle, parse_reply
 from agent.pipeline.checks import check_bundle
 from agent.pipeline.integrate import add_migration, changes_schema, integrate
+from agent.pipeline.migration_ops import MigrationPlan
 from agent.pipeline.result import Attempt, AttemptFile, BuildResult, RoundRecord, counts_of
 from agent.pipeline.round import REJECTED as REJECTED
 from agent.pipeline.round import Base as Base
@@ -162,9 +163,9 @@ class Stages:
             # Only files that touch the database can change the schema the check sees: else
             # it would check the base's again (agent.pipeline.integrate.changes_schema).
             checks_schema = changes_schema(bundle, paths, request.feature)
-            spec = {"revision": base.revision, "message": base.revision_message}
+            plan = self._migration_plan(request, base, worktree) if checks_schema else None
             with self._timed("test"):
-                test_run.release(spec if checks_schema else None)
+                test_run.release(plan)
                 # The gates' box work runs beside the main test run (`_verify`), in the probe
                 # held since the round began. Imported here, not before: the test process runs
                 # meanwhile (issue 19).
@@ -217,6 +218,23 @@ class Stages:
             round=number,
         )
         return paths, expected
+
+    def _migration_plan(
+        self, request: FeatureRequest, base: Base, worktree: Worktree
+    ) -> MigrationPlan:
+        """What the builder knows of the feature's revision before the box describes it: its
+        id, its message, its parents (the heads of the builder's own checkout)."""
+        heads = persistence.alembic_heads(worktree.path)
+        down: str | tuple[str, ...] | None = (
+            None if not heads else heads[0] if len(heads) == 1 else tuple(heads)
+        )
+        return MigrationPlan(
+            feature=request.feature,
+            revision=base.revision,
+            message=base.revision_message,
+            down_revision=down,
+            resource=request.resource,
+        )
 
     def _verify(self, tested: Tested) -> Verification:
         with self._timed("verify"):

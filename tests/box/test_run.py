@@ -92,14 +92,19 @@ def test_a_stranger_config_above_the_worktree_is_never_used(tmp_path: Path) -> N
 
 
 def test_the_targets_own_config_is_used(tmp_path: Path) -> None:
-    root = suite(tmp_path, "def test_ok():\n    assert True\n")
-    (root / "pytest.ini").write_text("[pytest]\naddopts = -k ok\n")
-    (root / "tests" / "test_other.py").write_text(
-        "def test_excluded_by_the_targets_config():\n    assert False\n"
-    )
+    """Its markers and options hold; a test its options deselect is one the checkout defines
+    and the run never reported, which fails the run (the builder's count, not pytest's)."""
+    marked = "import pytest\n@pytest.mark.slow\ndef test_ok():\n    assert True\n"
+    root = suite(tmp_path, marked)
+    (root / "pytest.ini").write_text("[pytest]\nmarkers = slow\naddopts = --strict-markers\n")
     report = run_tests(root, python=Path(sys.executable), timeout=60)
-    assert report.ok
+    assert report.ok, (report.breaches, report.output)
     assert [case.nodeid for case in report.cases] == ["tests.test_things.test_ok"]
+    (root / "pytest.ini").write_text("[pytest]\naddopts = -k ok\n")
+    (root / "tests" / "test_other.py").write_text("def test_deselected():\n    assert False\n")
+    report = run_tests(root, python=Path(sys.executable), timeout=60)
+    assert not report.ok
+    assert any("test_other.py::test_deselected" in b for b in report.breaches), report.breaches
 
 
 def test_a_released_run_and_an_abandoned_one(tmp_path: Path) -> None:
@@ -130,25 +135,6 @@ def test_a_stop_request_ends_a_run_long_before_its_timeout(tmp_path: Path) -> No
         report = run.wait(should_stop=lambda: time.monotonic() - began > 1.0)
     assert not report.ok and not report.timed_out
     assert time.monotonic() - began < 10
-
-
-def test_waiting_for_exit_returns_the_status_at_once_or_none_after_the_timeout() -> None:
-    import subprocess
-    import time
-
-    from agent.box.run import wait_for_exit
-
-    slow = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        began = time.monotonic()
-        assert wait_for_exit(slow, 0.2) is None
-        assert 0.15 < time.monotonic() - began < 5
-    finally:
-        slow.kill()
-        slow.wait()
-    quick = subprocess.Popen([sys.executable, "-c", "raise SystemExit(7)"])
-    assert wait_for_exit(quick, 30) == 7
-    assert wait_for_exit(quick, 0.1) == 7  # reaped already: the status is kept
 
 
 def test_the_run_ends_without_a_last_garbage_collection(tmp_path: Path) -> None:

@@ -2,8 +2,12 @@
 
 A `Box` runs one command a call, in the tree's folder, with the scrubbed environment and the
 bubblewrap box of the test run (`agent.box.sandbox`), a timeout that kills the process
-group, and a scratch folder for what the command writes back. `copy_tree` gives each run its own
-copy without `.git`, so nothing a run does reaches the build's worktree or its repository.
+group, and a scratch folder the command may write. What a run found comes back only through its
+result channel (`agent.box.channel`): the key goes in on stdin before any generated code is
+imported, the records come out authenticated, and `BoxRun.breaches` says why a stream does not
+stand. Nothing the run wrote to its scratch folder, its output or its exit status is read as a
+result. `copy_tree` gives each run its own copy without `.git`, so nothing a run does reaches
+the build's worktree or its repository.
 """
 
 from __future__ import annotations
@@ -16,26 +20,37 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.box import sandbox
-from agent.box.boxfiles import read_untrusted
-from agent.box.run import scrubbed_environment
+from agent.box.boxfiles import read_untrusted, remove_tree
+from agent.box.channel import ResultChannel
+from agent.box.report_plugin import FD_VARIABLE
+from agent.box.run import install_plugins, scrubbed_environment
+from agent.box.verdict import Session, breaches, read_session
+from agent.box.watch import watch
 
 PROBE = Path(__file__).with_name("probe.py")
 PROBE_NAME = "petsage_probe.py"
+#: Where the builder's plugins and the probe lie in a run's scratch folder (on PYTHONPATH).
+PLUGINS = ".petsage"
 #: The probe's first argument when it is started ahead: its arguments come on stdin.
 HELD = "--held"
+#: pytest's arguments that load the gate (the key, from stdin) and the report plugin.
+REPORTING = ["-p", "petsage_gate", "-p", "petsage_report"]
 
 
 @dataclass(frozen=True)
 class BoxRun:
+    """What one box run said: its exit, its output (for people only), its verified records."""
+
     returncode: int | None
     output: str
     timed_out: bool
+    session: Session
+    breaches: list[str]
 
 
 @dataclass(frozen=True)
@@ -47,13 +62,20 @@ class Box:
     sandboxed: bool = True
 
     def run(
-        self, tree: Path, scratch: Path, args: list[str], *, stop: threading.Event | None = None
+        self,
+        tree: Path,
+        scratch: Path,
+        args: list[str],
+        *,
+        stop: threading.Event | None = None,
+        stop_on_failure: bool = False,
     ) -> BoxRun:
         """`python <args>` in `tree` (writable, like `scratch`); nothing else of the host.
 
+        `args` run pytest with `REPORTING` among them: the key goes to its gate on stdin.
         Killed with its process group at the timeout, or as soon as `stop` is set.
         """
-        return BoxProcess(self, tree, scratch, args).finish(stop)
+        return BoxProcess(self, tree, scratch, args).finish(stop, stop_on_failure=stop_on_failure)
 
     def hold_probe(self) -> HeldProbe:
         """The gates' probe (probe.py) started now in a scratch folder of its own, its Python,
@@ -61,7 +83,8 @@ class Box:
         scratch = tempfile.TemporaryDirectory(prefix="petsage-verify-")
         try:
             folder = Path(scratch.name)
-            process = BoxProcess(self, folder, folder, [str(folder / PROBE_NAME), HELD], held=True)
+            probe = str(folder / PLUGINS / PROBE_NAME)
+            process = BoxProcess(self, folder, folder, [probe, HELD], held=True)
         except BaseException:
             scratch.cleanup()
             raise
@@ -69,51 +92,76 @@ class Box:
 
 
 class BoxProcess:
-    """One process in the box; held ones wait for their arguments on stdin (`release`)."""
+    """One process in the box, with its result channel; held ones wait for their arguments on
+    stdin (`release`), others get the channel's key there at once (their gate plugin reads it)."""
 
     def __init__(
         self, box: Box, tree: Path, scratch: Path, args: list[str], *, held: bool = False
     ) -> None:
         self.box, self.scratch = box, scratch
-        shutil.copyfile(PROBE, scratch / PROBE_NAME)
+        plugins = scratch / PLUGINS
+        plugins.mkdir(exist_ok=True)
+        shutil.copyfile(PROBE, plugins / PROBE_NAME)
+        install_plugins(plugins)
         home = scratch / "home"
         home.mkdir(exist_ok=True)
+        self.channel = ResultChannel()
         env = scrubbed_environment(home)
-        env.update(TMPDIR="/tmp" if box.sandboxed else str(scratch))
+        env.update(TMPDIR="/tmp" if box.sandboxed else str(scratch), PYTHONPATH=str(plugins))
+        env[FD_VARIABLE] = str(self.channel.write_fd)
+        if not held:
+            env["PETSAGE_TEST_GATE_FD"] = "0"
         command = [str(box.python), *args]
         popen_env = env
         self._sandbox: sandbox.Box | None = None
         self.uid = sandbox.BOX_UID if box.sandboxed and os.geteuid() == 0 else -1
-        if box.sandboxed:
-            self._sandbox = box_for(box, command, tree, scratch, env, self.uid, held=held)
-            command = self._sandbox.argv
-            popen_env = {"PATH": "/usr/bin:/bin"}
+        # The output, for people only, in a folder of the builder's: never the box's scratch.
+        self._private = Path(tempfile.mkdtemp(prefix="petsage-verify-log-"))
+        self._log = open(self._private / "output.log", "wb")  # noqa: SIM115 - closed by close()
         try:
+            if box.sandboxed:
+                self._sandbox = box_for(box, command, tree, scratch, env, self.uid, held=held)
+                command = self._sandbox.argv
+                popen_env = {"PATH": "/usr/bin:/bin"}
+            pass_fds: tuple[int, ...] = (self.channel.write_fd,)
+            if self._sandbox is not None:
+                pass_fds += self._sandbox.pass_fds
             self._process = subprocess.Popen(
                 command,
                 cwd=tree,
                 env=popen_env,
-                stdin=subprocess.PIPE if held else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
+                stdin=subprocess.PIPE,
+                stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                pass_fds=self._sandbox.pass_fds if self._sandbox is not None else (),
+                pass_fds=pass_fds,
             )
         except BaseException:
             if self._sandbox is not None:
                 self._sandbox.cgroup.remove()
                 self._sandbox.close()
+            self._log.close()
+            self.channel.close()
+            remove_tree(self._private)
             raise
+        self.channel.started()
         self._ended = False
+        if not held:
+            self._send({"go": True, "key": self.channel.key_hex})
 
     def release(self, args: list[str]) -> None:
         """Give a held process its arguments: everything now in its scratch folder is handed to
         the box's user first (the trees copied there meanwhile)."""
         hand_over(self.scratch, self.uid)
+        self._send({"key": self.channel.key_hex, "args": args})
+
+    def _send(self, message: dict[str, object]) -> None:
+        """One line on its stdin, which then closes: before it, the process runs nothing of
+        the checkout."""
         stdin = self._process.stdin
         assert stdin is not None
         with contextlib.suppress(BrokenPipeError):  # it ended already: `finish` says how
-            stdin.write(json.dumps(args).encode() + b"\n")
+            stdin.write(json.dumps(message).encode() + b"\n")
         with contextlib.suppress(BrokenPipeError):
             stdin.close()
         self._process.stdin = None
@@ -123,14 +171,29 @@ class BoxProcess:
         """Still running (a held one: still waiting for its arguments)."""
         return not self._ended and self._process.poll() is None
 
-    def finish(self, stop: threading.Event | None = None) -> BoxRun:
+    def finish(
+        self, stop: threading.Event | None = None, *, stop_on_failure: bool = False
+    ) -> BoxRun:
         """Wait for it (the timeout counts from now), then kill what is left of it."""
         try:
-            output, timed_out = _wait(self._process, self.box.timeout, stop)
+            returncode, timed_out = watch(
+                self._process,
+                self.channel,
+                self.box.timeout,
+                should_stop=stop.is_set if stop is not None else None,
+            )
+            stopped = not timed_out and returncode is None
+            session = read_session(self.channel.records)
+            found = (
+                []
+                if timed_out or stopped
+                else breaches(self.channel, session, returncode, stop_on_failure=stop_on_failure)
+            )
+            output = read_untrusted(self._private, "output.log", 8000, tail=True)
         finally:
             self.close()
-        text = output.decode("utf-8", errors="replace")[-8000:]
-        return BoxRun(None if timed_out else self._process.returncode, text, timed_out)
+        text = output.decode("utf-8", errors="replace") if isinstance(output, bytes) else ""
+        return BoxRun(returncode, text, timed_out or stopped, session, found)
 
     def close(self) -> None:
         """Kill its process group and cgroup, and clean up the box; once."""
@@ -147,12 +210,13 @@ class BoxProcess:
             box.cgroup.kill_all()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+        self._log.close()
         if box is not None:
             box.cgroup.kill_all()
             box.cgroup.remove()
             box.close()
+        self.channel.close()
+        remove_tree(self._private)
 
 
 @dataclass
@@ -213,20 +277,6 @@ def box_for(
     )
 
 
-def _wait(
-    process: subprocess.Popen[bytes], timeout: float, stop: threading.Event | None
-) -> tuple[bytes, bool]:
-    """The process's output, and whether it was cut off by the timeout or `stop`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            output, _ = process.communicate(timeout=0.2)
-            return output, False
-        except subprocess.TimeoutExpired:
-            if time.monotonic() > deadline or (stop is not None and stop.is_set()):
-                return b"", True
-
-
 def hand_over(folder: Path, uid: int) -> None:
     """Everything under `folder` owned by the box's uid (links themselves, never followed)."""
     if uid < 0:
@@ -237,12 +287,6 @@ def hand_over(folder: Path, uid: int) -> None:
     for dirpath, dirnames, filenames in os.walk(folder):
         for name in dirnames + filenames:
             os.lchown(Path(dirpath) / name, uid, uid)
-
-
-def read_back(path: Path, cap: int = 8 * 1024 * 1024) -> bytes | None:
-    """A file the box wrote, through a handle it cannot swap; None when absent or not plain."""
-    found = read_untrusted(path.parent, path.name, cap)
-    return found if isinstance(found, bytes) else None
 
 
 def copy_tree(source: Path, into: Path, name: str = "tree") -> Path:

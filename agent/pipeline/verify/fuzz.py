@@ -14,11 +14,10 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from agent.layout import FeatureLayout
-from agent.pipeline.verify.box import Box, copy_tree, read_back
+from agent.pipeline.verify.box import REPORTING, Box, BoxRun, copy_tree
 from agent.pipeline.verify.outcome import GateOutcome
 
 EXAMPLES = 25
@@ -105,7 +104,6 @@ def gate(worktree: Path, scratch: Path, feature: str, box: Box) -> GateOutcome:
         f"PATH_REGEX = {('^' + re.escape(url) + '(/|$)')!r}\nEXAMPLES = {EXAMPLES}\n" + _FUZZ_TEST
     )
     (scratch / "pytest.ini").write_text("[pytest]\n")
-    junit = scratch / "fuzz.xml"
     fuzz_box = Box(Path(sys.executable), box.timeout, box.sandboxed)
     run = fuzz_box.run(
         tree,
@@ -117,14 +115,16 @@ def gate(worktree: Path, scratch: Path, feature: str, box: Box) -> GateOutcome:
             "-q",
             "-p",
             "no:cacheprovider",
+            *REPORTING,
             "-c",
             str(scratch / "pytest.ini"),
             f"--rootdir={scratch}",
-            f"--junitxml={junit}",
         ],
     )
-    operations, reasons = _read(junit)
-    if operations == 0:
+    operations, reasons = _read(run)
+    if run.breaches:
+        reasons = [f"the fuzz run's results do not stand: {b}" for b in run.breaches]
+    elif operations == 0:
         tail = " / ".join(run.output.strip().splitlines()[-3:])[:300]
         reasons = [f"the fuzz run did not run (exit {run.returncode}): {tail}"]
     return GateOutcome(
@@ -135,23 +135,18 @@ def gate(worktree: Path, scratch: Path, feature: str, box: Box) -> GateOutcome:
     )
 
 
-def _read(junit: Path) -> tuple[int, list[str]]:
-    data = read_back(junit)
-    if data is None:
-        return 0, []
-    try:
-        root = ElementTree.fromstring(data)
-    except ElementTree.ParseError:
-        return 0, []
+def _read(run: BoxRun) -> tuple[int, list[str]]:
+    """How many operations the run fuzzed, and one reason per failing one (its verified
+    records: the failure's text holds Schemathesis' findings and a reproduction)."""
     operations, reasons = 0, []
-    for case in root.iter("testcase"):
+    for case in run.session.cases:
         operations += 1
-        name = case.get("name", "").removeprefix("test_operation")
-        for child in case:
-            if child.tag in ("failure", "error"):
-                text = (child.text or "") + (child.get("message") or "")
-                findings = sorted(set(_FINDING.findall(text))) or [text.strip()[:200]]
-                curls = _CURL.findall(text)
-                example = f" (e.g. {curls[0][:300]})" if curls else ""
-                reasons.append(f"{name.strip('[]')}: {'; '.join(findings)}{example}")
+        if case.outcome not in ("failed", "error"):
+            continue
+        name = case.nodeid.partition("test_operation")[2] or case.nodeid
+        text = case.detail + case.message
+        findings = sorted(set(_FINDING.findall(text))) or [text.strip()[:200]]
+        curls = _CURL.findall(text)
+        example = f" (e.g. {curls[0][:300]})" if curls else ""
+        reasons.append(f"{name.strip('[]')}: {'; '.join(findings)}{example}")
     return operations, reasons

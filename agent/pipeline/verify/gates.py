@@ -7,6 +7,7 @@ in the box, on copies of the trees, at the same time.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
 import threading
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from agent.box.results import TestReport
-from agent.box.results import read_junit as _read_junit
 from agent.box.run import has_pytest_config
 from agent.layout import FeatureLayout
 from agent.pipeline.bundle import FileBundle
@@ -28,7 +28,7 @@ from agent.pipeline.verify import (
     unwired,
     weakening,
 )
-from agent.pipeline.verify.box import Box, BoxRun, HeldProbe, copy_tree, read_back
+from agent.pipeline.verify.box import PLUGINS, Box, BoxRun, HeldProbe, copy_tree
 from agent.pipeline.verify.outcome import GateOutcome, Verification
 from agent.pipeline.verify.testsource import TestFunction, read_tests
 from agent.pipeline.wiring import MAIN_PY
@@ -264,45 +264,42 @@ def _probe(
         ["git", "-C", str(repo.path), "archive", base], capture_output=True, check=True
     )
     subprocess.run(["tar", "-x", "-C", str(base_tree)], input=archive.stdout, check=True)
-    out = scratch / "out"
-    out.mkdir()
-    junit = out / "junit.xml"
     pytest_args = [
         FeatureLayout(request.feature).tests_dir,
         "-q",
         "-p",
         "no:cacheprovider",
         f"--rootdir={unwired_tree}",
-        f"--junitxml={junit}",
-        "-o",
-        "junit_family=xunit2",
     ]
     if not has_pytest_config(unwired_tree):
-        (out / "pytest.ini").write_text("[pytest]\n")
-        pytest_args += ["-c", str(out / "pytest.ini")]
-    args = [str(out), str(base_tree), str(built), str(unwired_tree), "--", *pytest_args]
+        ini = scratch / PLUGINS / "pytest.ini"
+        ini.write_text("[pytest]\n")
+        pytest_args += ["-c", str(ini)]
+    args = [str(base_tree), str(built), str(unwired_tree), "--", *pytest_args]
     held.process.release(args)
     run = held.process.finish(stop)
-    junit_bytes = read_back(junit)
-    cases = _read_junit(junit_bytes) if junit_bytes is not None else []
-    base_doc, base_error = _document(out / "base.json", run)
-    built_doc, built_error = _document(out / "built.json", run)
-    return cases, "" if cases else _note(run), built_doc, built_error, base_doc, base_error
+    cases = [] if run.breaches else run.session.cases
+    note = "; ".join(run.breaches) if run.breaches else ("" if cases else _note(run))
+    base_doc, base_error = _document(run, "base")
+    built_doc, built_error = _document(run, "built")
+    return cases, note, built_doc, built_error, base_doc, base_error
 
 
-def _document(path: Path, run: BoxRun) -> tuple[dict[str, Any] | None, str]:
-    document = read_back(path)
-    if document is not None:
+def _document(run: BoxRun, name: str) -> tuple[dict[str, Any] | None, str]:
+    """One OpenAPI document from the probe's verified records, or why there is none."""
+    if run.breaches:
+        return None, "; ".join(run.breaches)[:400]
+    record = run.session.documents.get(name)
+    if record is None:
+        return None, _note(run)
+    document = record.get("doc")
+    if isinstance(document, dict):
         try:
-            return contract.load(document.decode("utf-8", errors="replace")), ""
+            return contract.load(json.dumps(document)), ""
         except ValueError as e:
             return None, str(e)
-    error = read_back(path.with_suffix(".error"), 64 * 1024)
-    if error is not None:
-        text = error.decode("utf-8", errors="replace")
-        lines = [line for line in text.splitlines() if line.strip()]
-        return None, " / ".join(lines[-2:])[:400]
-    return None, _note(run)
+    lines = [line for line in str(record.get("error") or "").splitlines() if line.strip()]
+    return None, " / ".join(lines[-2:])[:400]
 
 
 def _note(run: BoxRun) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from agent.layout import FeatureLayout
 from agent.pipeline.bundle import FileBundle
-from agent.pipeline.verify.box import Box, copy_tree
+from agent.pipeline.verify.box import REPORTING, Box, BoxRun, copy_tree
 from agent.pipeline.verify.outcome import GateOutcome
 
 MAX_MUTANTS = 12
@@ -70,9 +70,9 @@ def gate(
         folder.mkdir(parents=True)
         tree = copy_tree(worktree, folder)
         (tree / mutant.path).write_text(mutant.source)
-        args = ["-m", "pytest", tests_dir, "-x", "-q", "-p", "no:cacheprovider"]
-        result = box.run(tree, folder, [*args, f"--rootdir={tree}"])
-        return result.timed_out or result.returncode != 0
+        args = ["-m", "pytest", tests_dir, "-x", "-q", "-p", "no:cacheprovider", *REPORTING]
+        result = box.run(tree, folder, [*args, f"--rootdir={tree}"], stop_on_failure=True)
+        return killed_by(result)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         killed = list(pool.map(run, range(len(chosen)), chosen))
@@ -97,6 +97,14 @@ def gate(
             "survivors": "; ".join(survivors),
         },
     )
+
+
+def killed_by(result: BoxRun) -> bool:
+    """A mutant is killed by a verified failing test (or a run it made hang), never by an exit
+    status or a stream that does not stand: those only say that something ran."""
+    if result.timed_out:
+        return True
+    return not result.breaches and result.session.failed > 0
 
 
 def _bound_mutants(path: str, source: str, fields: set[str]) -> list[Mutant]:

@@ -1,11 +1,12 @@
 """Runs INSIDE the box, in one process: the OpenAPI documents of the base and the built trees,
 then the feature's tests on the unwired tree (one interpreter start, FastAPI imported once).
 
-Usage: python petsage_probe.py <out_dir> <base_tree|-> <built_tree> <unwired_tree> -- <pytest args>
-   or: python petsage_probe.py --held     (started ahead: the same arguments, as a JSON list, on
-                                           stdin once the trees are in place)
-Writes <out_dir>/base.json, <out_dir>/built.json (or <name>.error) and leaves JUnit XML where
-the pytest arguments say.
+Usage: python petsage_probe.py --held   (started ahead; once the trees are in place, one JSON
+       line on stdin: {"key": ..., "args": [<base_tree|->, <built_tree>, <unwired_tree>, "--",
+       <pytest args>...]})
+The key arms the result channel (petsage_report, beside it) before any tree is imported; the
+documents (or why one cannot be made) and every test of the unwired run go back through it.
+Nothing is written to disk for the builder to read.
 """
 
 import contextlib
@@ -24,15 +25,19 @@ def _forget_tree() -> None:
             del sys.modules[name]
 
 
-def _openapi(tree: str, out: Path) -> None:
+def _openapi(tree: str, name: str) -> None:
+    import petsage_report  # type: ignore[import-not-found]  # beside it in the box
+
     _forget_tree()
     sys.path.insert(0, tree)
     try:
         from src.main import app  # type: ignore[import-not-found]
 
-        out.write_text(json.dumps(app.openapi(), sort_keys=True), encoding="utf-8")
+        document = json.loads(json.dumps(app.openapi(), sort_keys=True))
+        petsage_report.send({"t": "document", "name": name, "doc": document})
     except BaseException:
-        out.with_suffix(".error").write_text(traceback.format_exc()[-2000:], encoding="utf-8")
+        error = traceback.format_exc()[-2000:]
+        petsage_report.send({"t": "document", "name": name, "error": error})
     finally:
         sys.path.remove(tree)
 
@@ -42,28 +47,33 @@ PRELOADED = ("pytest", "fastapi", "fastapi.testclient", "sqlalchemy.orm")
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["--held"]:
-        # Started ahead of the build's files: load what is certain to be needed, then wait for
-        # the arguments (one JSON line); none (the builder closed the pipe) ends it.
-        for name in PRELOADED:
-            with contextlib.suppress(Exception):  # only a head start: the run imports anyway
-                importlib.import_module(name)
-        line = sys.stdin.readline()
-        if not line.strip():
-            return 3
-        argv = [str(arg) for arg in json.loads(line)]
-    out_dir, base, built, unwired = (Path(a) for a in argv[0:4])
-    pytest_args = argv[argv.index("--") + 1 :]
+    if argv[:1] != ["--held"]:
+        return 2
+    # Started ahead of the build's files: load what is certain to be needed, then wait for
+    # the key and the arguments (one JSON line); none (the builder closed the pipe) ends it.
+    for name in PRELOADED:
+        with contextlib.suppress(Exception):  # only a head start: the run imports anyway
+            importlib.import_module(name)
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 3
+    message = json.loads(line)
+    import petsage_report
+
+    petsage_report.arm(str(message.get("key") or ""))
+    argv = [str(arg) for arg in message.get("args") or []]
+    base, built, unwired = (Path(a) for a in argv[0:3])
+    pytest_args = [*argv[argv.index("--") + 1 :], "-p", "petsage_report"]
     if str(base) != "-":
-        _openapi(str(base), out_dir / "base.json")
-    _openapi(str(built), out_dir / "built.json")
+        _openapi(str(base), "base")
+    _openapi(str(built), "built")
     _forget_tree()
     os.chdir(unwired)
     sys.path.insert(0, str(unwired))
     import pytest
 
     code = int(pytest.main(pytest_args))
-    # The documents and the JUnit XML are written: end without the interpreter's last garbage
+    # The documents and the tests are reported: end without the interpreter's last garbage
     # collection over every object FastAPI, pytest and the two apps made (as the test run does).
     gc.freeze()
     return code
