@@ -101,15 +101,6 @@ class TestReport:
         )
 
 
-def expected_tests(root: Path) -> int:
-    """How many tests pytest must collect at least under `root/tests`, counted from the AST.
-
-    Read from the builder's checkout before the run (the box only ever sees a copy), so a run
-    that collected fewer was steered: deselected, skipped away or cut short.
-    """
-    return len(expected_functions(root))
-
-
 def expected_functions(root: Path) -> set[str]:
     """The test functions under `root/tests`, as pytest names them (`tests/a/test_b.py::c`,
     `...::Class::c`), read from the AST of the builder's checkout before any of it runs."""
@@ -130,12 +121,3 @@ def expected_functions(root: Path) -> set[str]:
                     f"{relative}::{test.replace('.', '::')}" for test in collected_names(tree)
                 }
     return found
-
-
-def check_collected(report: TestReport, expected: int) -> None:
-    """Fail a run with no failure that collected fewer tests than the checkout defines."""
-    if len(report.cases) < expected and report.failed == 0 and not report.timed_out:
-        report.breaches.append(
-            f"only {len(report.cases)} tests were collected, the checkout defines at "
-            f"least {expected}: tests were deselected, skipped away or cut short"
-        )

@@ -63,17 +63,14 @@ def run_suite_on(path: Path, settings: Settings, repo: TargetRepo, start: str) -
     """The target's whole suite on a checkout, in the sandbox (used to vet a merge).
 
     `start` is the base branch's tip: the test environment is built from its requirements.
-    A run that collected fewer tests than the checkout defines fails (`check_collected`).
+    A run that did not collect every test function the checkout defines fails (its verdict).
     """
     from agent.box.env import test_python_for
-    from agent.box.results import check_collected, expected_tests
 
     python, _ = test_python_for(settings, repo, start)
-    expected = expected_tests(path)
     report = run_tests(
         path, python=python, timeout=settings.test_timeout, sandboxed=settings.sandbox != "off"
     )
-    check_collected(report, expected)
     return report
 
 

@@ -12,7 +12,7 @@ from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Unpack
 
 from agent.box.env import test_python_for
-from agent.box.results import TestReport, check_collected, expected_tests
+from agent.box.results import TestReport
 from agent.box.run import (
     TestRun,
     default_limits,
@@ -158,7 +158,7 @@ class Stages:
         if not sandboxed and UNSANDBOXED_NOTE not in self.result.notes:
             self.result.notes.append(UNSANDBOXED_NOTE)
         with test_run:
-            paths, expected = yield from self._write_and_wire(worktree, bundle, request, number)
+            paths = yield from self._write_and_wire(worktree, bundle, request, number)
             self._check_stop()
             # Only files that touch the database can change the schema the check sees: else
             # it would check the base's again (agent.pipeline.integrate.changes_schema).
@@ -186,7 +186,6 @@ class Stages:
                 migration = test_run.migration_result()
             self._check_stop()
         self._note_missing_limits(report)
-        check_collected(report, expected)
         problem, note = (
             add_migration(worktree, migration, base.revision_path, paths)
             if checks_schema
@@ -201,8 +200,8 @@ class Stages:
 
     def _write_and_wire(
         self, worktree: Worktree, bundle: FileBundle, request: FeatureRequest, number: int
-    ) -> Generator[StageEvent, None, tuple[list[str], int]]:
-        """Write the files, wire them in, record the commit's tree; return it and the test count."""
+    ) -> Generator[StageEvent, None, list[str]]:
+        """Write the files, wire them in, record the commit's tree; return its paths."""
         with self._timed("write"):
             self.worktree_dirty = True
             worktree.write(bundle.files)
@@ -211,13 +210,12 @@ class Stages:
             paths, self.wiring = integrate(worktree, bundle, request.feature)
             # The commit's tree is recorded now, before any generated code runs.
             worktree.record(paths)
-            expected = expected_tests(worktree.path)
         yield self._event(
             "integrated",
             "router wired into src/main.py" if self.wiring else "already wired",
             round=number,
         )
-        return paths, expected
+        return paths
 
     def _migration_plan(
         self, request: FeatureRequest, base: Base, worktree: Worktree

@@ -1,14 +1,14 @@
-"""The gates' box process on its own: both OpenAPI documents, the unwired tests, and its end."""
+"""The gates' box process on its own: both OpenAPI documents, the unwired tests, and its end,
+all read back through its result channel; a test that forges either fails the run."""
 
 from __future__ import annotations
 
-import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
-from subprocess import CompletedProcess
 
-from agent.pipeline.verify.box import PROBE
+from agent.pipeline.verify.box import PROBE, Box, BoxRun
 
 APP = (
     "from fastapi import FastAPI\n"
@@ -17,17 +17,16 @@ APP = (
     "def {name}() -> dict[str, str]:\n"
     "    return {{'status': 'ok'}}\n"
 )
+TEST = "from src.main import app\ndef test_routes():\n    assert len(app.routes) > 1\n"
 
 
-def _tree(root: Path, name: str) -> Path:
+def _tree(root: Path, name: str, test: str = TEST) -> Path:
     (root / "src").mkdir(parents=True)
     (root / "src" / "__init__.py").write_text("")
     (root / "src" / "main.py").write_text(APP.format(name=name))
     (root / "tests").mkdir()
     (root / "tests" / "__init__.py").write_text("")
-    (root / "tests" / "test_it.py").write_text(
-        "from src.main import app\ndef test_routes():\n    assert len(app.routes) > 1\n"
-    )
+    (root / "tests" / "test_it.py").write_text(test)
     (root / "tests" / "conftest.py").write_text(
         "import atexit, gc\n"
         "atexit.register(lambda: print(f'FROZEN-AT-EXIT {gc.get_freeze_count() > 0}'))\n"
@@ -35,55 +34,71 @@ def _tree(root: Path, name: str) -> Path:
     return root
 
 
-def _trees(root: Path) -> list[str]:
-    """The probe's first arguments over three new trees: out, base, built, unwired."""
-    out = root / "out"
-    out.mkdir()
-    trees = [
-        _tree(root / "base", "old"),
-        _tree(root / "built", "new"),
-        _tree(root / "unwired", "new"),
+def _run(tmp_path: Path, test: str = TEST) -> BoxRun:
+    """The probe held in its box (unsandboxed here: the box's walls have tests of their own),
+    then released over a base, a built and an unwired tree."""
+    held = Box(Path(sys.executable), 60, sandboxed=False).hold_probe()
+    try:
+        source = tmp_path / "source"
+        trees = [
+            _tree(source / "base", "old"),
+            _tree(source / "built", "new", test),
+            _tree(source / "unwired", "new", test),
+        ]
+        copies = [shutil.copytree(tree, held.scratch / tree.name) for tree in trees]
+        pytest_args = ["tests", "-q", "-p", "no:cacheprovider", f"--rootdir={copies[2]}"]
+        held.process.release([*(str(c) for c in copies), "--", *pytest_args])
+        return held.process.finish()
+    finally:
+        held.close()
+
+
+def test_the_probe_reports_both_documents_and_the_tests_through_its_channel(
+    tmp_path: Path,
+) -> None:
+    run = _run(tmp_path)
+    assert run.breaches == [], (run.breaches, run.output)
+    assert "/api/v1/old" in run.session.documents["base"]["doc"]["paths"]
+    assert "/api/v1/new" in run.session.documents["built"]["doc"]["paths"]
+    assert [(c.nodeid, c.outcome) for c in run.session.cases] == [
+        ("tests.test_it.test_routes", "passed")
     ]
-    return [str(out), *(str(tree) for tree in trees)]
+    assert "FROZEN-AT-EXIT True" in run.output
 
 
-def _probe(
-    args: list[str], stdin: str | None = None, cwd: Path | None = None
-) -> CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(PROBE), *args],
-        input=stdin,
-        stdin=subprocess.DEVNULL if stdin is None else None,
+FORGER = (
+    "import json, os\n"
+    "from src.main import app\n"
+    "def test_routes():\n"
+    "    doc = json.dumps({'t': 'document', 'name': 'built', 'doc': {'paths': {}}}).encode()\n"
+    "    for name in os.listdir('/proc/self/fd'):\n"
+    "        try:\n"
+    "            if os.readlink('/proc/self/fd/' + name).startswith('pipe:'):\n"
+    "                getattr(os, 'wri' + 'te')(int(name), len(doc).to_bytes(4, 'big') + doc)\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "    assert len(app.routes) > 1\n"
+)
+
+
+def test_a_test_that_writes_a_document_into_the_stream_spoils_the_whole_run(
+    tmp_path: Path,
+) -> None:
+    """The contract gate reads the documents from the stream: bytes without the run's key in
+    it (here a forged `built` document) make every record after them worthless, and say so."""
+    run = _run(tmp_path, FORGER)
+    assert any("did not write" in breach for breach in run.breaches), run.breaches
+
+
+def test_a_held_probe_without_its_arguments_ends_without_running_anything(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(PROBE), "--held"],
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        cwd=cwd,
+        cwd=tmp_path,
     )
-
-
-def test_the_probe_writes_both_documents_runs_the_tests_and_ends_without_a_last_collection(
-    tmp_path: Path,
-) -> None:
-    trees = _trees(tmp_path)
-    junit = tmp_path / "out" / "junit.xml"
-    done = _probe([*trees, "--", "tests", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"])
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "/api/v1/old" in json.loads((tmp_path / "out" / "base.json").read_text())["paths"]
-    assert "/api/v1/new" in json.loads((tmp_path / "out" / "built.json").read_text())["paths"]
-    assert 'tests="1"' in junit.read_text()
-    assert "FROZEN-AT-EXIT True" in done.stdout
-
-
-def test_a_held_probe_without_its_arguments_ends_without_running_anything(tmp_path: Path) -> None:
-    done = _probe(["--held"], cwd=tmp_path)
     assert done.returncode == 3, done.stdout + done.stderr
     assert list(tmp_path.iterdir()) == []
-
-
-def test_a_held_probe_takes_its_arguments_on_stdin(tmp_path: Path) -> None:
-    args = [*_trees(tmp_path), "--", "tests", "-q", "-p", "no:cacheprovider"]
-    done = _probe(["--held"], stdin=json.dumps(args) + "\n")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "/api/v1/new" in json.loads((tmp_path / "out" / "built.json").read_text())["paths"]
-    assert "1 passed" in done.stdout
