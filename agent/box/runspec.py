@@ -77,13 +77,15 @@ def holds_pytest_config(read: Callable[[str], str | None]) -> bool:
 def pytest_command(
     python: Path, inside: dict[str, str], *, migration_check: bool, own_config: bool
 ) -> list[str]:
-    """The held run's argv inside the box: the gate first, then the report plugin, no cache.
+    """The held run's argv inside the box: the report plugin and the gate first, no cache.
 
     Without a configuration of the checkout's own, pytest gets an empty one: else it would look
     above the checkout and could take any stranger's.
     """
-    command = [str(python), "-m", "pytest", "tests", "-q", "-p", "petsage_gate"]
-    command += ["-p", "petsage_report"]
+    # The report plugin before the gate (which imports it): pytest imports it first, so it
+    # is not "already imported" when pytest would rewrite its asserts.
+    command = [str(python), "-m", "pytest", "tests", "-q", "-p", "petsage_report"]
+    command += ["-p", "petsage_gate"]
     if migration_check:
         command += ["-p", "petsage_migrations"]
     command += [

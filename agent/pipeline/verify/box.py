@@ -39,7 +39,7 @@ PLUGINS = ".petsage"
 #: The probe's first argument when it is started ahead: its arguments come on stdin.
 HELD = "--held"
 #: pytest's arguments that load the gate (the key, from stdin) and the report plugin.
-REPORTING = ["-p", "petsage_gate", "-p", "petsage_report"]
+REPORTING = ["-p", "petsage_report", "-p", "petsage_gate"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ class Box:
 
 class BoxProcess:
     """One process in the box, with its result channel; held ones wait for their arguments on
-    stdin (`release`), others get the channel's key there at once (their gate plugin reads it)."""
+    stdin (`release`), others get the channel's key at once on a gate pipe of their own (their
+    gate plugin reads it before the checkout's modules are imported)."""
 
     def __init__(
         self, box: Box, tree: Path, scratch: Path, args: list[str], *, held: bool = False
@@ -109,8 +110,10 @@ class BoxProcess:
         env = scrubbed_environment(home)
         env.update(TMPDIR="/tmp" if box.sandboxed else str(scratch), PYTHONPATH=str(plugins))
         env[FD_VARIABLE] = str(self.channel.write_fd)
+        # Not stdin: pytest's capture puts /dev/null there before its gate plugin reads.
+        gate_read, gate_write = os.pipe() if not held else (-1, -1)
         if not held:
-            env["PETSAGE_TEST_GATE_FD"] = "0"
+            env["PETSAGE_TEST_GATE_FD"] = str(gate_read)
         command = [str(box.python), *args]
         popen_env = env
         self._sandbox: sandbox.Box | None = None
@@ -124,13 +127,15 @@ class BoxProcess:
                 command = self._sandbox.argv
                 popen_env = {"PATH": "/usr/bin:/bin"}
             pass_fds: tuple[int, ...] = (self.channel.write_fd,)
+            if not held:
+                pass_fds += (gate_read,)
             if self._sandbox is not None:
                 pass_fds += self._sandbox.pass_fds
             self._process = subprocess.Popen(
                 command,
                 cwd=tree,
                 env=popen_env,
-                stdin=subprocess.PIPE,
+                stdin=subprocess.PIPE if held else subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -143,11 +148,18 @@ class BoxProcess:
             self._log.close()
             self.channel.close()
             remove_tree(self._private)
+            for descriptor in (gate_read, gate_write):
+                if descriptor >= 0:
+                    os.close(descriptor)
             raise
         self.channel.started()
         self._ended = False
         if not held:
-            self._send({"go": True, "key": self.channel.key_hex})
+            os.close(gate_read)
+            line = json.dumps({"go": True, "key": self.channel.key_hex}).encode() + b"\n"
+            with contextlib.suppress(BrokenPipeError):
+                os.write(gate_write, line)
+            os.close(gate_write)
 
     def release(self, args: list[str]) -> None:
         """Give a held process its arguments: everything now in its scratch folder is handed to
@@ -156,8 +168,8 @@ class BoxProcess:
         self._send({"key": self.channel.key_hex, "args": args})
 
     def _send(self, message: dict[str, object]) -> None:
-        """One line on its stdin, which then closes: before it, the process runs nothing of
-        the checkout."""
+        """One line on a held process's stdin, which then closes: before it, the process runs
+        nothing of the checkout."""
         stdin = self._process.stdin
         assert stdin is not None
         with contextlib.suppress(BrokenPipeError):  # it ended already: `finish` says how

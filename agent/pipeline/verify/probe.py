@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
     petsage_report.arm(str(message.get("key") or ""))
     argv = [str(arg) for arg in message.get("args") or []]
     base, built, unwired = (Path(a) for a in argv[0:3])
-    pytest_args = [*argv[argv.index("--") + 1 :], "-p", "petsage_report"]
+    pytest_args = argv[argv.index("--") + 1 :]
     if str(base) != "-":
         _openapi(str(base), "base")
     _openapi(str(built), "built")
@@ -72,7 +72,7 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(unwired))
     import pytest
 
-    code = int(pytest.main(pytest_args))
+    code = int(pytest.main(pytest_args, plugins=[petsage_report]))
     # The documents and the tests are reported: end without the interpreter's last garbage
     # collection over every object FastAPI, pytest and the two apps made (as the test run does).
     gc.freeze()

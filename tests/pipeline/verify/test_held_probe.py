@@ -16,6 +16,7 @@ from agent.models.base import GenerationTask
 from agent.models.scripted import ScriptedModel
 from agent.pipeline.loop import Builder
 from agent.pipeline.verify import fuzz, mutation
+from agent.pipeline.verify.box import PLUGINS
 from agent.pipeline.verify.outcome import GateOutcome
 from agent.settings import Settings
 from tests.conftest import SEED_TEXT
@@ -38,9 +39,9 @@ def held_probes(expect_one: bool = True) -> list[Path]:
                 args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
             except OSError:
                 continue
-            scripts = [a for a in args if a.endswith("petsage_probe.py")]
+            scripts = [a for a in args if a.endswith(f"{PLUGINS}/petsage_probe.py")]
             if scripts and "--held" in args:
-                found.add(Path(scripts[0]).parent)
+                found.add(Path(scripts[0]).parent.parent)  # the scratch folder
         if found or time.monotonic() > deadline:
             return sorted(found)
         time.sleep(0.02)
