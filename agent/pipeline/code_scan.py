@@ -8,7 +8,37 @@ from __future__ import annotations
 
 import ast
 
-BANNED_MODULES = frozenset({"subprocess", "socket", "ctypes", "multiprocessing", "shutil"})
+BANNED_MODULES = frozenset(
+    # The last four reach into the interpreter or pytest itself: a verdict could be forged
+    # from inside the test process through them (docs/architecture.md, "What the builder
+    # reads back").
+    {
+        "subprocess",
+        "socket",
+        "ctypes",
+        "multiprocessing",
+        "shutil",
+        "gc",
+        "inspect",
+        "_pytest",
+        "pluggy",
+    }
+)
+#: Attributes that reach a running frame, a function's hidden state or pytest's plugins.
+BANNED_ATTRIBUTES = frozenset(
+    {"pluginmanager", "__closure__", "__globals__", "_getframe", "f_back", "f_locals", "gi_frame"}
+)
+#: Strings that name the builder's own plugins and channels in the box, or a process's fds.
+BANNED_TEXT = (
+    "petsage_report",
+    "petsage_gate",
+    "petsage_migrations",
+    "petsage_probe",
+    "PETSAGE_REPORT_FD",
+    "PETSAGE_TEST_GATE_FD",
+    "PETSAGE_MIGRATION",
+    "/proc/self/fd",
+)
 BANNED_CALLS = frozenset({"eval", "exec", "compile", "__import__"})
 _OS_EXACT = frozenset(
     {
@@ -71,6 +101,8 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in BANNED_ATTRIBUTES:
+            self._flag(node, f"uses `.{node.attr}`, which reaches into the running interpreter")
         if (
             isinstance(node.value, ast.Name)
             and node.value.id in self.os_names
@@ -83,6 +115,13 @@ class _Scanner(ast.NodeVisitor):
             and node.attr in BANNED_CALLS
         ):
             self._flag(node, f"uses `builtins.{node.attr}`")
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str):
+            for text in BANNED_TEXT:
+                if text in node.value:
+                    self._flag(node, f"names `{text}`, part of the builder's test plumbing")
         self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> None:
