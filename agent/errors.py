@@ -145,3 +145,18 @@ class InstructionError(BuilderError):
 
 class BuildCancelled(BuilderError):
     """A build was asked to stop before it finished (its result is `cancelled`)."""
+
+
+class InfrastructureError(BuilderError):
+    """A limit ended a stage because the machine was busy, not because of the feature.
+
+    The build retries the stage once; it is never told to the model as a test failure, and a
+    build it ends is `failed` with a reason of kind `infrastructure` that names the stage, the
+    limit and the figure (`agent.pipeline.result.FailureReason`).
+    """
+
+    def __init__(
+        self, message: str, *, stage: str, limit: str, figure: float, budget: float
+    ) -> None:
+        self.stage, self.limit, self.figure, self.budget = stage, limit, figure, budget
+        super().__init__(message)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.box import boxfiles, sandbox
+from agent.box.budget import Budget, Overrun, wall_ceiling
 from agent.box.results import TestCase as TestCase
 from agent.box.results import TestReport as TestReport
 from agent.box.results import read_junit as _read_junit
@@ -102,6 +103,10 @@ class TestRun:
         own_config: bool | None = None,
     ) -> None:
         self.timeout = timeout
+        #: The wall-clock ceiling (`agent.box.budget`); `timeout` is the box's CPU-time budget.
+        self.wall_seconds = wall_ceiling(timeout)
+        #: The limit `wait()` ended the run at, if any.
+        self.overrun: Overrun | None = None
         self._closed = False
         self._stopped = False
         self.source = worktree
@@ -225,14 +230,15 @@ class TestRun:
         """The run's report once it ends, passes its timeout, or `should_stop` says so."""
         timed_out = False
         returncode: int | None = None
-        deadline = time.monotonic() + self.timeout
+        group = self._box.cgroup if self._box is not None else None
+        budget = Budget.of_box(group, self.timeout, self.wall_seconds)
         try:
             while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                self.overrun = budget.over()
+                if self.overrun is not None:
                     timed_out = True
                     break
-                returncode = wait_for_exit(self._process, min(remaining, 0.5))
+                returncode = wait_for_exit(self._process, budget.next_look())
                 if returncode is not None or (should_stop is not None and should_stop()):
                     break
         finally:

@@ -16,13 +16,13 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.box import sandbox
 from agent.box.boxfiles import read_untrusted
+from agent.box.budget import Budget, Overrun
 from agent.box.run import scrubbed_environment
 
 PROBE = Path(__file__).with_name("probe.py")
@@ -36,6 +36,8 @@ class BoxRun:
     returncode: int | None
     output: str
     timed_out: bool
+    #: The limit that ended it (`agent.box.budget`), if one did.
+    overrun: Overrun | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Box:
     python: Path
     timeout: float
     sandboxed: bool = True
+    #: The wall-clock ceiling; `timeout` is the box's CPU-time budget (`agent.box.budget`).
+    wall_seconds: float | None = None
 
     def run(
         self, tree: Path, scratch: Path, args: list[str], *, stop: threading.Event | None = None
@@ -125,12 +129,15 @@ class BoxProcess:
 
     def finish(self, stop: threading.Event | None = None) -> BoxRun:
         """Wait for it (the timeout counts from now), then kill what is left of it."""
+        group = self._sandbox.cgroup if self._sandbox is not None else None
+        budget = Budget.of_box(group, self.box.timeout, self.box.wall_seconds)
         try:
-            output, timed_out = _wait(self._process, self.box.timeout, stop)
+            output, timed_out, overrun = _wait(self._process, budget, stop)
         finally:
             self.close()
         text = output.decode("utf-8", errors="replace")[-8000:]
-        return BoxRun(None if timed_out else self._process.returncode, text, timed_out)
+        code = None if timed_out else self._process.returncode
+        return BoxRun(code, text, timed_out, overrun)
 
     def close(self) -> None:
         """Kill its process group and cgroup, and clean up the box; once."""
@@ -214,17 +221,18 @@ def box_for(
 
 
 def _wait(
-    process: subprocess.Popen[bytes], timeout: float, stop: threading.Event | None
-) -> tuple[bytes, bool]:
-    """The process's output, and whether it was cut off by the timeout or `stop`."""
-    deadline = time.monotonic() + timeout
+    process: subprocess.Popen[bytes], budget: Budget, stop: threading.Event | None
+) -> tuple[bytes, bool, Overrun | None]:
+    """The process's output, whether it was cut off (by its budget or `stop`), and the limit
+    it passed."""
     while True:
         try:
             output, _ = process.communicate(timeout=0.2)
-            return output, False
+            return output, False, None
         except subprocess.TimeoutExpired:
-            if time.monotonic() > deadline or (stop is not None and stop.is_set()):
-                return b"", True
+            overrun = budget.over()
+            if overrun is not None or (stop is not None and stop.is_set()):
+                return b"", True, overrun
 
 
 def hand_over(folder: Path, uid: int) -> None:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.box.budget import overrun_error
 from agent.box.results import TestReport
 from agent.box.results import read_junit as _read_junit
 from agent.box.run import has_pytest_config
@@ -283,6 +284,8 @@ def _probe(
     args = [str(out), str(base_tree), str(built), str(unwired_tree), "--", *pytest_args]
     held.process.release(args)
     run = held.process.finish(stop)
+    if run.overrun is not None and run.overrun.infrastructure:
+        raise overrun_error(run.overrun, "verified", "the gates' probe")
     junit_bytes = read_back(junit)
     cases = _read_junit(junit_bytes) if junit_bytes is not None else []
     base_doc, base_error = _document(out / "base.json", run)
