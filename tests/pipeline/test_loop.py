@@ -379,6 +379,7 @@ def test_a_ceiling_no_run_can_meet_fails_as_infrastructure_after_one_retry_and_n
     assert reason.budget == 0.05 and reason.figure is not None and reason.figure >= 0.05
     assert reason.retried
     assert "the machine was too busy" in reason.message
+    assert "**Why:** infrastructure at `tested`: wall_seconds" in result.report
     retries = [e for e in events if e.stage == "tested" and not e.ok]
     assert len(retries) == 1
     assert retries[0].data["reason"]["retried"] is False
