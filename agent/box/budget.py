@@ -65,16 +65,16 @@ class Overrun:
             measured = "CPU time" if self.cpu_seconds is not None else "time (wall clock)"
             return (
                 f"{what} used {self.figure:.1f} s of {measured}, over its budget of "
-                f"{self.budget:.0f} s, and was killed"
+                f"{self.budget:g} s, and was killed"
             )
         if self.limit == "run_seconds":
             return (
                 f"{what} ran {self.figure:.1f} s, not counting {self.waited_seconds or 0:.1f} s "
-                f"it waited for a CPU, over its budget of {self.budget:.0f} s ({cpu} of CPU "
+                f"it waited for a CPU, over its budget of {self.budget:g} s ({cpu} of CPU "
                 "time: a test that sleeps or blocks), and was killed"
             )
         return (
-            f"{what} passed its wall-clock ceiling of {self.budget:.0f} s ({self.figure:.1f} s"
+            f"{what} passed its wall-clock ceiling of {self.budget:g} s ({self.figure:.1f} s"
             f"{waited} for a CPU) having used {cpu} of CPU time: the machine was too busy"
         )
 
