@@ -36,6 +36,7 @@ from agent.pipeline.result import (
     ReasonKind,
     RoundRecord,
     conclude,
+    default_reason,
     live_final_event,
     rendered,
 )
@@ -303,6 +304,8 @@ class _BuildRun(Stages):
     # --- bookkeeping -----------------------------------------------------------------------------
 
     def _finish(self, status: BuildStatus, reasons: list[str]) -> BuildStream:
+        if status != "succeeded" and self.result.reason is None:
+            self.result.reason = default_reason(status, reasons, self.last_stage)
         conclude(self.result, status, reasons)
         self.result.finished_at = datetime.now(UTC)
         self.result.seconds = round(time.perf_counter() - self.started, 4)

@@ -84,7 +84,10 @@ class FailureReason(BaseModel):
     from a failing feature: the stage, the limit (if one ended it) and the figure."""
 
     kind: ReasonKind
-    stage: str = Field(description="The stage that ended the build (`tested`, `verified`...).")
+    stage: str = Field(
+        description="The stage that ended the build (`tested`, `verified`...); for a build "
+        "that ended outside its run (cancelled while queued, a crash, a recovery), its status."
+    )
     limit: str | None = Field(
         default=None,
         description="The limit it hit: `cpu_seconds` or `wall_seconds` of a box, `max_rounds`...",
@@ -214,6 +217,7 @@ def default_reason(status: BuildStatus, reasons: list[str], stage: str = "") -> 
     """A reason for a build that ended without a more precise one (a crash, a cancel, a
     recovery, a request refused)."""
     kind = _KIND_OF_STATUS.get(status, "internal")
+    # Outside its run (a cancel while queued, a crash, a recovery) no stage is known: the status.
     where = stage or ("decoded" if status == "rejected" else status)
     return FailureReason(kind=kind, stage=where, message="; ".join(reasons)[:500])
 

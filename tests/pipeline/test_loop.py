@@ -280,6 +280,9 @@ def test_tests_that_always_fail_leave_no_commit(settings: Settings) -> None:
     assert result.status == "failed"
     assert result.reasons[0] == "no passing reply after 3 round(s)"
     assert [r.outcome for r in result.rounds] == ["tests_failed"] * 3
+    assert result.reason is not None
+    reason = (result.reason.kind, result.reason.stage, result.reason.limit, result.reason.figure)
+    assert reason == ("tests", "tested", "max_rounds", 3)  # the feature's, not the machine's
     assert result.commit is None and result.files == []
     assert result.attempt is not None
     assert "Something else." in result.attempt.test_output
@@ -319,6 +322,8 @@ def test_a_model_error_fails_the_build_cleanly(settings: Settings) -> None:
     assert result.status == "failed"
     assert result.reasons == ["server said 500"]
     assert result.rounds[0].outcome == "model_error"
+    assert result.reason is not None
+    assert (result.reason.kind, result.reason.stage) == ("model", "generating")
     assert_untouched(settings, before)
 
 
