@@ -178,7 +178,7 @@ def _tests_line(result: BuildResult) -> str:
 def _build_lines(result: BuildResult) -> list[str]:
     lines = [f"- **Status:** {result.status}"]
     if result.reason is not None:
-        lines.append(f"- **Why:** {inline(why_line(result))}")
+        lines.append(f"- **Why:** {why_line(result)}")  # the builder's own words and figures
     if result.branch:
         at = f" at `{result.commit[:12]}`" if result.commit else " (unchanged)"
         lines.append(f"- **Branch:** {code_span(result.branch)}{at}")
