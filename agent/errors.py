@@ -150,3 +150,18 @@ class BuildCancelled(BuilderError):
 class MigrationRefused(BuilderError):
     """The migration the feature's tables need is one the builder does not write (a repair
     reason: the description from the box asked for something outside its vocabulary)."""
+
+
+class InfrastructureError(BuilderError):
+    """A limit ended a stage because the machine was busy, not because of the feature.
+
+    The build retries the stage once; it is never told to the model as a test failure, and a
+    build it ends is `failed` with a reason of kind `infrastructure` that names the stage, the
+    limit and the figure (`agent.pipeline.result.FailureReason`).
+    """
+
+    def __init__(
+        self, message: str, *, stage: str, limit: str, figure: float, budget: float
+    ) -> None:
+        self.stage, self.limit, self.figure, self.budget = stage, limit, figure, budget
+        super().__init__(message)

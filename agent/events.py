@@ -37,6 +37,10 @@ class EventData(TypedDict, total=False):
     kind: str
     #: `done` / `failed` as stored: the build's final status.
     status: str
+    #: `failed` as stored: why (`agent.pipeline.result.FailureReason`: kind, stage, limit,
+    #: figure, budget, retried, message). `tested` / `verified` retried after a busy machine
+    #: ended them: the same, of kind `infrastructure`.
+    reason: dict[str, Any]
 
 
 @dataclass(frozen=True)

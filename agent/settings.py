@@ -202,6 +202,20 @@ class Settings(BaseModel):
     pr_labels: list[str] = Field(default_factory=list)
     author_name: str = "PetSage Builder"
     author_email: str = "builder@petsage.invalid"
+    test_wall_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="The wall-clock ceiling of a test run and of the gates' box "
+        "(PETSAGE_TEST_TIMEOUT is their budget of CPU time); passing it is the machine's fault, "
+        "not the feature's: retried once. Default: 10x the CPU budget, at least 300 s.",
+    )
+    max_concurrent_builds: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Builds the service runs at once; the rest wait queued. Default: "
+        "PETSAGE_WORKERS, at most one per 768 MiB of available memory.",
+    )
 
     @property
     def token_set(self) -> frozenset[str]:
@@ -252,12 +266,35 @@ class Settings(BaseModel):
             )
         return self.database_url
 
+    def build_slots(self) -> int:
+        """How many builds the service runs at once (`max_concurrent_builds`, else its default
+        from the workers and the memory available now)."""
+        if self.max_concurrent_builds is not None:
+            return self.max_concurrent_builds
+        return max(1, min(self.workers, _available_memory() // BUILD_MEMORY))
+
     def resolved_state_dir(self, workspace: Path | None = None) -> Path:
         """Where builder state for `workspace` lives: outside the target's working tree."""
         if self.state_dir is not None:
             return self.state_dir
         target = (workspace or self.workspace).resolve()
         return target.parent / ".petsage" / target.name
+
+
+#: What one build holds at its peak: the test run's and the gates' interpreters (pytest, FastAPI,
+#: SQLAlchemy, the app) and the builder's own share.
+BUILD_MEMORY = 768 * 1024**2
+
+
+def _available_memory() -> int:
+    """The memory available now (MemAvailable), in bytes; plenty where it cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 64 * BUILD_MEMORY
 
 
 def _configured(model: type[BaseModel]) -> dict[str, Any]:

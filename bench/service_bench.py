@@ -30,6 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.waves_bench import RESOURCE_FIELDS  # noqa: E402
 from tests.service.conftest import Server, free_port, wait_final  # noqa: E402
 
 FLOOR_APP = textwrap.dedent(
@@ -156,6 +157,66 @@ def builds_per_minute(
             server.stop()
 
 
+def concurrent_builds(count: int, verify: str) -> tuple[float, float, float, int]:
+    """(builds/minute, p50 and p99 seconds from post to end, builds not succeeded) of `count`
+    builds posted at once to one service with its default admission limit."""
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**BENCH_ENV, "PETSAGE_VERIFY": verify}
+        workers = os.cpu_count() or 1  # the service's own default
+        server = Server(Path(scratch) / "petsage_backend", workers=workers, env=env).start()
+        try:
+            with server.client() as client:
+                client.post("/api/v1/builds", json={"feature": "warm_up", "description": "d"})
+                wait_final(client, client.get("/api/v1/builds").json()["items"][0]["id"])
+                began = time.perf_counter()
+                posted: dict[str, float] = {}
+                for n in range(count):
+                    body: dict[str, object] = {"feature": f"load_{n}", "description": "d"}
+                    if n % 2:
+                        body["requirements"] = {"fields": RESOURCE_FIELDS}
+                    posted[client.post("/api/v1/builds", json=body).json()["id"]] = (
+                        time.perf_counter()
+                    )
+                ended, failed = watch(client, posted)
+                elapsed = time.perf_counter() - began
+        finally:
+            server.stop()
+    times = [ended[build_id] - at for build_id, at in posted.items()]
+    return count / elapsed * 60, percentile(times, 0.5), percentile(times, 0.99), failed
+
+
+def watch(client: httpx.Client, posted: dict[str, float]) -> tuple[dict[str, float], int]:
+    """When each posted build was first seen ended (looked at every 0.25 s), and how many of
+    them did not succeed."""
+    ended: dict[str, float] = {}
+    failed = 0
+    deadline = time.monotonic() + 3600
+    while len(ended) < len(posted) and time.monotonic() < deadline:
+        for build_id in posted:
+            if build_id in ended:
+                continue
+            status = client.get(f"/api/v1/builds/{build_id}").json()["status"]
+            if status not in ("queued", "running"):
+                ended[build_id] = time.perf_counter()
+                failed += status != "succeeded"
+        time.sleep(0.25)
+    assert len(ended) == len(posted), "builds did not end within an hour"
+    return ended, failed
+
+
+def concurrency_table(levels: list[int], verify: str) -> None:
+    print(f"\nbuilds posted at once, {os.cpu_count()} cores, gates {verify}, default admission")
+    print(f"{'at once':>8} | {'builds/min':>10} | {'p50 s':>7} | {'p99 s':>7} | not succeeded")
+    first = None
+    for count in levels:
+        rate, p50, p99, failed = concurrent_builds(count, verify)
+        first = first or rate
+        print(
+            f"{count:>8} | {rate:10.1f} | {p50:7.1f} | {p99:7.1f} | {failed}"
+            f"   ({rate / first:.2f}x the builds/minute of {levels[0]})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=320)
@@ -163,8 +224,14 @@ def main() -> None:
     parser.add_argument("--builds", type=int, default=6)
     parser.add_argument("--verify", default="off,standard", help="PETSAGE_VERIFY levels")
     parser.add_argument("--repeats", type=int, default=3, help="accept-latency rounds")
+    parser.add_argument("--concurrency", default="1,4,15,30", help="builds posted at once")
+    parser.add_argument("--only", choices=("concurrency",), help="run only this part")
     args = parser.parse_args()
     os.environ.pop("PETSAGE_API_TOKENS", None)
+    levels = [int(v) for v in args.concurrency.split(",") if v.strip()]
+    if args.only == "concurrency":
+        concurrency_table(levels, "standard")
+        return
     payload = {"feature": "x", "description": "Accept latency", "requirements": "none"}
 
     rounds = []
@@ -208,6 +275,7 @@ def main() -> None:
             pinned, _ = builds_per_minute(1, args.builds, level, {cores[0]})
             print(f"  verify {level:<8}: 1 worker on 1 core {pinned:6.1f}, ", end="")
             print(f"2 workers on 2 cores {two:6.1f}  ratio {two / pinned:.2f}x (a worker per core)")
+    concurrency_table(levels, "standard")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ def test_names_in_any_case_and_json_for_dicts_and_lists(
         ("PETSAGE_MAX_ROUNDS", "0", "max_rounds"),
         ("PETSAGE_MODEL_PRICES", "{not json", "model_prices"),
         ("PETSAGE_SANDBOX", "docker", "sandbox"),
+        ("PETSAGE_MAX_CONCURRENT_BUILDS", "0", "max_concurrent_builds"),
+        ("PETSAGE_TEST_WALL_SECONDS", "-5", "test_wall_seconds"),
     ],
 )
 def test_a_bad_value_names_its_field(
@@ -72,3 +74,14 @@ def test_the_cli_names_the_variable_and_exits_2(
     assert main(["build", "--payload", "request.md", "--workspace", "ws"]) == 2
     assert "PETSAGE_TEST_TIMEOUT:" in capsys.readouterr().err
     assert not (in_folder / "ws").exists()
+
+
+def test_builds_at_once_default_from_the_workers_and_the_memory(
+    in_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.settings import BUILD_MEMORY, _available_memory
+
+    room = max(1, _available_memory() // BUILD_MEMORY)
+    assert Settings(workers=3).build_slots() == min(3, room)
+    monkeypatch.setenv("PETSAGE_MAX_CONCURRENT_BUILDS", "5")
+    assert Settings(workers=3).build_slots() == 5

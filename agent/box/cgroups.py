@@ -1,7 +1,8 @@
 """The box's cgroup: a process cap and a memory cap (tmpfs pages included) that really bind.
 
-Under cgroup v1 the box gets a `pids` and a `memory` group beside the builder's own; under v2
-one group with both controllers. `/bin/sh` moves itself into them and execs the box, and the
+Under cgroup v1 the box gets a `pids` and a `memory` group beside the builder's own, and a
+`cpuacct` group that counts the CPU time it used; under v2 one group with both controllers,
+whose `cpu.stat` counts it. `/bin/sh` moves itself into them and execs the box, and the
 builder kills every member once the run ends. Where a group cannot be made, `missing` says so.
 """
 
@@ -24,6 +25,8 @@ class Cgroup:
     pids: Path | None = None
     memory: Path | None = None
     missing: list[str] = field(default_factory=list)
+    #: Where the box's CPU time is counted (v1 `cpuacct`, or the v2 group); None: nowhere.
+    cpu: Path | None = None
 
     @classmethod
     def create(cls, name: str, processes: int, memory_bytes: int) -> Cgroup:
@@ -38,6 +41,12 @@ class Cgroup:
                 "memory",
                 name,
                 {"memory.limit_in_bytes": memory, "memory.memsw.limit_in_bytes": memory},
+            )
+            group.cpu = _make_v1("cpuacct", name, {})
+        if group.cpu is None:
+            group.missing.append(
+                f"cpu time: no cpuacct cgroup could be made under {CGROUP_MOUNT}; the test "
+                "timeout counts wall time, so a busy machine can end a run"
             )
         if group.pids is None:
             group.missing.append(
@@ -65,10 +74,13 @@ class Cgroup:
         if _write(folder / "memory.max", str(memory_bytes)):
             _write(folder / "memory.swap.max", "0")
             self.memory = folder
+        if (folder / "cpu.stat").is_file():  # every v2 group counts its CPU time
+            self.cpu = folder
 
     @property
     def folders(self) -> list[Path]:
-        return list(dict.fromkeys(f for f in (self.pids, self.memory) if f is not None))
+        found = (self.pids, self.memory, self.cpu)
+        return list(dict.fromkeys(f for f in found if f is not None))
 
     def enter(self) -> list[str]:
         """A prefix that moves the command's process into the cgroups, then runs it."""
@@ -114,6 +126,29 @@ class Cgroup:
                 return int((self.memory / name).read_text())
         return None
 
+    def cpu_seconds(self) -> float | None:
+        """The CPU time (user and system) every process of the box used so far, in seconds;
+        None where no group counts it."""
+        if self.cpu is None:
+            return None
+        with contextlib.suppress(OSError, ValueError):
+            if (self.cpu / "cpuacct.usage").is_file():
+                return int((self.cpu / "cpuacct.usage").read_text()) / 1e9
+            for line in (self.cpu / "cpu.stat").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) / 1e6
+        return None
+
+    def waiting_seconds(self) -> float | None:
+        """How long the box's longest-waiting process has waited for a CPU so far (the
+        scheduler's run delay, /proc/<pid>/schedstat), in seconds; None where nothing says."""
+        found: list[float] = []
+        for pid in self.members():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                found.append(int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9)
+        return max(found) if found else None
+
 
 def _own_cgroup(controller: str) -> str:
     """This process's cgroup path in the hierarchy of `controller` ("" for v2), relative."""
@@ -137,6 +172,8 @@ def _make_v1(controller: str, name: str, settings: dict[str, str]) -> Path | Non
         folder.mkdir(exist_ok=True)
     except OSError:
         return None
+    if not settings:
+        return folder
     first, *rest = settings.items()
     if not _write(folder / first[0], first[1]):
         with contextlib.suppress(OSError):

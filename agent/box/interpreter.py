@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.errors import SandboxUnavailable
+from agent.errors import InfrastructureError, SandboxUnavailable
 
 _PROBE = (
     "import json, os, sys; print(json.dumps([[sys.prefix, sys.base_prefix, sys.exec_prefix],"
@@ -111,9 +111,18 @@ def _stat(path: str, follow: bool) -> list[int] | None:
 
 
 def _probe(python: str) -> tuple[list[str], list[str]]:
-    done = subprocess.run(
-        [python, "-I", "-c", _PROBE], capture_output=True, text=True, check=False, timeout=60
-    )
+    try:
+        done = subprocess.run(
+            [python, "-I", "-c", _PROBE], capture_output=True, text=True, check=False, timeout=300
+        )
+    except subprocess.TimeoutExpired as e:  # one interpreter start: only a busy machine is slow
+        raise InfrastructureError(
+            f"the test interpreter {python} did not answer within 300 s: the machine was too busy",
+            stage="tested",
+            limit="interpreter_probe_wall_seconds",
+            figure=300.0,
+            budget=300.0,
+        ) from e
     if done.returncode != 0:
         raise SandboxUnavailable(f"cannot run the test interpreter {python}: {done.stderr.strip()}")
     prefixes, sites = json.loads(done.stdout)

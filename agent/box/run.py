@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.box import boxfiles, sandbox
+from agent.box.budget import Budget, Overrun, wall_ceiling
 from agent.box.channel import ResultChannel
 from agent.box.migration_exchange import MigrationExchange, MigrationRenderer
 from agent.box.report_plugin import FD_VARIABLE
@@ -104,6 +105,10 @@ class TestRun:
         own_config: bool | None = None,
     ) -> None:
         self.timeout = timeout
+        #: The wall-clock ceiling (`agent.box.budget`); `timeout` is the box's CPU-time budget.
+        self.wall_seconds = wall_ceiling(timeout)
+        #: The limit `wait()` ended the run at, if any.
+        self.overrun: Overrun | None = None
         self._closed = False
         self._stopped = False
         self.source = worktree
@@ -227,14 +232,17 @@ class TestRun:
     def wait(self, should_stop: Callable[[], bool] | None = None) -> TestReport:
         """The run's report once it ends, passes its timeout, or `should_stop` says so."""
         on_record = self._exchange.on_record if self._exchange is not None else None
+        group = self._box.cgroup if self._box is not None else None
+        budget = Budget.of_box(group, self.timeout, self.wall_seconds)
         try:
-            returncode, timed_out = watch(
+            returncode, self.overrun = watch(
                 self._process,
                 self._channel,
-                self.timeout,
+                budget,
                 should_stop=should_stop,
                 on_record=on_record,
             )
+            timed_out = self.overrun is not None
         finally:
             self._stop()
         self._log.close()

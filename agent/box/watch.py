@@ -12,22 +12,22 @@ import contextlib
 import os
 import select
 import subprocess
-import time
 from collections.abc import Callable
 
+from agent.box.budget import Budget, Overrun
 from agent.box.channel import Record, ResultChannel
 
 
 def watch(
     process: subprocess.Popen[bytes],
     channel: ResultChannel,
-    timeout: float,
+    budget: Budget,
     *,
     should_stop: Callable[[], bool] | None = None,
     on_record: Callable[[Record], None] | None = None,
-) -> tuple[int | None, bool]:
-    """(the exit status, or None when cut off; whether the timeout cut it off)."""
-    deadline = time.monotonic() + timeout
+) -> tuple[int | None, Overrun | None]:
+    """(the exit status, or None when cut off; the limit of `budget` that cut it off, if one
+    did: `agent.box.budget`, what the box used rather than the machine's load)."""
     pidfd = _pidfd(process)
     poller = select.poll()  # not select(): any descriptor number, however many are open
     listening = channel.read_fd >= 0
@@ -44,13 +44,13 @@ def watch(
                 listening = False
             if returncode is not None:
                 _deliver(channel, on_record)
-                return returncode, False
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None, True
+                return returncode, None
+            overrun = budget.over()
+            if overrun is not None:
+                return None, overrun
             if should_stop is not None and should_stop():
-                return None, False
-            wait = min(remaining, 0.5 if pidfd >= 0 else 0.05)
+                return None, None
+            wait = budget.next_look(0.5 if pidfd >= 0 else 0.05)
             poller.poll(max(1, int(wait * 1000)))
     finally:
         if pidfd >= 0:

@@ -19,6 +19,8 @@ from agent.box.run import TestRun
 from agent.errors import (
     BuildCancelled,
     BuilderError,
+    InfrastructureError,
+    ModelError,
     ModelRefused,
     Problem,
     RequestError,
@@ -26,14 +28,19 @@ from agent.errors import (
 from agent.events import StageEvent
 from agent.layout import FeatureLayout
 from agent.models import Feedback, Model, ModelReply, create_model
+from agent.pipeline.bundle import FileBundle
 from agent.pipeline.result import (
     BuildResult,
     BuildStatus,
+    FailureReason,
+    ReasonKind,
     RoundRecord,
     conclude,
+    default_reason,
     live_final_event,
     rendered,
 )
+from agent.pipeline.round import KIND_OF_REJECTION, infrastructure_reason
 from agent.pipeline.stages import NO_SCAN_NOTE as NO_SCAN_NOTE
 from agent.pipeline.stages import REJECTED, Base, Rejection, Stages
 from agent.pipeline.verify.render import verification_summary
@@ -159,7 +166,16 @@ class _BuildRun(Stages):
             return (yield from self._finish("rejected", [str(p) for p in e.problems]))
         except BuildCancelled:
             return (yield from self._finish("cancelled", ["cancelled before it finished"]))
+        except InfrastructureError as e:
+            self.result.reason = infrastructure_reason(e, retried=True)
+            if self.result.rounds:
+                self.result.rounds[-1].outcome = "infrastructure"
+                self.result.rounds[-1].reasons = [str(e)]
+            return (yield from self._finish("failed", [str(e)]))
         except BuilderError as e:
+            kind: ReasonKind = "model" if isinstance(e, ModelError) else "internal"
+            stage = "generating" if kind == "model" else self.last_stage
+            self.result.reason = FailureReason(kind=kind, stage=stage, message=str(e)[:500])
             return (yield from self._finish("failed", [str(e)]))
         return (yield from self._finish(status, reasons))
 
@@ -182,6 +198,7 @@ class _BuildRun(Stages):
         feedback: Feedback | None = None
         previous_reply: str | None = None
         reasons: list[str] = []
+        last = Rejection("validation", [], "no round ran")
         for number in range(1, self.settings.max_rounds + 1):
             self._check_stop()
             yield self._event(
@@ -197,7 +214,18 @@ class _BuildRun(Stages):
                 return "succeeded", []
             reasons = rejection.reasons
             feedback = yield from self._reject(record, rejection)
-        return "failed", [f"no passing reply after {self.settings.max_rounds} round(s)", *reasons]
+            last = rejection
+        rounds = self.settings.max_rounds
+        message = f"no passing reply after {rounds} round(s)"
+        self.result.reason = FailureReason(
+            kind=KIND_OF_REJECTION[last.kind],
+            stage=REJECTED[last.kind][1],
+            limit="max_rounds",
+            figure=rounds,
+            budget=rounds,
+            message=f"{message}: {last.message}",
+        )
+        return "failed", [message, *reasons]
 
     def _attempt(
         self,
@@ -219,6 +247,32 @@ class _BuildRun(Stages):
             "validated", f"{len(bundle.files)} files pass the blueprint's checks", round=number
         )
         self._check_stop()
+        try:
+            return (yield from self._test_verify_commit(request, base, bundle, number, stack))
+        except InfrastructureError as e:
+            # The machine, not the reply, ended it: once more with the same files, no repair
+            # round spent and nothing told to the model (issue 28).
+            reason = infrastructure_reason(e, retried=False)
+            yield self._event(
+                e.stage,  # type: ignore[arg-type]  # a stage name, from the stage that raised
+                f"{e}; trying again",
+                ok=False,
+                round=number,
+                reasons=[str(e)],
+                reason=reason.model_dump(),
+            )
+        self._check_stop()
+        return (yield from self._test_verify_commit(request, base, bundle, number, stack))
+
+    def _test_verify_commit(
+        self,
+        request: FeatureRequest,
+        base: Base,
+        bundle: FileBundle,
+        number: int,
+        stack: ExitStack,
+    ) -> Generator[StageEvent, None, Rejection | None]:
+        """A checked bundle written, tested, verified and committed: None, else why not."""
         tested = yield from self._test(request, base, bundle, number, stack)
         report = tested.report
         if not tested.passed:
@@ -250,6 +304,8 @@ class _BuildRun(Stages):
     # --- bookkeeping -----------------------------------------------------------------------------
 
     def _finish(self, status: BuildStatus, reasons: list[str]) -> BuildStream:
+        if status != "succeeded" and self.result.reason is None:
+            self.result.reason = default_reason(status, reasons, self.last_stage)
         conclude(self.result, status, reasons)
         self.result.finished_at = datetime.now(UTC)
         self.result.seconds = round(time.perf_counter() - self.started, 4)

@@ -177,6 +177,8 @@ def _tests_line(result: BuildResult) -> str:
 
 def _build_lines(result: BuildResult) -> list[str]:
     lines = [f"- **Status:** {result.status}"]
+    if result.reason is not None:
+        lines.append(f"- **Why:** {why_line(result)}")  # the builder's own words and figures
     if result.branch:
         at = f" at `{result.commit[:12]}`" if result.commit else " (unchanged)"
         lines.append(f"- **Branch:** {code_span(result.branch)}{at}")
@@ -201,6 +203,23 @@ def _build_lines(result: BuildResult) -> list[str]:
         notes = "\n".join(" ".join(note.split())[:300] for note in result.notes[:20])
         lines += ["", "Notes (the model's and the builder's, quoted):", "", *quoted(notes, 6000)]
     return lines
+
+
+def why_line(result: BuildResult) -> str:
+    """What ended a build that did not succeed, in one line: its kind, stage, limit and figure."""
+    reason = result.reason
+    if reason is None:
+        return ""
+    line = f"{reason.kind} at `{reason.stage}`"
+    if reason.limit is not None:
+        figure = "?" if reason.figure is None else f"{reason.figure:g}"
+        budget = "" if reason.budget is None else f" of {reason.budget:g}"
+        line += f": {reason.limit} {figure}{budget}"
+    if reason.retried:
+        line += " (after one retry)"
+    if reason.kind == "infrastructure":
+        line += "; the machine was too busy, not the feature's fault: post it again"
+    return line
 
 
 def _closing(result: BuildResult) -> list[str]:

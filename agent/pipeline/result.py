@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from agent.events import StageEvent
+from agent.events import EventData, StageEvent
 from agent.pipeline.verify.outcome import Verification
 from agent.request import FeatureRequest
 
@@ -63,11 +63,50 @@ class Attempt(BaseModel):
     test_output: str = ""
 
 
+#: What ended a build that did not succeed: the machine (`infrastructure`, never the model's
+#: fault), the model's replies (`tests`, `verification`, `validation`: rounds exhausted), the
+#: model itself (`model`: it could not answer), the request, a stop, or the builder (`internal`).
+ReasonKind = Literal[
+    "infrastructure",
+    "tests",
+    "verification",
+    "validation",
+    "model",
+    "request",
+    "cancelled",
+    "interrupted",
+    "internal",
+]
+
+
+class FailureReason(BaseModel):
+    """Why a build did not succeed, for a person who must not read logs to tell a busy machine
+    from a failing feature: the stage, the limit (if one ended it) and the figure."""
+
+    kind: ReasonKind
+    stage: str = Field(
+        description="The stage that ended the build (`tested`, `verified`...); for a build "
+        "that ended outside its run (cancelled while queued, a crash, a recovery), its status."
+    )
+    limit: str | None = Field(
+        default=None,
+        description="The limit it hit: `cpu_seconds` or `wall_seconds` of a box, `max_rounds`...",
+    )
+    figure: float | None = Field(default=None, description="What was used of that limit.")
+    budget: float | None = Field(default=None, description="The limit's value.")
+    retried: bool = Field(
+        default=False, description="True when the stage was tried again before the build ended."
+    )
+    message: str = ""
+
+
 class RoundRecord(BaseModel):
     """One model round: what came back and why it was or was not accepted."""
 
     round: int
-    outcome: Literal["accepted", "invalid", "tests_failed", "unverified", "model_error"]
+    outcome: Literal[
+        "accepted", "invalid", "tests_failed", "unverified", "model_error", "infrastructure"
+    ]
     reasons: list[str] = Field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -115,6 +154,10 @@ class BuildResult(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     summary: str = ""
+    reason: FailureReason | None = Field(
+        default=None,
+        description="Why a build that did not succeed ended: the stage, the limit, the figure.",
+    )
     timings: dict[str, float] = Field(
         default_factory=dict, description="Seconds spent in each stage, summed over rounds."
     )
@@ -155,7 +198,28 @@ def conclude(result: BuildResult, status: BuildStatus, reasons: list[str]) -> Bu
     if status != "succeeded":
         result.commit = None
         result.files = []
+        if result.reason is None:
+            result.reason = default_reason(status, reasons)
+    else:
+        result.reason = None
     return result
+
+
+#: The kind of reason a status has when nothing more precise was recorded.
+_KIND_OF_STATUS: dict[str, ReasonKind] = {
+    "rejected": "request",
+    "cancelled": "cancelled",
+    "interrupted": "interrupted",
+}
+
+
+def default_reason(status: BuildStatus, reasons: list[str], stage: str = "") -> FailureReason:
+    """A reason for a build that ended without a more precise one (a crash, a cancel, a
+    recovery, a request refused)."""
+    kind = _KIND_OF_STATUS.get(status, "internal")
+    # Outside its run (a cancel while queued, a crash, a recovery) no stage is known: the status.
+    where = stage or ("decoded" if status == "rejected" else status)
+    return FailureReason(kind=kind, stage=where, message="; ".join(reasons)[:500])
 
 
 def rendered(
@@ -174,7 +238,7 @@ def ended(build_id: str, status: BuildStatus, reasons: list[str]) -> BuildResult
     result = BuildResult(
         id=build_id, status=status, reasons=reasons, started_at=now, finished_at=now
     )
-    return rendered(result)
+    return rendered(conclude(result, status, reasons))
 
 
 def ended_for(record: BuildRecord, status: BuildStatus, reasons: list[str]) -> BuildResult:
@@ -201,8 +265,15 @@ def final_event(result: BuildResult) -> StageEvent:
         stage="done" if ok else "failed",
         message=f"{result.status}: {'; '.join(result.reasons)[:300]}" if not ok else "succeeded",
         ok=ok,
-        data={"status": result.status},
+        data=_final_data(result),
     )
+
+
+def _final_data(result: BuildResult) -> EventData:
+    data = EventData(status=result.status)
+    if result.reason is not None and result.status != "succeeded":
+        data["reason"] = result.reason.model_dump()
+    return data
 
 
 def live_final_event(result: BuildResult) -> StageEvent:

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from agent.errors import InfrastructureError
 from agent.events import Stage
+from agent.pipeline.result import FailureReason, ReasonKind
 
 if TYPE_CHECKING:
     from agent.box.results import TestReport
@@ -66,3 +68,24 @@ REJECTED: dict[str, tuple[Literal["invalid", "tests_failed", "unverified"], Stag
     "tests": ("tests_failed", "tested"),
     "verification": ("unverified", "verified"),
 }
+
+#: Per rejection kind: the kind of reason a build gets when its last round was rejected so.
+KIND_OF_REJECTION: dict[str, ReasonKind] = {
+    "length": "validation",
+    "validation": "validation",
+    "tests": "tests",
+    "verification": "verification",
+}
+
+
+def infrastructure_reason(error: InfrastructureError, *, retried: bool) -> FailureReason:
+    """The reason a busy machine gives: the stage, the limit and the figure (issue 28)."""
+    return FailureReason(
+        kind="infrastructure",
+        stage=error.stage,
+        limit=error.limit,
+        figure=error.figure,
+        budget=error.budget,
+        retried=retried,
+        message=str(error),
+    )

@@ -11,6 +11,7 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Unpack
 
+from agent.box.budget import overrun_error, wall_ceiling
 from agent.box.env import test_python_for
 from agent.box.results import TestReport
 from agent.box.run import (
@@ -68,6 +69,8 @@ class Stages:
     worktree_dirty: bool
     held_tests: TestRun | None
     held_probe: HeldProbe | None
+    #: The stage of the last event: where a build that ends on an error stopped.
+    last_stage: Stage = "received"
 
     def _base(self, request: FeatureRequest) -> Base:
         """Where the build starts, its test interpreter and its migration's name."""
@@ -182,9 +185,14 @@ class Stages:
                     held=held_probe,
                 )
                 stack.callback(verifier.close)
+                test_run.wall_seconds = self._wall_seconds()
                 report = test_run.wait(self.should_stop)
                 migration = test_run.migration_result()
             self._check_stop()
+        overrun = test_run.overrun
+        if overrun is not None and overrun.infrastructure:
+            verifier.close()  # the stage is tried again from the start: never the model's fault
+            raise overrun_error(overrun, "tested", "the test run")
         self._note_missing_limits(report)
         problem, note = (
             add_migration(worktree, migration, base.revision_path, paths)
@@ -333,7 +341,13 @@ class Stages:
         """How the gates run the target's Python: as the tests do (interpreter, timeout, box)."""
         from agent.pipeline.verify.box import Box
 
-        return Box(base.test_python, self.settings.test_timeout, self.settings.sandbox != "off")
+        sandboxed = self.settings.sandbox != "off"
+        return Box(base.test_python, self.settings.test_timeout, sandboxed, self._wall_seconds())
+
+    def _wall_seconds(self) -> float:
+        """The wall-clock ceiling of the build's boxes (their timeout is a CPU-time budget)."""
+        given = self.settings.test_wall_seconds
+        return wall_ceiling(self.settings.test_timeout) if given is None else given
 
     def _note_bundle(self, bundle: FileBundle) -> None:
         self.result.summary = bundle.summary
@@ -380,6 +394,7 @@ class Stages:
         round: int | None = None,
         **data: Unpack[EventData],
     ) -> StageEvent:
+        self.last_stage = stage
         return StageEvent(
             build_id=self.result.id, stage=stage, message=message, ok=ok, round=round, data=data
         )

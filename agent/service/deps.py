@@ -68,6 +68,8 @@ class Service:
         self.store = BuildStore.open(database_url, self.state_dir / "builds.db")
         self.store.on_event = self.notifier.notify
         self.runner = ServiceRunner(settings, self.store, model)
+        #: Builds run at once (admission); the rest wait queued (issue 28).
+        self.slots = settings.build_slots()
         self.jobs: JobBackend
         if jobs_factory is not None:
             self.jobs = jobs_factory(self.runner)
@@ -79,7 +81,7 @@ class Service:
             self.runner.mirror = RemoteClone(self.runner.repo, settings.git_remote)
             self.jobs = CeleryJobs(settings, self.store)
         else:
-            self.jobs = ThreadJobs(self.runner.run, settings.workers)
+            self.jobs = ThreadJobs(self.runner.run, self.slots)
         self.runner.shutting_down = lambda: self.jobs.stopping
         # The threads new builds are taken on (decoded, stored, sent): their own pool, as large
         # as the framework's, and cheaper to reach than its thread-pool machinery.

@@ -77,8 +77,12 @@ class Health(BaseModel):
     workspace: str
     jobs: str = Field(description="`threads` (in this process) or `celery` (workers).")
     workers: int = Field(description="Builds at once in this process (threads mode).")
-    queued: int
-    running: int
+    queued: int = Field(description="Builds waiting for a slot.")
+    running: int = Field(description="Builds running now.")
+    limit: int = Field(
+        description="Builds run at once (PETSAGE_MAX_CONCURRENT_BUILDS, else a default from the "
+        "workers and the memory); with Celery, the API's figure, each worker has its own."
+    )
 
 
 def errors(kind: str, problems: list[tuple[str | None, str]]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The pipeline end to end: real git, real subprocess pytest, the offline and scripted models."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from agent.pipeline.bundle import FileBundle, parse_reply
 from agent.pipeline.loop import Builder
 from agent.prompt_files import skeleton_files
 from agent.settings import Settings
+from tests.box.test_budget import top_priority
 from tests.conftest import (
     ONE_ROUND_STAGES,
     SEED_TEXT,
@@ -278,6 +280,9 @@ def test_tests_that_always_fail_leave_no_commit(settings: Settings) -> None:
     assert result.status == "failed"
     assert result.reasons[0] == "no passing reply after 3 round(s)"
     assert [r.outcome for r in result.rounds] == ["tests_failed"] * 3
+    assert result.reason is not None
+    reason = (result.reason.kind, result.reason.stage, result.reason.limit, result.reason.figure)
+    assert reason == ("tests", "tested", "max_rounds", 3)  # the feature's, not the machine's
     assert result.commit is None and result.files == []
     assert result.attempt is not None
     assert "Something else." in result.attempt.test_output
@@ -317,6 +322,8 @@ def test_a_model_error_fails_the_build_cleanly(settings: Settings) -> None:
     assert result.status == "failed"
     assert result.reasons == ["server said 500"]
     assert result.rounds[0].outcome == "model_error"
+    assert result.reason is not None
+    assert (result.reason.kind, result.reason.stage) == ("model", "generating")
     assert_untouched(settings, before)
 
 
@@ -352,3 +359,84 @@ def test_a_workspace_inside_another_project_ignores_that_projects_pytest_config(
     result = Builder(settings).run(SEED_TEXT)
     assert result.status == "succeeded", result.reasons
     assert settings.resolved_state_dir() == tmp_path / "generated" / ".petsage" / "petsage_backend"
+
+
+# --- a busy machine (issue 28) -------------------------------------------------------------------
+
+
+def test_a_ceiling_no_run_can_meet_fails_as_infrastructure_after_one_retry_and_no_repair(
+    settings: Settings,
+) -> None:
+    """A tiny wall-clock limit: the machine's fault, tried twice, never the model's."""
+    Builder(settings).run({**SMOKE_REQUEST, "feature": "first_one"})
+    before = refs(settings.workspace)
+    tight = settings.model_copy(update={"test_wall_seconds": 0.05})
+    model = ScriptedModel([SEED_TEXT])
+    events: list[StageEvent] = []
+    result = Builder(tight, model=model).run(SMOKE_REQUEST, on_event=events.append)
+    model.assert_consumed()
+    assert result.status == "failed"
+    assert result.model_round_trips == 1 and len(model.calls) == 1
+    assert [r.outcome for r in result.rounds] == ["infrastructure"]
+    reason = result.reason
+    assert reason is not None
+    assert (reason.kind, reason.stage, reason.limit) == ("infrastructure", "tested", "wall_seconds")
+    assert reason.budget == 0.05 and reason.figure is not None and reason.figure >= 0.05
+    assert reason.retried
+    assert "the machine was too busy" in reason.message
+    assert "**Why:** infrastructure at `tested`: wall_seconds" in result.report
+    retries = [e for e in events if e.stage == "tested" and not e.ok]
+    assert len(retries) == 1
+    assert retries[0].data["reason"]["retried"] is False
+    assert retries[0].data["reason"]["limit"] == "wall_seconds"
+    final = events[-1]
+    assert final.stage == "failed"
+    assert final.data["reason"]["kind"] == "infrastructure"
+    assert_untouched(settings, before)
+
+
+def test_a_starved_test_run_is_retried_once_and_the_build_succeeds_without_a_repair_round(
+    settings: Settings,
+) -> None:
+    """A CPU hog at the highest priority on the one core the build's boxes may use, while the
+    first test run runs: that run passes its wall ceiling having used little CPU; the second
+    (the hog gone) passes, and the model was asked once."""
+    if os.geteuid() != 0:
+        pytest.skip("raising a hog's priority needs root")
+    core = min(os.sched_getaffinity(0))
+    settings.test_wall_seconds = 3.0
+    hogs: list[subprocess.Popen[bytes]] = []
+    events: list[StageEvent] = []
+
+    def on_event(event: StageEvent) -> None:
+        events.append(event)
+        if event.stage == "integrated" and not hogs:  # the files are in: the run starts next
+            code = f"import os\nos.sched_setaffinity(0, {{{core}}})\nwhile True:\n    pass\n"
+            hog = [sys.executable, "-c", code]
+            hogs.append(subprocess.Popen(hog, start_new_session=True, preexec_fn=top_priority))
+        if event.stage == "tested" and not event.ok:  # the retry: the machine is quiet again
+            hogs[0].kill()
+            settings.test_wall_seconds = 300.0
+
+    model = ScriptedModel([SEED_TEXT])
+    mine = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})  # every box of the build inherits it
+    try:
+        result = Builder(settings, model=model).run(SMOKE_REQUEST, on_event=on_event)
+    finally:
+        os.sched_setaffinity(0, mine)
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    model.assert_consumed()
+    retries = [e for e in events if not e.ok]
+    assert len(retries) == 1, [e.message for e in retries]
+    reason = retries[0].data["reason"]
+    if reason["limit"] != "wall_seconds":
+        pytest.skip(f"no cgroup counts the box's CPU time here: {reason['message']}")
+    assert (reason["kind"], reason["stage"]) == ("infrastructure", "tested")
+    assert reason["figure"] >= 3.0 and not reason["retried"]
+    assert result.status == "succeeded", result.reasons
+    assert result.reason is None
+    assert result.model_round_trips == 1 and [r.outcome for r in result.rounds] == ["accepted"]
+    assert [e.stage for e in events if e.ok][-2:] == ["committed", "done"]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from agent.box import sandbox
 from agent.box.boxfiles import read_untrusted, remove_tree
+from agent.box.budget import Budget, Overrun
 from agent.box.channel import ResultChannel
 from agent.box.report_plugin import FD_VARIABLE
 from agent.box.run import install_plugins, scrubbed_environment
@@ -51,6 +52,8 @@ class BoxRun:
     timed_out: bool
     session: Session
     breaches: list[str]
+    #: The limit that ended it (`agent.box.budget`), if one did.
+    overrun: Overrun | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Box:
     python: Path
     timeout: float
     sandboxed: bool = True
+    #: The wall-clock ceiling; `timeout` is the box's CPU-time budget (`agent.box.budget`).
+    wall_seconds: float | None = None
 
     def run(
         self,
@@ -187,13 +192,16 @@ class BoxProcess:
         self, stop: threading.Event | None = None, *, stop_on_failure: bool = False
     ) -> BoxRun:
         """Wait for it (the timeout counts from now), then kill what is left of it."""
+        group = self._sandbox.cgroup if self._sandbox is not None else None
+        budget = Budget.of_box(group, self.box.timeout, self.box.wall_seconds)
         try:
-            returncode, timed_out = watch(
+            returncode, overrun = watch(
                 self._process,
                 self.channel,
-                self.box.timeout,
+                budget,
                 should_stop=stop.is_set if stop is not None else None,
             )
+            timed_out = overrun is not None
             stopped = not timed_out and returncode is None
             session = read_session(self.channel.records)
             found = (
@@ -205,7 +213,7 @@ class BoxProcess:
         finally:
             self.close()
         text = output.decode("utf-8", errors="replace") if isinstance(output, bytes) else ""
-        return BoxRun(returncode, text, timed_out or stopped, session, found)
+        return BoxRun(returncode, text, timed_out or stopped, session, found, overrun)
 
     def close(self) -> None:
         """Kill its process group and cgroup, and clean up the box; once."""

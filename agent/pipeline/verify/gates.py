@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.box.budget import overrun_error
 from agent.box.results import TestReport
 from agent.box.run import has_pytest_config
 from agent.layout import FeatureLayout
@@ -278,6 +279,8 @@ def _probe(
     args = [str(base_tree), str(built), str(unwired_tree), "--", *pytest_args]
     held.process.release(args)
     run = held.process.finish(stop)
+    if run.overrun is not None and run.overrun.infrastructure:
+        raise overrun_error(run.overrun, "verified", "the gates' probe")
     cases = [] if run.breaches else run.session.cases
     note = "; ".join(run.breaches) if run.breaches else ("" if cases else _note(run))
     base_doc, base_error = _document(run, "base")

@@ -29,4 +29,5 @@ def health(service: ServiceDep) -> Health:
         workers=settings.workers,
         queued=counts.get("queued", 0),
         running=counts.get("running", 0),
+        limit=service.slots,
     )
