@@ -145,3 +145,8 @@ class InstructionError(BuilderError):
 
 class BuildCancelled(BuilderError):
     """A build was asked to stop before it finished (its result is `cancelled`)."""
+
+
+class NeedsRebuild(PullRequestConflict):
+    """A pull request the builder will not rewrite onto its new base: a person edited its
+    files, the base changed the feature's own files, or the suite fails on the result."""
