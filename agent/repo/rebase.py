@@ -204,7 +204,8 @@ def _revision_ids(content: str, path: str) -> tuple[str, set[str]]:
 def _message(repo: TargetRepo, head: str, base_tip: str) -> str:
     """`head`'s message, with a line that says where it was re-created."""
     original = repo.run_git("log", "-1", "--format=%B", "--end-of-options", head).strip()
-    return f"{original}\nReplayed-onto: {base_tip} (from {head})\n"
+    kept = [line for line in original.splitlines() if not line.startswith("Replayed-onto: ")]
+    return "\n".join([*kept, f"Replayed-onto: {base_tip} (from {head})", ""])
 
 
 def _is_revision(path: str, feature: str) -> bool:

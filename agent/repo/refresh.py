@@ -188,8 +188,8 @@ def _moved_reason(repo: TargetRepo, pull: PullRequest, tip: str | None) -> str:
             f"commit {head[:12]}; rebuild the feature"
         )
     out = repo.run_git("diff", "--name-only", "--end-of-options", head, tip, "--")
-    feature = rebase.feature_of(pull.branch)
     edited = [path for path in out.splitlines() if path]
+    feature = pull.branch.removeprefix(rebase.BRANCH_PREFIX)
     own = [path for path in edited if rebase.is_feature_file(path, feature)]
     what = f"the feature's own files {', '.join(own)}" if own else ", ".join(edited) or "nothing"
     return (

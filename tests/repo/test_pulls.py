@@ -98,12 +98,13 @@ def test_a_conflict_in_the_features_own_files_is_refused_and_the_base_is_unchang
     pulls = LocalPulls(Builder(settings).repo)
     # Someone adds a file of that feature on main by hand.
     edit = tmp_path / "edit"
-    git(settings.workspace, "worktree", "add", "-q", str(edit), "main")
+    git(settings.workspace, "worktree", "add", "-q", "--detach", str(edit), "main")
     router = edit / "src/features/beta_two/beta_two_router.py"
     router.parent.mkdir(parents=True)
     router.write_text("ROUTER = 'theirs'\n")
     git(edit, "add", "-A")
     git(edit, "-c", "user.name=P", "-c", "user.email=p@e", "commit", "-qm", "theirs")
+    git(settings.workspace, "update-ref", "refs/heads/main", git(edit, "rev-parse", "HEAD").strip())
     before = refs(settings.workspace)
     with pytest.raises(
         PullRequestError,

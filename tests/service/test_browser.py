@@ -3,6 +3,8 @@
 import shutil
 from pathlib import Path
 
+import httpx
+
 from tests.service.conftest import Server
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -94,7 +96,7 @@ def test_the_page_lists_pull_requests_with_their_state_against_the_base(tmp_path
 
     server = Server(tmp_path / "petsage_backend").start()
     try:
-        with server.client(timeout=300) as client:
+        with httpx.Client(base_url=server.url, timeout=300) as client:
             request = {"feature": "smoke_test", "description": "d", "requirements": "none"}
             posted = client.post("/api/v1/builds", json={**request, "open_pr": True}).json()
             result = wait_final(client, posted["id"])

@@ -23,7 +23,7 @@ SIX = {
 def test_six_concurrent_builds_merge_through_the_api_in_one_line_each(tmp_path: Path) -> None:
     server = Server(tmp_path / "petsage_backend", workers=3).start()
     try:
-        with server.client(timeout=httpx.Timeout(600)) as client:
+        with httpx.Client(base_url=server.url, timeout=600) as client:
             ids = []
             for feature, fields in SIX.items():
                 request = {
