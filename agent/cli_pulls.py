@@ -48,7 +48,7 @@ def line(pull: PullRequest) -> str:
 
 def refresh(args: argparse.Namespace, pulls: LocalPulls, settings: Settings) -> int:
     """`pr refresh ID` or `pr refresh --all`: replay PRs that are behind onto their base."""
-    from agent.errors import PullRequestError
+    from agent.errors import BuilderError
     from agent.repo.refresh import refresh_pull, sync_of
 
     if bool(args.id) == bool(args.all):
@@ -62,7 +62,7 @@ def refresh(args: argparse.Namespace, pulls: LocalPulls, settings: Settings) -> 
         try:
             done = refresh_pull(pulls, pull_id, settings)
             outcomes.append({"id": pull_id, "refreshed": done.moved, "note": done.note})
-        except PullRequestError as e:
+        except BuilderError as e:
             code = EXIT_FAILED
             outcomes.append({"id": pull_id, "refreshed": False, "error": str(e)})
     if args.json:

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.errors import BuilderError, NeedsRebuild, PullRequestConflict, PullRequestError
+from agent.errors import (
+    BuilderError,
+    NeedsRebuild,
+    PullRequestConflict,
+    PullRequestError,
+    WorkspaceError,
+)
 from agent.pipeline.result import PullRequest, PullSync
 from agent.repo import rebase
 from agent.repo.workspace import TargetRepo, check_object_id
@@ -50,9 +56,11 @@ def sync_of(repo: TargetRepo, pull: PullRequest) -> PullSync | None:
     base_tip, tip = branches.get(pull.base), branches.get(pull.branch)
     if pull.needs_rebuild or pull.head_commit is None or tip != pull.head_commit:
         return "needs_rebuild"
-    if base_tip is None or not repo.is_ancestor(base_tip, pull.head_commit):
+    if base_tip is None:
         return "behind"
-    return "up_to_date"
+    if repo.is_ancestor(base_tip, pull.head_commit) or repo.is_ancestor(pull.head_commit, base_tip):
+        return "up_to_date"  # the base is in the PR's history, or the PR is in the base already
+    return "behind"
 
 
 def with_sync(repo: TargetRepo, pull: PullRequest) -> PullRequest:
@@ -94,6 +102,8 @@ def refresh_held(
         head = check_object_id(pull.head_commit)
         if repo.is_ancestor(base_tip, head):
             return Refreshed(pull, False, f"{pull.branch} is up to date with {pull.base}")
+        if repo.is_ancestor(head, base_tip):
+            return Refreshed(pull, False, f"{pull.base} already holds {head[:12]}; nothing to do")
         try:
             replayed = rebase.replay(
                 repo, feature, base_tip, head, check=_suite(settings, repo, pull, base_tip)
@@ -105,9 +115,12 @@ def refresh_held(
                 publish(replayed.commit, pull.branch, head)
             except BuilderError as e:
                 raise PullRequestError(f"the remote refused the refreshed branch: {e}") from e
-        repo.update_branch(
-            pull.branch, replayed.commit, head, f"petsage-builder: refresh PR {pull.id}"
-        )
+        try:
+            repo.update_branch(
+                pull.branch, replayed.commit, head, f"petsage-builder: refresh PR {pull.id}"
+            )
+        except WorkspaceError as e:
+            raise PullRequestConflict(f"{pull.branch} moved during the refresh: {e}") from e
         event = _event(pull, replayed)
         updated = pulls.note(
             pull.id,
@@ -136,7 +149,7 @@ def follow_base(
             continue
         try:
             done.append(refresh_pull(pulls, pull.id, settings, publish))
-        except PullRequestError as e:
+        except BuilderError as e:  # the merge stands; this PR says why it did not follow
             log.warning("PR %s was not refreshed: %s", pull.id, e)
             done.append(Refreshed(pulls.get(pull.id), False, str(e)))
     return done

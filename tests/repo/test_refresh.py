@@ -183,6 +183,12 @@ def test_an_open_pr_is_behind_after_a_merge_until_refreshed_and_then_up_to_date(
     assert "kennel_booking_models.py" not in done.pull.diff
     again = refresh_pull(pulls, second, built.settings)
     assert not again.moved and "up to date" in again.note
+    # main moves on past the first PR's commit (merged by hand): nothing is left to replay.
+    git(built.settings.workspace, "update-ref", "refs/heads/main", done.pull.head_commit or "")
+    assert sync_of(repo, pulls.get(first)) == "up_to_date"
+    held = refresh_pull(pulls, first, built.settings)
+    assert not held.moved and "already holds" in held.note
+    assert pulls.get(first).needs_rebuild is None
 
 
 def test_a_feature_file_edited_by_hand_is_not_rewritten_and_merge_stays_409(

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
-from agent.errors import PullRequestError
+from agent.errors import BuilderError
 from agent.pipeline.result import PullRequest
 from agent.repo.pulls import LocalPulls, open_pull_request
 from agent.repo.refresh import PublishBranch, refresh_pull, sync_of, with_sync
@@ -83,7 +83,7 @@ def refresh_pulls(service: ServiceDep) -> list[RefreshOutcome]:
         try:
             done = refresh_pull(pulls, pull.id, service.settings, publish)
             outcomes.append(RefreshOutcome(id=pull.id, refreshed=done.moved, note=done.note))
-        except PullRequestError as e:
+        except BuilderError as e:
             outcomes.append(RefreshOutcome(id=pull.id, refreshed=False, error=str(e)))
     return outcomes
 
