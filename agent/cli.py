@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import sys
 from pathlib import Path
 
@@ -73,9 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     build.add_argument("--open-pr", action="store_true", help="open or update a pull request")
     build.set_defaults(handler=_build)
-    pulls = commands.add_parser("pr", help="local pull requests: list, show, merge, close")
-    pulls.add_argument("action", choices=("list", "show", "merge", "close"))
+    pulls = commands.add_parser(
+        "pr", help="local pull requests: list, show, merge, close, refresh onto their base"
+    )
+    pulls.add_argument("action", choices=("list", "show", "merge", "close", "refresh"))
     pulls.add_argument("id", nargs="?", help="the pull request (not for list)")
+    pulls.add_argument("--all", action="store_true", help="refresh: every PR behind its base")
     pulls.add_argument("--workspace", type=Path, metavar="DIR", help="the target repository")
     pulls.add_argument("--json", action="store_true", help="print JSON")
     pulls.set_defaults(handler=_pulls)
@@ -134,23 +136,16 @@ def _pulls(args: argparse.Namespace) -> int:
         author=(settings.author_name, settings.author_email),
     )
     pulls = LocalPulls(target)
-    if args.action != "list" and not args.id:
+    if args.action in ("list", "refresh"):
+        from agent import cli_pulls
+
+        if args.action == "list":
+            return cli_pulls.list_pulls(args, pulls)
+        return cli_pulls.refresh(args, pulls, settings)
+    if not args.id:
         print(f"error: pr {args.action} needs a pull request id", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        if args.action == "list":
-            found = pulls.all()
-            if args.json:
-                print(
-                    json.dumps([p.model_dump(mode="json", exclude={"body", "diff"}) for p in found])
-                )
-            for pull in [] if args.json else found:
-                print(
-                    strip_controls(
-                        f"{pull.id}  {pull.state:<7} {pull.branch} -> {pull.base}  {pull.title}"
-                    )
-                )
-            return EXIT_OK
         if args.action == "show":
             pull = pulls.get(args.id)
         elif args.action == "merge":

@@ -165,3 +165,8 @@ class InfrastructureError(BuilderError):
     ) -> None:
         self.stage, self.limit, self.figure, self.budget = stage, limit, figure, budget
         super().__init__(message)
+
+
+class NeedsRebuild(PullRequestConflict):
+    """A pull request the builder will not rewrite onto its new base: a person edited its
+    files, the base changed the feature's own files, or the suite fails on the result."""

@@ -113,6 +113,9 @@ class RoundRecord(BaseModel):
     seconds: float = 0.0
 
 
+PullSync = Literal["up_to_date", "behind", "needs_rebuild"]
+
+
 class PullRequest(BaseModel):
     """A pull request for a build's branch: on a forge (GitHub's REST API) or kept locally."""
 
@@ -136,6 +139,21 @@ class PullRequest(BaseModel):
         "what a merge takes.",
     )
     merge_commit: str | None = None
+    tested_on: str | None = Field(
+        default=None,
+        description="The base commit on which the whole suite last passed for `head_commit` "
+        "(a refresh sets it): a merge onto exactly that base need not run the suite again.",
+    )
+    needs_rebuild: str | None = Field(
+        default=None,
+        description="Why the builder will not refresh this PR onto its base (a person's edit, "
+        "the feature's own files changed on the base, a failing suite); a new build clears it.",
+    )
+    sync: PullSync | None = Field(
+        default=None,
+        description="The open PR against its base when listed: `up_to_date` (the base is in its "
+        "history), `behind` (a refresh can replay it), `needs_rebuild` (see `needs_rebuild`).",
+    )
 
 
 class BuildResult(BaseModel):

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import git
@@ -20,6 +21,7 @@ import git
 from agent import BLUEPRINT_VERSION
 from agent.errors import (
     BuilderError,
+    GitFailed,
     MergeRefused,
     PullRequestConflict,
     PullRequestError,
@@ -31,6 +33,7 @@ from agent.pipeline.report import facts, request_lines
 from agent.pipeline.result import BuildResult, PullRequest
 from agent.pipeline.verify.render import verification_section
 from agent.repo.forge_pull import forge_pull, scrubbed
+from agent.repo.refresh import PublishBranch, follow_base, refresh_held
 from agent.repo.workspace import TargetRepo, check_object_id, file_lock, git_as
 from agent.settings import Settings
 
@@ -116,6 +119,8 @@ class LocalPulls:
                             "body": body,
                             "diff": diff,
                             "head_commit": head,
+                            "tested_on": None,
+                            "needs_rebuild": None,
                             "updated": True,
                             "build_ids": [*pull.build_ids, result.id],
                             "comments": [
@@ -144,22 +149,42 @@ class LocalPulls:
     def close(self, pull_id: str) -> PullRequest:
         return self._set(pull_id, state="closed")
 
+    @contextmanager
+    def base_lock(self, base: str) -> Iterator[None]:
+        """Serialise merges into, and refreshes onto, one base branch."""
+        with self.repo.feature_lock(f"base-{base.replace('/', '_')}"):
+            yield
+
     def merge(
         self,
         pull_id: str,
         settings: Settings,
         publish: Callable[[str, str], None] | None = None,
+        publish_branch: PublishBranch | None = None,
     ) -> PullRequest:
         """Merge exactly the PR's recorded commit, only if the whole suite passes on the result.
 
         The merge commit is made with plumbing (`merge-tree`, `commit-tree`) before any test
         runs, so nothing the tests write can change what is merged. A branch that moved since
-        the PR was opened or updated is refused until the PR is updated.
+        the PR was opened or updated is refused until the PR is updated. A PR behind its base
+        is first refreshed (`agent.repo.refresh`: the builder's own lines re-applied on the
+        base, the suite run on the result, the PR pinned to that commit); afterwards every
+        other open PR on the base that is now behind is refreshed too.
         `publish(commit, base)` runs before the base moves here: with distributed workers it
-        pushes the merge to the shared remote, and a refusal leaves everything as it was.
+        pushes the merge to the shared remote, and a refusal leaves everything as it was;
+        `publish_branch` does the same for a refreshed feature branch.
         """
-        from agent.box.run import run_suite_on
+        merged = self._merge_held(pull_id, settings, publish, publish_branch)
+        follow_base(self, merged.base, settings, publish_branch, skip=pull_id)
+        return self.get(pull_id)
 
+    def _merge_held(
+        self,
+        pull_id: str,
+        settings: Settings,
+        publish: Callable[[str, str], None] | None,
+        publish_branch: PublishBranch | None,
+    ) -> PullRequest:
         pull = self.get(pull_id)
         if pull.state != "open":
             raise PullRequestConflict(f"pull request {pull_id} is {pull.state}, not open")
@@ -168,7 +193,7 @@ class LocalPulls:
                 f"pull request {pull_id} records no commit; update it by building again"
             )
         head = check_object_id(pull.head_commit)
-        with self.repo.feature_lock(f"base-{pull.base.replace('/', '_')}"):
+        with self.base_lock(pull.base):
             branches = self.repo.branches()
             base_tip, tip = branches.get(pull.base), branches.get(pull.branch)
             if base_tip is None or tip is None:
@@ -180,24 +205,14 @@ class LocalPulls:
                     f"{pull.branch} moved to {tip} since pull request {pull_id} was opened or "
                     f"updated for {head}; update the pull request before merging"
                 )
+            if not self.repo.is_ancestor(base_tip, head) and base_tip != head:
+                self._check_history(pull, base_tip, head)
+                pull = refresh_held(self, pull, settings, publish_branch).pull
+                head = check_object_id(pull.head_commit or "")
             merged = self._merge_commit(pull, base_tip, head)
-            with self.repo.worktree(merged, f"merge-{pull_id}-{uuid.uuid4().hex[:6]}") as tree:
-                # Before any test runs: two features made from the same base both descend from
-                # its Alembic head, so the merge gets a merge revision (read, never run, here).
-                heads = persistence.alembic_heads(tree.path)
-                if len(heads) > 1:
-                    path, content = persistence.merge_revision(heads, pull.title)
-                    tree.write_text(path, content)
-                    tree.stage([path])
-                    merged = tree.commit(
-                        f"chore(migrations): merge Alembic heads for {pull.branch}"
-                    )
-                report = run_suite_on(tree.path, settings, self.repo, base_tip)
-                if not report.ok:
-                    reasons = report.reasons(report.passed, "tests")
-                    raise PullRequestConflict(
-                        f"the suite fails on the merge result: {'; '.join(reasons[:5])}"
-                    )
+            if pull.tested_on != base_tip or not self.repo.is_ancestor(base_tip, head):
+                # Else the refresh ran the whole suite on this very tree, on this base.
+                merged = self._vetted(pull, merged, base_tip, settings)
             if publish is not None:
                 try:
                     publish(merged, pull.base)
@@ -207,6 +222,53 @@ class LocalPulls:
                 pull.base, merged, base_tip, f"petsage-builder: merge PR {pull_id}"
             )
         return self._set(pull_id, state="merged", merge_commit=merged)
+
+    def _vetted(self, pull: PullRequest, merged: str, base_tip: str, settings: Settings) -> str:
+        """The merge commit once the whole suite passed on it (with a merge revision if needed)."""
+        from agent.box.run import run_suite_on
+
+        with self.repo.worktree(merged, f"merge-{pull.id}-{uuid.uuid4().hex[:6]}") as tree:
+            # Before any test runs: a base with several Alembic heads (made before refreshes
+            # re-parented revisions) gets a merge revision (read, never run, here).
+            heads = persistence.alembic_heads(tree.path)
+            if len(heads) > 1:
+                path, content = persistence.merge_revision(heads, pull.title)
+                tree.write_text(path, content)
+                tree.stage([path])
+                merged = tree.commit(f"chore(migrations): merge Alembic heads for {pull.branch}")
+            report = run_suite_on(tree.path, settings, self.repo, base_tip)
+            if not report.ok:
+                reasons = report.reasons(report.passed, "tests")
+                raise PullRequestConflict(
+                    f"the suite fails on the merge result: {'; '.join(reasons[:5])}"
+                )
+        return merged
+
+    def _check_history(self, pull: PullRequest, base_tip: str, head: str) -> None:
+        """A typed refusal for a branch that shares no history with its base."""
+        try:
+            self.repo.run_git("merge-base", "--end-of-options", base_tip, head)
+        except GitFailed as e:
+            raise MergeRefused(
+                f"{pull.branch} cannot be merged into {pull.base}: refusing to merge unrelated "
+                "histories"
+            ) from e
+
+    def note(self, pull_id: str, event: str, **changes: Any) -> PullRequest:
+        """Record `changes` on the PR and add `event` to its events (its comments)."""
+        with file_lock(self.repo.state_dir / "locks" / "pulls.lock"):
+            pulls = self.all()
+            for index, pull in enumerate(pulls):
+                if pull.id == pull_id:
+                    update = {**changes, "comments": [*pull.comments, event]}
+                    pulls[index] = pull.model_copy(update=update)
+                    self._save(pulls)
+                    return pulls[index]
+        raise PullRequestNotFound(f"no local pull request {pull_id!r}")
+
+    def diff_of(self, base: str, head: str) -> str:
+        """The PR's diff: `head` against its merge base with `base`."""
+        return self._diff(base, head)
 
     def _merge_commit(self, pull: PullRequest, base: str, head: str) -> str:
         """The merge of `head` into `base` as a new commit, made without a work tree."""

@@ -94,6 +94,18 @@ class RemoteClone:
         """
         self._git("push", "--quiet", "origin", f"{check_object_id(commit)}:refs/heads/{branch}")
 
+    def push_replacing(self, commit: str, branch: str, old: str) -> None:
+        """Push `commit` as `branch` in place of `old` (a refreshed PR's branch, replayed
+        onto its base): leased, so a branch someone moved on the remote is refused, not lost."""
+        ref = f"refs/heads/{branch}"
+        self._git(
+            "push",
+            "--quiet",
+            f"--force-with-lease={ref}:{check_object_id(old)}",
+            "origin",
+            f"{check_object_id(commit)}:{ref}",
+        )
+
     def commit_of_build(
         self,
         branch: str,

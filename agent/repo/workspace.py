@@ -138,6 +138,10 @@ class TargetRepo:
                 return commit
         return None
 
+    def run_git(self, *args: str) -> str:
+        """`git <args>` in the repository, hooks off; its output without the last newline."""
+        return self._run(*args)
+
     def tree_of(self, commit: str) -> str:
         """The tree id of `commit`."""
         return check_object_id(

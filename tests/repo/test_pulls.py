@@ -76,19 +76,44 @@ def test_a_local_pr_is_opened_updated_and_merged_after_the_suite_passes(settings
         pulls.merge(pull.id, settings)
 
 
-def test_a_merge_with_a_conflict_is_refused_and_the_base_is_unchanged(settings: Settings) -> None:
+def test_a_second_pr_from_the_same_main_merges_after_the_first(settings: Settings) -> None:
+    """Both wire a router into src/main.py: the builder's own lines, so no conflict (#26)."""
     first = Builder(settings).run(request_for("alpha_one"))
     second = Builder(settings).run(request_for("beta_two"))
     pulls = LocalPulls(Builder(settings).repo)
     assert first.pull_request and second.pull_request
     pulls.merge(first.pull_request.id, settings)
+    merged = pulls.merge(second.pull_request.id, settings)
+    assert merged.state == "merged"
+    main_py = git(settings.workspace, "show", "main:src/main.py")
+    assert main_py.count("app.include_router(alpha_one_router.router") == 1
+    assert main_py.count("app.include_router(beta_two_router.router") == 1
+
+
+def test_a_conflict_in_the_features_own_files_is_refused_and_the_base_is_unchanged(
+    settings: Settings, tmp_path: Path
+) -> None:
+    second = Builder(settings).run(request_for("beta_two"))
+    assert second.pull_request
+    pulls = LocalPulls(Builder(settings).repo)
+    # Someone adds a file of that feature on main by hand.
+    edit = tmp_path / "edit"
+    git(settings.workspace, "worktree", "add", "-q", "--detach", str(edit), "main")
+    router = edit / "src/features/beta_two/beta_two_router.py"
+    router.parent.mkdir(parents=True)
+    router.write_text("ROUTER = 'theirs'\n")
+    git(edit, "add", "-A")
+    git(edit, "-c", "user.name=P", "-c", "user.email=p@e", "commit", "-qm", "theirs")
+    git(settings.workspace, "update-ref", "refs/heads/main", git(edit, "rev-parse", "HEAD").strip())
     before = refs(settings.workspace)
     with pytest.raises(
-        PullRequestError, match=r"does not merge cleanly into main: conflicts in src/main.py"
+        PullRequestError,
+        match=r"base changed the feature's own files as well: src/features/beta_two/beta_two_router",
     ):
         pulls.merge(second.pull_request.id, settings)
     assert refs(settings.workspace) == before
     assert pulls.get(second.pull_request.id).state == "open"
+    assert pulls.get(second.pull_request.id).needs_rebuild
     closed = pulls.close(second.pull_request.id)
     assert closed.state == "closed"
 

@@ -3,6 +3,8 @@
 import shutil
 from pathlib import Path
 
+import httpx
+
 from tests.service.conftest import Server
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -85,3 +87,38 @@ def test_a_token_given_once_leaves_the_address_bar_and_the_page_still_builds(
     assert status == "succeeded"
     assert "done" in text
     assert "alpha" not in server.log.read_text()
+
+
+def test_the_page_lists_pull_requests_with_their_state_against_the_base(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.service.conftest import wait_final
+
+    server = Server(tmp_path / "petsage_backend").start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=300) as client:
+            request = {"feature": "smoke_test", "description": "d", "requirements": "none"}
+            posted = client.post("/api/v1/builds", json={**request, "open_pr": True}).json()
+            result = wait_final(client, posted["id"])
+            pull = result["pull_request"]
+            assert result["status"] == "succeeded" and pull, result["reasons"]
+            executable = shutil.which("chromium") or "/usr/bin/chromium"
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+                )
+                try:
+                    page = browser.new_page()
+                    page.goto(server.url + "/")
+                    page.wait_for_selector("#pulls li.up_to_date", timeout=30_000)
+                    before = page.locator("#pulls").inner_text()
+                    assert client.post(f"/api/v1/pulls/{pull['id']}/merge").status_code == 200
+                    page.reload()
+                    page.wait_for_selector("#pulls li.merged", timeout=30_000)
+                    after = page.locator("#pulls").inner_text()
+                finally:
+                    browser.close()
+    finally:
+        server.stop()
+    assert f"{pull['id']} feature/smoke_test → main: up to date" in before
+    assert f"{pull['id']} feature/smoke_test → main: merged" in after

@@ -56,7 +56,7 @@ function follow(buildId) {
     if (!data.ok) chip.className = "bad";
     chip.title = data.message;
     stages.appendChild(chip);
-  }).then(() => showResult(panel, buildId))
+  }).then(() => showResult(panel, buildId)).then(showPulls)
     .catch((error) => add("assistant error", `The build stream broke: ${error.message}`));
 }
 
@@ -112,6 +112,25 @@ async function showResult(panel, buildId) {
   panel.scrollIntoView({ block: "end" });
 }
 
+// Each local pull request with its state against its base, as `petsage-builder pr list` shows it.
+const SYNC_WORDS = { up_to_date: "up to date", behind: "behind", needs_rebuild: "needs rebuild" };
+async function showPulls() {
+  const list = document.getElementById("pulls");
+  try {
+    const pulls = await api("/pulls");
+    list.replaceChildren(...pulls.map((pull) => {
+      const item = document.createElement("li");
+      const state = pull.state === "open" ? SYNC_WORDS[pull.sync] || pull.state : pull.state;
+      item.className = `pull ${pull.sync || pull.state}`;
+      item.textContent = `${pull.id} ${pull.branch} → ${pull.base}: ${state}`;
+      if (pull.needs_rebuild) item.title = pull.needs_rebuild;
+      return item;
+    }));
+  } catch (error) {
+    list.replaceChildren();
+  }
+}
+
 async function send(text) {
   add("user", text);
   try {
@@ -138,3 +157,4 @@ input.addEventListener("keydown", (event) => {
   }
 });
 input.focus();
+showPulls();
