@@ -56,12 +56,19 @@ TYPE_WORDS: dict[str, FieldType] = {
     "date-time": "datetime",
     "date_and_time": "datetime",
     "date_time": "datetime",
+    "date/time": "datetime",
 }
 _PAIRS = frozenset(("whole number", "date time", "yes no"))
 _AT_LEAST = frozenset({"min", "minimum", "from", "least", ">=", "=>", "over"})
 _AT_MOST = frozenset({"max", "maximum", "most", "upto", "<=", "=<", "under", "to", "till", "until"})
 _UNITS = frozenset({"chars", "char", "characters", "character", "letters", "long", "length"})
 _OPTIONAL = frozenset({"optional", "?", "nullable"})
+#: Units of measure said beside a number's rules ("a weight (kg, number >= 0)"): no rule of their own.
+MEASURES = frozenset(
+    "mg g kg grams gram kilos kilograms lbs pounds km m cm mm metres meters miles ml l litres "
+    "liters seconds secs minutes mins hours hrs days weeks months years eur usd gbp euros "
+    "dollars percent celsius fahrenheit".split()
+)
 _FILLER = frozenset(
     {
         "a",
@@ -187,6 +194,7 @@ def read_field(name: str, rest: str, base: FieldSpec | None = None) -> dict[str,
     """
     field: dict[str, Any] = base.model_dump(exclude_none=True) if base else {}
     field["name"] = name
+    rest = _YES_OR_NO.sub("yes/no", rest)
     choices = _choices(rest)
     if choices:
         for key in ("ge", "le", "min_length", "max_length"):
@@ -195,7 +203,7 @@ def read_field(name: str, rest: str, base: FieldSpec | None = None) -> dict[str,
         if _optional_mark(rest):
             field["required"] = False
         return field
-    tokens = _TOKEN.findall(rest)
+    tokens = _TOKEN.findall(_RANGE.sub(r"\1 to \2", rest))
     low = _join_pairs(tokens)
     rules = _Rules()
     i = 0
@@ -222,6 +230,40 @@ class _Rules:
     unread: list[str] = dataclasses.field(default_factory=list)
 
 
+def near(word: str, target: str) -> bool:
+    """Within one edit (insert, delete, change or swap of two letters)."""
+    if abs(len(word) - len(target)) > 1 or word == target:
+        return False
+    if len(word) == len(target):
+        diff = [k for k in range(len(word)) if word[k] != target[k]]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and word[diff[0]] == target[diff[1]]
+            and word[diff[1]] == target[diff[0]]
+        )
+    short, long = sorted((word, target), key=len)
+    k = 0
+    while k < len(short) and short[k] == long[k]:
+        k += 1
+    return short[k:] == long[k + 1 :]
+
+
+def _type_word(word: str) -> str | None:
+    """The type a word names, a typo of a long type word too (`numbr`, `intger`, `boolen`)."""
+    if word in TYPE_WORDS:
+        return TYPE_WORDS[word]
+    if len(word) >= 5 and word.isalpha():
+        for said, typ in TYPE_WORDS.items():
+            if len(said) >= 6 and near(word, said):
+                return typ
+    return None
+
+
+#: A range said with a dash or two dots, `1-5`, `0..6`: read as `1 to 5` (linear: possessive).
+_RANGE = re.compile(r"(\d)\s*+(?:-|–|\.\.)\s*+(\d)")
+
+
 def _join_pairs(tokens: list[str]) -> list[str]:
     """The lower-cased words, each of `_PAIRS` joined into one (`at_least`); `tokens` alike."""
     low = [token.lower() for token in tokens]
@@ -244,8 +286,11 @@ def _read_word(
     if word == "ref" and rules.typ is None:
         rules.typ = "ref"
         return _read_ref(name, low, i + 1, field)
-    if bare in TYPE_WORDS and rules.typ is None:
-        rules.typ = TYPE_WORDS[bare]
+    typ = _type_word(bare)
+    if typ is not None and rules.typ is not None and (typ == rules.typ or bare == "number"):
+        return i  # "decimal number", "integer number": the type said twice
+    if typ is not None and rules.typ is None:
+        rules.typ = typ
         if word.endswith("?"):
             field["required"] = False
         return i
@@ -272,6 +317,9 @@ def _read_bound(tokens: list[str], low: list[str], i: int, rules: _Rules) -> int
     """A bound or a unit at `i` (`between 0 and 40`, `>=0`, `up to 30`, `chars`), else unread."""
     word = low[i]
     nxt = low[i + 1] if i + 1 < len(low) else ""
+    said = _said_bound(low, i, rules)
+    if said is not None:
+        return said
     if word == "between" and i + 3 < len(low) and low[i + 2] in ("and", "to", "-"):
         rules.lower, rules.upper = _num(tokens[i + 1]), _num(tokens[i + 3])
         return i + 3
@@ -292,9 +340,41 @@ def _read_bound(tokens: list[str], low: list[str], i: int, rules: _Rules) -> int
             rules.lower, rules.upper = _num(word), _num(low[i + 2])
             return i + 2
         rules.unread.append(tokens[i])
-    elif word not in _FILLER and word != "not":
+    elif word not in _FILLER and word not in MEASURES and word != "not":
         rules.unread.append(tokens[i])
     return i
+
+
+_OR_MORE = frozenset({"more", "above", "greater", "higher", "over"})
+_OR_LESS = frozenset({"less", "fewer", "below", "lower", "under"})
+
+
+def _said_bound(low: list[str], i: int, rules: _Rules) -> int | None:
+    """Bounds said in words: `non-negative`, `exactly 6`, `0 or more`, `10 or less`, `max length
+    40`; the index of the last word used, or None."""
+    word = low[i]
+    nxt = low[i + 1] if i + 1 < len(low) else ""
+    after = low[i + 2] if i + 2 < len(low) else ""
+    if word in ("non-negative", "nonnegative"):
+        rules.lower = 0
+        return i
+    if word == "exactly" and _NUMBER.fullmatch(nxt):
+        rules.lower = rules.upper = _num(nxt)
+        return i + 1
+    if _NUMBER.fullmatch(word) and nxt == "or" and after in _OR_MORE | _OR_LESS:
+        if after in _OR_MORE:
+            rules.lower = _num(word)
+        else:
+            rules.upper = _num(word)
+        return i + 2
+    if (word in _AT_LEAST or word in _AT_MOST) and nxt in _UNITS and _NUMBER.fullmatch(after):
+        rules.length_unit = True
+        if word in _AT_LEAST:
+            rules.lower = _num(after)
+        else:
+            rules.upper = _num(after)
+        return i + 2
+    return None
 
 
 def _implied_type(name: str, rules: _Rules) -> str:
@@ -361,12 +441,34 @@ def _split_or(chunk: str) -> list[str]:
     return [" ".join(piece) for piece in pieces]
 
 
+#: "yes or no" and "true or false" are a yes/no type, not two choices.
+_YES_OR_NO = re.compile(r"\b(?:yes\s++or\s++no|true\s++or\s++false)\b", re.IGNORECASE)
+
+
+def _slashed(words: list[str]) -> list[str] | None:
+    """`small/medium/large`, `recall / heel / sit` (not `yes/no`): the choices."""
+    kept = [w for w in words if w.lower() not in ("optional", "(optional)", "?")]
+    joined = "".join(kept)
+    if "/" not in joined or joined.lower() in TYPE_WORDS or len(kept) > 9:
+        return None
+    if len(kept) > 1 and not all(w == "/" or k % 2 == 0 for k, w in enumerate(kept)):
+        return None
+    parts = [part.strip() for part in joined.split("/")]
+    if len(parts) < 2 or not all(p and p.isidentifier() for p in parts):
+        return None
+    return parts
+
+
 def _choices(rest: str) -> list[str] | None:
-    """The choices of an enum: `dog|cat|bird`, `one of dog, cat or bird`, `dog, cat or bird`."""
+    """The choices of an enum: `dog|cat|bird`, `one of dog, cat or bird`, `dog, cat or bird`,
+    `small/medium/large`."""
     text = rest.strip().rstrip(".")
     words = text.split()
     if not words:
         return None
+    slashed = _slashed(words)
+    if slashed:
+        return slashed
     if "|" in words[0] or (len(words) > 1 and "|" in text and words[0].lower() != "one"):
         text = " ".join(w for w in words if w.lower() not in ("optional", "(optional)", "?"))
         parts = [part.strip().rstrip("?").strip() for part in text.split("|")]

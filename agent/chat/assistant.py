@@ -21,8 +21,9 @@ from pydantic import BaseModel, ValidationError
 
 from agent.chat.names import suggest_name, word_set
 from agent.chat.refine import apply_instruction, describe_change, with_fields
-from agent.chat.understand import Reading, read_message
+from agent.chat.understand import Reading, Untyped, read_message
 from agent.errors import InstructionError, RequestError
+from agent.field_words import read_field
 from agent.fields import MAX_FIELDS, OPERATIONS, FieldSpec, ResourceSpec, field_line
 from agent.request import FeatureRequest, decode_request
 
@@ -77,6 +78,10 @@ class ChatState(BaseModel):
     last_build_id: str | None = None
     #: With a real model: the recent messages.
     history: list[dict[str, str]] = []
+    #: Fields named without a type the assistant could tell: it asked what type each is.
+    untyped: list[Untyped] = []
+    #: Fields whose type was taken from their names (`note` is text), said back as guesses.
+    guessed: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -97,16 +102,19 @@ def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> T
     if command is not None:
         return Turn("", state, command)
     complete = _complete_request(text)
-    if isinstance(complete, FeatureRequest):
+    if complete is not None and not _reads_as_draft(complete, text):
+        if isinstance(complete, str):
+            return Turn(complete, state, "ask")
         return _build(state, complete, f"Building `{complete.feature}` from your request.")
-    if isinstance(complete, str):
-        return Turn(complete, state, "ask")
     short = _short_answer(state, said, existing)
     if short is not None:
         return short
     too_long = _too_long(text)
     if too_long is not None:
         return Turn(too_long, state, "ask")
+    answered = _type_answer(state, text, existing)
+    if answered is not None:
+        return answered
     base = state.pending or state.last_request
     if base is not None:
         try:
@@ -211,6 +219,39 @@ def _complete_request(text: str) -> FeatureRequest | str | None:
         return None
 
 
+def _reads_as_draft(complete: FeatureRequest | str, text: str) -> bool:
+    """True when a message in a request form is better read as a draft: the form is wrong, or
+    it holds no fields, but fields are said in it (`Feature: x`, `Fields:` and field lines)."""
+    if isinstance(complete, FeatureRequest) and complete.requirements is not None:
+        return False
+    if len(text) > MAX_READ_CHARS:
+        return False
+    return bool(read_message(text).fields)
+
+
+def _type_answer(state: ChatState, text: str, existing: Collection[str]) -> Turn | None:
+    """The answer to "what type should `colour` be?": `text`, `a number up to 10`, `yes/no`."""
+    if len(state.untyped) != 1:
+        return None
+    asked = state.untyped[0]
+    words = text.strip().rstrip(".!").split()
+    while words and words[0].lower() in _ANSWER_LEADS:
+        words.pop(0)
+    try:
+        spec = FieldSpec.model_validate(read_field(asked.name, " ".join(words)))
+    except ValueError:
+        return None
+    if not asked.required and "required" not in text.lower():
+        spec = spec.model_copy(update={"required": False})
+    draft = state.model_copy(deep=True)
+    draft.untyped = []
+    draft.fields = [f for f in draft.fields if f.name != spec.name] + [spec]
+    return _advance(draft, [], existing)
+
+
+_ANSWER_LEADS = word_set("it's its it is a an as should be make use type of the")
+
+
 def _plain(text: str) -> str:
     return " ".join(text.lower().replace("!", " ").replace(".", " ").split()).strip(" ?")
 
@@ -275,11 +316,12 @@ def _draft(state: ChatState, text: str, existing: Collection[str]) -> Turn:
                 "ask",
             )
     _take_operations(draft, reading)
-    if _STATUS_WORDS.search(text) and not draft.fields:
+    _take_untyped(draft, reading)
+    if _STATUS_WORDS.search(text) and not draft.fields and not draft.untyped:
         draft.status_only = True
     if reading.description and draft.description is None:
         draft.description = reading.description
-    understood = bool(reading.name or reading.fields or draft.status_only)
+    understood = bool(reading.name or reading.fields or draft.status_only or reading.untyped)
     if state.pending is None:
         understood = understood or bool(reading.description)
     if not understood and not reading.unread:
@@ -309,6 +351,19 @@ def _take_name(draft: ChatState, reading: Reading) -> None:
         draft.name_note = "my guess"
 
 
+def _take_untyped(draft: ChatState, reading: Reading) -> None:
+    """Fields still without a type, and the fields whose type was taken from the name."""
+    typed = {f.name for f in draft.fields}
+    asked = {u.name: u for u in [*draft.untyped, *reading.untyped] if u.name not in typed}
+    draft.untyped = list(asked.values())
+    draft.guessed = [
+        name for name in dict.fromkeys([*draft.guessed, *reading.guessed]) if name in typed
+    ]
+    for name in reading.typed_by_words:
+        if name in draft.guessed:
+            draft.guessed.remove(name)
+
+
 def _take_operations(draft: ChatState, reading: Reading) -> None:
     if not reading.operations:
         return
@@ -321,7 +376,7 @@ def _take_operations(draft: ChatState, reading: Reading) -> None:
 
 def _advance(draft: ChatState, unread: list[str], existing: Collection[str]) -> Turn:
     """Ask for what is missing, or show what is understood and wait for "build it"."""
-    quoted = f"\nI could not read: {'; '.join(unread)}." if unread else ""
+    quoted = _not_read(draft, unread)
     if draft.feature is None:
         suggestion = suggest_name(draft.description)
         draft.suggested_name = suggestion
@@ -331,6 +386,8 @@ def _advance(draft: ChatState, unread: list[str], existing: Collection[str]) -> 
         else:
             ask += " Give a snake_case name, e.g. `pet_profile`."
         return Turn(ask + quoted, draft, "ask")
+    if not draft.fields and not draft.status_only and draft.untyped:
+        return Turn(quoted.strip(), draft, "ask")
     if not draft.fields and not draft.status_only:
         return Turn(
             f"Which fields should `{draft.feature}` have? One per line, e.g. `age: int >=0 <=40`, "
@@ -358,7 +415,40 @@ def _advance(draft: ChatState, unread: list[str], existing: Collection[str]) -> 
         )
     draft.pending = request
     reply = summary(request, note=draft.name_note, exists=request.feature in existing)
+    if draft.guessed:
+        names = ", ".join(f"`{name}`" for name in draft.guessed)
+        reply += f"\n(I took the type of {names} from the name: say e.g. “{draft.guessed[0]}: int” to change it.)"
     return Turn(reply + quoted, draft, "ask")
+
+
+_TYPES_SAID = (
+    "text, number, whole number, yes/no, date, date and time, or choices such as small|medium|large"
+)
+
+
+def _not_read(draft: ChatState, unread: list[str]) -> str:
+    """What was read and what was not: "I read 2 fields; I could not read “a colour”: what type
+    should `colour` be? ..."; empty when everything was read."""
+    if not unread and not draft.untyped:
+        return ""
+    count = len(draft.fields)
+    said = f"\nI read {count} field{'' if count == 1 else 's'}; "
+    parts: list[str] = []
+    if unread:
+        parts.append(f"I could not read: {'; '.join(unread)}.")
+    if draft.untyped:
+        quoted = " and ".join(f"“{u.said}”" for u in draft.untyped)
+        names = " and ".join(f"`{u.name}`" for u in draft.untyped)
+        one = len(draft.untyped) == 1
+        question = (
+            f"I could not tell the type of {quoted}: what type should {names} be"
+            f"{'' if one else ' (say e.g. “' + draft.untyped[0].name + ': text”)'}? "
+            f"({_TYPES_SAID})"
+        )
+        if draft.feature and (draft.fields or draft.status_only):
+            question += ' Or say "build it" to build without it.'
+        parts.append(question)
+    return said + " ".join(parts)
 
 
 def _build(state: ChatState, request: FeatureRequest, reply: str) -> Turn:
