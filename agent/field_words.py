@@ -7,16 +7,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Any, cast
+from typing import Any
 
+from agent.field_choices import YES_OR_NO, enum_choices, optional_mark
+from agent.field_types import MEASURES, TYPE_WORDS, type_word
 from agent.fields import (
     FEATURE_NAME,
     MAX_BOUND,
     MAX_FIELDS,
     OPERATIONS,
-    SCALAR_TYPES,
     FieldSpec,
-    FieldType,
     ResourceSpec,
 )
 
@@ -31,44 +31,11 @@ MAX_LINES = MAX_FIELDS + 1
 #: Tokens of a field's rules: operators, numbers, words (an enum's `a|b|c` is one word), marks.
 _TOKEN = re.compile(r"[<>]=?|=[<>]?|-?\d+(?:\.\d+)?|[^\s<>=?,;()]+|[?,;()]")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-#: Type words, as people write them, to the §4b type; two-word forms are joined by `_` first.
-TYPE_WORDS: dict[str, FieldType] = {
-    **{t: cast(FieldType, t) for t in SCALAR_TYPES},
-    "string": "str",
-    "text": "str",
-    "word": "str",
-    "integer": "int",
-    "whole_number": "int",
-    "whole": "int",
-    "count": "int",
-    "number": "float",
-    "decimal": "float",
-    "double": "float",
-    "real": "float",
-    "boolean": "bool",
-    "yes/no": "bool",
-    "yes-no": "bool",
-    "yes_no": "bool",
-    "true/false": "bool",
-    "flag": "bool",
-    "day": "date",
-    "timestamp": "datetime",
-    "date-time": "datetime",
-    "date_and_time": "datetime",
-    "date_time": "datetime",
-    "date/time": "datetime",
-}
 _PAIRS = frozenset(("whole number", "date time", "yes no"))
 _AT_LEAST = frozenset({"min", "minimum", "from", "least", ">=", "=>", "over"})
 _AT_MOST = frozenset({"max", "maximum", "most", "upto", "<=", "=<", "under", "to", "till", "until"})
 _UNITS = frozenset({"chars", "char", "characters", "character", "letters", "long", "length"})
 _OPTIONAL = frozenset({"optional", "?", "nullable"})
-#: Units of measure said beside a number's rules ("a weight (kg, number >= 0)"): no rule of their own.
-MEASURES = frozenset(
-    "mg g kg grams gram kilos kilograms lbs pounds km m cm mm metres meters miles ml l litres "
-    "liters seconds secs minutes mins hours hrs days weeks months years eur usd gbp euros "
-    "dollars percent celsius fahrenheit".split()
-)
 _FILLER = frozenset(
     {
         "a",
@@ -186,7 +153,9 @@ def parse_field_lines(text: str) -> ResourceSpec:
     return ResourceSpec.model_validate(data)
 
 
-def read_field(name: str, rest: str, base: FieldSpec | None = None) -> dict[str, Any]:
+def read_field(
+    name: str, rest: str, base: FieldSpec | None = None, *, typos: bool = False
+) -> dict[str, Any]:
     """A field's object form from its name and its rules in words or symbols.
 
     `base` is the field being changed ("age up to 30"): its type and rules are kept unless
@@ -194,18 +163,18 @@ def read_field(name: str, rest: str, base: FieldSpec | None = None) -> dict[str,
     """
     field: dict[str, Any] = base.model_dump(exclude_none=True) if base else {}
     field["name"] = name
-    rest = _YES_OR_NO.sub("yes/no", rest)
-    choices = _choices(rest)
+    rest = YES_OR_NO.sub("yes/no", rest)
+    choices = enum_choices(rest)
     if choices:
         for key in ("ge", "le", "min_length", "max_length"):
             field.pop(key, None)
         field.update(type="enum", choices=choices)
-        if _optional_mark(rest):
+        if optional_mark(rest):
             field["required"] = False
         return field
     tokens = _TOKEN.findall(_RANGE.sub(r"\1 to \2", rest))
     low = _join_pairs(tokens)
-    rules = _Rules()
+    rules = _Rules(typos=typos)
     i = 0
     while i < len(low):
         i = _read_word(name, tokens, low, i, field, rules) + 1
@@ -227,41 +196,13 @@ class _Rules:
     upper: float | None = None
     length_unit: bool = False
     symbolic: bool = False
+    #: Whether a typo of a type word reads as it (`numbr`): in chat, not in field lines.
+    typos: bool = False
     unread: list[str] = dataclasses.field(default_factory=list)
 
 
-def near(word: str, target: str) -> bool:
-    """Within one edit (insert, delete, change or swap of two letters)."""
-    if abs(len(word) - len(target)) > 1 or word == target:
-        return False
-    if len(word) == len(target):
-        diff = [k for k in range(len(word)) if word[k] != target[k]]
-        return len(diff) == 1 or (
-            len(diff) == 2
-            and diff[1] == diff[0] + 1
-            and word[diff[0]] == target[diff[1]]
-            and word[diff[1]] == target[diff[0]]
-        )
-    short, long = sorted((word, target), key=len)
-    k = 0
-    while k < len(short) and short[k] == long[k]:
-        k += 1
-    return short[k:] == long[k + 1 :]
-
-
-def _type_word(word: str) -> str | None:
-    """The type a word names, a typo of a long type word too (`numbr`, `intger`, `boolen`)."""
-    if word in TYPE_WORDS:
-        return TYPE_WORDS[word]
-    if len(word) >= 5 and word.isalpha():
-        for said, typ in TYPE_WORDS.items():
-            if len(said) >= 6 and near(word, said):
-                return typ
-    return None
-
-
 #: A range said with a dash or two dots, `1-5`, `0..6`: read as `1 to 5` (linear: possessive).
-_RANGE = re.compile(r"(\d)\s*+(?:-|–|\.\.)\s*+(\d)")
+_RANGE = re.compile(r"(\d)\s*+(?:-|\u2013|\.\.)\s*+(\d)")
 
 
 def _join_pairs(tokens: list[str]) -> list[str]:
@@ -286,7 +227,7 @@ def _read_word(
     if word == "ref" and rules.typ is None:
         rules.typ = "ref"
         return _read_ref(name, low, i + 1, field)
-    typ = _type_word(bare)
+    typ = type_word(bare, typos=rules.typos)
     if typ is not None and rules.typ is not None and (typ == rules.typ or bare == "number"):
         return i  # "decimal number", "integer number": the type said twice
     if typ is not None and rules.typ is None:
@@ -423,70 +364,3 @@ def _num(token: str) -> float:
     if not math.isfinite(value) or abs(value) > MAX_BOUND:
         raise ValueError(f"bound {token[:24]}{'…' if len(token) > 24 else ''} is beyond ±1e15")
     return int(value) if value.is_integer() else value
-
-
-def _optional_mark(rest: str) -> bool:
-    words = rest.lower().replace("(", " ").replace(")", " ").replace(",", " ").split()
-    return "optional" in words or "?" in words or rest.rstrip().endswith("?")
-
-
-def _split_or(chunk: str) -> list[str]:
-    """`cat or bird` → `cat`, `bird` (by words, so a long run of spaces costs linear time)."""
-    pieces: list[list[str]] = [[]]
-    for word in chunk.split():
-        if word.lower() == "or":
-            pieces.append([])
-        else:
-            pieces[-1].append(word)
-    return [" ".join(piece) for piece in pieces]
-
-
-#: "yes or no" and "true or false" are a yes/no type, not two choices.
-_YES_OR_NO = re.compile(r"\b(?:yes\s++or\s++no|true\s++or\s++false)\b", re.IGNORECASE)
-
-
-def _slashed(words: list[str]) -> list[str] | None:
-    """`small/medium/large`, `recall / heel / sit` (not `yes/no`): the choices."""
-    kept = [w for w in words if w.lower() not in ("optional", "(optional)", "?")]
-    joined = "".join(kept)
-    if "/" not in joined or joined.lower() in TYPE_WORDS or len(kept) > 9:
-        return None
-    if len(kept) > 1 and not all(w == "/" or k % 2 == 0 for k, w in enumerate(kept)):
-        return None
-    parts = [part.strip() for part in joined.split("/")]
-    if len(parts) < 2 or not all(p and p.isidentifier() for p in parts):
-        return None
-    return parts
-
-
-def _choices(rest: str) -> list[str] | None:
-    """The choices of an enum: `dog|cat|bird`, `one of dog, cat or bird`, `dog, cat or bird`,
-    `small/medium/large`."""
-    text = rest.strip().rstrip(".")
-    words = text.split()
-    if not words:
-        return None
-    slashed = _slashed(words)
-    if slashed:
-        return slashed
-    if "|" in words[0] or (len(words) > 1 and "|" in text and words[0].lower() != "one"):
-        text = " ".join(w for w in words if w.lower() not in ("optional", "(optional)", "?"))
-        parts = [part.strip().rstrip("?").strip() for part in text.split("|")]
-        return parts if all(parts) else None
-    low = [w.lower().strip(",") for w in words]
-    if low[:2] == ["one", "of"]:
-        text = " ".join(words[2:])
-    elif low[0] in TYPE_WORDS or not (" or " in f" {text.lower()} " or "," in text):
-        return None
-    items = []
-    for chunk in text.replace("|", ",").replace("/", ",").split(","):
-        for piece in _split_or(chunk):
-            piece = piece.strip().strip("`'\"").rstrip("?").strip()
-            if piece.lower() in ("optional", "(optional)", ""):
-                continue
-            if piece.lower().startswith("or "):
-                piece = piece[3:].strip()
-            items.append(piece)
-    if len(items) < 2 or any(_NUMBER.fullmatch(item) or " " in item for item in items):
-        return None
-    return items

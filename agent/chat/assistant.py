@@ -20,10 +20,10 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from agent.chat.names import suggest_name, word_set
+from agent.chat.questions import answer_to_type, guessed_note, not_read, take_untyped
 from agent.chat.refine import apply_instruction, describe_change, with_fields
 from agent.chat.understand import Reading, Untyped, read_message
 from agent.errors import InstructionError, RequestError
-from agent.field_words import read_field
 from agent.fields import MAX_FIELDS, OPERATIONS, FieldSpec, ResourceSpec, field_line
 from agent.request import FeatureRequest, decode_request
 
@@ -112,9 +112,9 @@ def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> T
     too_long = _too_long(text)
     if too_long is not None:
         return Turn(too_long, state, "ask")
-    answered = _type_answer(state, text, existing)
+    answered = answer_to_type(state, text)
     if answered is not None:
-        return answered
+        return _advance(answered, [], existing)
     base = state.pending or state.last_request
     if base is not None:
         try:
@@ -229,29 +229,6 @@ def _reads_as_draft(complete: FeatureRequest | str, text: str) -> bool:
     return bool(read_message(text).fields)
 
 
-def _type_answer(state: ChatState, text: str, existing: Collection[str]) -> Turn | None:
-    """The answer to "what type should `colour` be?": `text`, `a number up to 10`, `yes/no`."""
-    if len(state.untyped) != 1:
-        return None
-    asked = state.untyped[0]
-    words = text.strip().rstrip(".!").split()
-    while words and words[0].lower() in _ANSWER_LEADS:
-        words.pop(0)
-    try:
-        spec = FieldSpec.model_validate(read_field(asked.name, " ".join(words)))
-    except ValueError:
-        return None
-    if not asked.required and "required" not in text.lower():
-        spec = spec.model_copy(update={"required": False})
-    draft = state.model_copy(deep=True)
-    draft.untyped = []
-    draft.fields = [f for f in draft.fields if f.name != spec.name] + [spec]
-    return _advance(draft, [], existing)
-
-
-_ANSWER_LEADS = word_set("it's its it is a an as should be make use type of the")
-
-
 def _plain(text: str) -> str:
     return " ".join(text.lower().replace("!", " ").replace(".", " ").split()).strip(" ?")
 
@@ -316,7 +293,7 @@ def _draft(state: ChatState, text: str, existing: Collection[str]) -> Turn:
                 "ask",
             )
     _take_operations(draft, reading)
-    _take_untyped(draft, reading)
+    take_untyped(draft, reading)
     if _STATUS_WORDS.search(text) and not draft.fields and not draft.untyped:
         draft.status_only = True
     if reading.description and draft.description is None:
@@ -351,19 +328,6 @@ def _take_name(draft: ChatState, reading: Reading) -> None:
         draft.name_note = "my guess"
 
 
-def _take_untyped(draft: ChatState, reading: Reading) -> None:
-    """Fields still without a type, and the fields whose type was taken from the name."""
-    typed = {f.name for f in draft.fields}
-    asked = {u.name: u for u in [*draft.untyped, *reading.untyped] if u.name not in typed}
-    draft.untyped = list(asked.values())
-    draft.guessed = [
-        name for name in dict.fromkeys([*draft.guessed, *reading.guessed]) if name in typed
-    ]
-    for name in reading.typed_by_words:
-        if name in draft.guessed:
-            draft.guessed.remove(name)
-
-
 def _take_operations(draft: ChatState, reading: Reading) -> None:
     if not reading.operations:
         return
@@ -376,7 +340,7 @@ def _take_operations(draft: ChatState, reading: Reading) -> None:
 
 def _advance(draft: ChatState, unread: list[str], existing: Collection[str]) -> Turn:
     """Ask for what is missing, or show what is understood and wait for "build it"."""
-    quoted = _not_read(draft, unread)
+    quoted = not_read(draft, unread)
     if draft.feature is None:
         suggestion = suggest_name(draft.description)
         draft.suggested_name = suggestion
@@ -415,40 +379,8 @@ def _advance(draft: ChatState, unread: list[str], existing: Collection[str]) -> 
         )
     draft.pending = request
     reply = summary(request, note=draft.name_note, exists=request.feature in existing)
-    if draft.guessed:
-        names = ", ".join(f"`{name}`" for name in draft.guessed)
-        reply += f"\n(I took the type of {names} from the name: say e.g. “{draft.guessed[0]}: int” to change it.)"
+    reply += guessed_note(draft.guessed)
     return Turn(reply + quoted, draft, "ask")
-
-
-_TYPES_SAID = (
-    "text, number, whole number, yes/no, date, date and time, or choices such as small|medium|large"
-)
-
-
-def _not_read(draft: ChatState, unread: list[str]) -> str:
-    """What was read and what was not: "I read 2 fields; I could not read “a colour”: what type
-    should `colour` be? ..."; empty when everything was read."""
-    if not unread and not draft.untyped:
-        return ""
-    count = len(draft.fields)
-    said = f"\nI read {count} field{'' if count == 1 else 's'}; "
-    parts: list[str] = []
-    if unread:
-        parts.append(f"I could not read: {'; '.join(unread)}.")
-    if draft.untyped:
-        quoted = " and ".join(f"“{u.said}”" for u in draft.untyped)
-        names = " and ".join(f"`{u.name}`" for u in draft.untyped)
-        one = len(draft.untyped) == 1
-        question = (
-            f"I could not tell the type of {quoted}: what type should {names} be"
-            f"{'' if one else ' (say e.g. “' + draft.untyped[0].name + ': text”)'}? "
-            f"({_TYPES_SAID})"
-        )
-        if draft.feature and (draft.fields or draft.status_only):
-            question += ' Or say "build it" to build without it.'
-        parts.append(question)
-    return said + " ".join(parts)
 
 
 def _build(state: ChatState, request: FeatureRequest, reply: str) -> Turn:

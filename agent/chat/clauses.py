@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass
 
 from agent.chat.items import BULLET
-from agent.field_words import TYPE_WORDS, looks_like_field_lines
+from agent.field_types import TYPE_WORDS
+from agent.field_words import looks_like_field_lines
 
 #: Words after which a full stop does not end a sentence.
 _ABBREVIATIONS = frozenset({"e.g", "i.e", "etc", "vs", "approx", "incl", "no", "nr"})
-_DASHES = ("--", "—", "–", "-", "->")
+_DASHES = ("--", "\u2014", "\u2013", "-", "->")
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def _ends_sentence(line: str, at: int, end: int) -> bool:
 def _dash_after(line: str, at: int) -> bool:
     """A dash standing alone between spaces at `at` (`a -- b`, `a — b`), not `->` or `0 - 10`."""
     end = at
-    while end < len(line) and line[end] in "-—–":
+    while end < len(line) and line[end] in "-\u2014\u2013":
         end += 1
     dash = line[at:end]
     if dash not in _DASHES or dash == "->" or end >= len(line) or not line[end].isspace():
@@ -87,6 +88,6 @@ def _dash_after(line: str, at: int) -> bool:
 
 def _clean(part: str) -> str:
     text = part.strip()
-    while text[:1] in ("-", "—", "–") or text[:2] == "->":
-        text = text.lstrip("-—–>").strip()
+    while text[:1] in ("-", "\u2014", "\u2013") or text[:2] == "->":
+        text = text.lstrip("-\u2014\u2013>").strip()
     return text

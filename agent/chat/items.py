@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agent.field_words import MEASURES, TYPE_WORDS, read_field
+from agent.field_types import MEASURES, TYPE_WORDS
+from agent.field_words import read_field
+from agent.fields import MAX_FIELDS
 
 _CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _FIELD_INTRO = re.compile(
@@ -18,6 +20,11 @@ _FIELD_INTRO = re.compile(
     r"|stores?|keeps?|tracks?)\b|\bw/|->|:",
     re.IGNORECASE,
 )
+#: The most words one field said in words may take ("an optional note (text, up to 200 chars)"
+#: takes 8): a longer item is a sentence, and is not read word by word.
+MAX_ITEM_WORDS = 30
+#: The longest list looked at as a whole (a feature has at most MAX_FIELDS fields).
+MAX_ITEMS = 2 * MAX_FIELDS
 #: How many places a list of fields may start at are tried (each costs a pass over the rest).
 MAX_INTROS = 6
 BULLET = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s+")
@@ -27,9 +34,52 @@ _ITEM_LEAD = frozenset(
 )
 #: Words that never stand in a field's name: a head holding one is a sentence, not a field.
 _NOT_IN_NAME = frozenset(
-    "with having feature features called named call that which who want need needs please "
-    "make create build add i we you it should would could can will must record records store "
-    "stores track tracks keep keeps".split()
+    [
+        "with",
+        "having",
+        "feature",
+        "features",
+        "called",
+        "named",
+        "call",
+        "that",
+        "which",
+        "who",
+        "want",
+        "need",
+        "needs",
+        "please",
+        "make",
+        "create",
+        "build",
+        "add",
+        "i",
+        "we",
+        "you",
+        "it",
+        "should",
+        "would",
+        "could",
+        "can",
+        "will",
+        "must",
+        "record",
+        "records",
+        "store",
+        "stores",
+        "track",
+        "tracks",
+        "keep",
+        "keeps",
+        "has",
+        "have",
+        "is",
+        "are",
+        "was",
+        "were",
+        "a",
+        "an",
+    ]
 )
 _NAME_STOP = frozenset(TYPE_WORDS) | {
     "between",
@@ -80,6 +130,7 @@ def fields_in_prose(prose: str) -> tuple[str, list[str]] | None:
     after the last word before a first item's "(" (`... where people leave stars (1 to 5), ...`).
     """
     shaped: tuple[str, list[str]] | None = None
+    series: tuple[str, list[str]] | None = None
     for tried, match in enumerate(_FIELD_INTRO.finditer(prose)):
         if tried == MAX_INTROS:
             break
@@ -96,7 +147,9 @@ def fields_in_prose(prose: str) -> tuple[str, list[str]] | None:
         like = keyword.startswith("field") or ("(" in items[0] and len(head) < 5)
         if shaped is None and (like or shaped_items(items)):
             shaped = found
-    return shaped or _after_last_word(prose)
+        if series is None and _untyped_series(items):
+            series = found
+    return shaped or _after_last_word(prose) or series
 
 
 def _without_openers(text: str) -> str:
@@ -119,23 +172,40 @@ def _end_of_list(text: str) -> str:
 
 def _after_last_word(prose: str) -> tuple[str, list[str]] | None:
     items = split_items(_end_of_list(prose))
-    if len(items) < 2 or "(" not in items[0]:
+    at = next((k for k, item in enumerate(items) if "(" in item), len(items))
+    if len(items) - at < 2:
         return None
-    head, _, rules = items[0].partition("(")
+    head, _, rules = items[at].partition("(")
     words = head.split()
     if len(words) < 2:
         return None
     first = f"{words[-1]} ({rules}"
-    if not shaped_items([first, *items[1:]], strict_first=True):
+    if not shaped_items([first, *items[at + 1 :]], strict_first=True):
         return None
-    return " ".join(words[:-1]), [first, *items[1:]]
+    return ", ".join([*items[:at], " ".join(words[:-1])]), [first, *items[at + 1 :]]
+
+
+def _untyped_series(items: list[str]) -> bool:
+    """`a colour and a shape`: two or more fields named with no type, each after an article (or
+    in snake_case), so "help with adoption and fostering" is no list."""
+    if not 2 <= len(items) <= MAX_ITEMS:
+        return False
+    for item in items:
+        words = item.split()
+        if not words or not (words[0].lower() in ("a", "an", "the", "some") or "_" in item):
+            return False
+        try:
+            item_parts(item)
+        except ValueError:
+            return False
+    return True
 
 
 def shaped_items(items: list[str], *, strict_first: bool = False) -> bool:
     """True when `items` are a list of fields: each one a name of at most four words and its
     rules (or a purpose, "to book sitters"), and one of them reads as a field; `strict_first`:
     the first one."""
-    if not items or (strict_first and not _item_reads(items[0])):
+    if not items or len(items) > MAX_ITEMS or (strict_first and not _item_reads(items[0])):
         return False
     for item in items:
         if item.lower().startswith(("to ", "so ", "for ")):
@@ -198,7 +268,9 @@ def _join_choices(parts: list[str]) -> list[str]:
 
 def _only_choices(words: list[str]) -> bool:
     return 1 <= len(words) <= 5 and all(
-        w.lower() == "or" or (w.lower() not in _NAME_STOP and not w[0].isdigit()) for w in words
+        w.lower() == "or"
+        or (w.lower() not in _NAME_STOP and not w[0].isdigit() and not set(w) & set(":|<>="))
+        for w in words
     )
 
 
@@ -206,6 +278,20 @@ def _starts_rules(word: str) -> bool:
     """`rating 1 to 5 (integer)`, `score between 0 and 9 (number)`: where a head's rules start."""
     low = word.lower()
     return low[:1].isdigit() or low in ("between", "from", "up", "max", "min", "<=", ">=")
+
+
+_MARKS = frozenset("|<>=")
+
+
+#: Type words said as code (`notes str (optional)`): a head is cut there, not at "text" or
+#: "date", which name things too (`a review text (optional)`, `an end date (optional)`).
+_CODE_TYPES = frozenset(
+    {"str", "string", "int", "integer", "float", "bool", "boolean", "datetime", "decimal"}
+)
+
+
+def _typed(word: str) -> bool:
+    return word.lower().rstrip("?,") in _CODE_TYPES
 
 
 def _name_and_rules(words: list[str]) -> tuple[str, str]:
@@ -217,11 +303,15 @@ def _name_and_rules(words: list[str]) -> tuple[str, str]:
     if "(" in text:
         head, _, rest = text.partition("(")
         words = head.split()
-        cut = next((k for k, w in enumerate(words) if _starts_rules(w)), len(words))
+        typed = any(w.lower().strip(",?()") in TYPE_WORDS for w in rest.split())
+        cut = next(
+            (k for k, w in enumerate(words) if _starts_rules(w) or (k and not typed and _typed(w))),
+            len(words),
+        )
         return " ".join(words[:cut]), " ".join([*words[cut:], rest.replace(")", " ")])
     name_words = []
     for word in words:
-        if word.lower().rstrip("?,") in _NAME_STOP or not word[0].isalpha() or "|" in word:
+        if word.lower().rstrip("?,") in _NAME_STOP or not word[0].isalpha() or set(word) & _MARKS:
             break
         name_words.append(word)
     return " ".join(name_words), " ".join(words[len(name_words) :])
@@ -244,6 +334,8 @@ def item_parts(item: str) -> ItemParts:
     text = BULLET.sub("", item.strip(), count=1).strip().rstrip(".")
     required: bool | None = None
     words = text.split()
+    if len(words) > MAX_ITEM_WORDS:
+        raise ValueError(f"{len(words)} words are too many for one field")
     while words and words[0].lower() in _ITEM_LEAD | {"optional", "required", "mandatory"}:
         low = words.pop(0).lower()
         if low == "optional":
@@ -266,7 +358,7 @@ def item_parts(item: str) -> ItemParts:
 def read_item(item: str) -> dict[str, Any]:
     """One field said in words: `a name (text, up to 40 chars)`, `an age between 0 and 40`."""
     parts = item_parts(item)
-    spec = read_field(parts.name, parts.rules)
+    spec = read_field(parts.name, parts.rules, typos=True)
     if parts.required is not None:
         spec["required"] = parts.required
     return spec
@@ -287,39 +379,3 @@ def _field_name(words: list[str]) -> str | None:
 
 #: Units a name may end in ("a dose in mg" → `dose_mg`); agent/field_words.py reads them as no rule.
 UNITS = MEASURES
-#: Field names whose type is plain from the name alone, and the name endings that say a type.
-_TEXT_NAMES = frozenset(
-    "note notes comment comments remark remarks description title name email phone address "
-    "url caption bio message summary details".split()
-)
-_ENDINGS: tuple[tuple[str, str], ...] = (
-    ("_name", "str"),
-    ("_email", "str"),
-    ("_address", "str"),
-    ("_url", "str"),
-    ("_note", "str"),
-    ("_notes", "str"),
-    ("_title", "str"),
-    ("_date", "date"),
-    ("_on", "date"),
-    ("_at", "datetime"),
-    ("_time", "datetime"),
-    ("_count", "int"),
-)
-
-
-def type_from_name(name: str) -> str | None:
-    """The type a field's name makes plain (`note` is text, `arrival_date` a date, `is_done` a
-    yes/no), or None: a field with no type said and no such name is asked about."""
-    if name in _TEXT_NAMES:
-        return "str"
-    if name in ("date", "birthday"):
-        return "date"
-    if name in ("count", "quantity", "qty"):
-        return "int"
-    if name.startswith(("is_", "has_", "can_")):
-        return "bool"
-    for ending, typ in _ENDINGS:
-        if name.endswith(ending) and len(name) > len(ending):
-            return typ
-    return None

@@ -17,8 +17,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.chat.items import read_item, snake_case, split_items
-from agent.chat.names import near, word_set
+from agent.chat.names import word_set
 from agent.errors import InstructionError
+from agent.field_types import near
 from agent.field_words import looks_like_field_lines, parse_field_lines, read_field
 from agent.fields import FieldSpec, ResourceSpec, field_line
 from agent.request import FEATURE_RULE, FeatureRequest
@@ -298,7 +299,7 @@ def _rules(request: FeatureRequest, fields: list[FieldSpec], name: str, rules: s
     while words and words[0].lower() in ("to", "be", "should", "must", "is", ":", "now"):
         words.pop(0)
     try:
-        new = FieldSpec.model_validate(read_field(name, " ".join(words), base=spec))
+        new = FieldSpec.model_validate(read_field(name, " ".join(words), base=spec, typos=True))
     except ValidationError as e:
         message = e.errors()[0]["msg"].removeprefix("Value error, ")
         raise InstructionError(f"field `{name}`: {message}") from None

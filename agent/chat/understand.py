@@ -20,46 +20,57 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from agent.chat.clauses import Clause, split_clauses
+from agent.chat.describe import describe
 from agent.chat.items import (
     fields_in_prose,
     item_parts,
     read_item,
     shaped_items,
     split_items,
-    type_from_name,
 )
 from agent.chat.names import (
     FILLER,
-    LEAD,
+    GREETINGS,
     SNAKE,
-    TOKEN,
     NameGuess,
     find_name,
     find_said_name,
     label_name,
-    name_tokens,
-    near,
     title_name,
 )
+from agent.field_types import type_from_name
 from agent.field_words import looks_like_field_lines, read_field
 from agent.fields import MAX_FIELDS, FieldSpec
 
-_TAIL = frozenset(
-    {"please", "thanks", "thank", "you", "pls", "feature", "endpoint", "fields", "field"}
-    | {"with", "a", "an", "the", "and", "having", "it", "needs", "has"}
-)
 _NAME_LABELS = frozenset(
     {"name", "feature", "feature name", "title", "new feature", "the name", "name of the feature"}
 )
-_NAME_LABEL_ENDS = frozenset({"feature", "name", "title", "one", "called", "named"})
+_NAME_LABEL_ENDS = frozenset({"feature", "one", "called", "named"})
 _DESCRIPTION_LABELS = frozenset({"description", "purpose", "summary", "what it does", "about"})
 _FIELD_LABELS = frozenset(
     {"fields", "the fields", "fields are", "field", "it has", "it needs", "requirements"}
     | {"columns", "it should have", "each has", "with"}
 )
+_REQUIRED_LABELS = {
+    "required": True,
+    "required fields": True,
+    "mandatory": True,
+    "optional": False,
+    "optional fields": False,
+}
 #: Clauses that say nothing about the feature ("thanks!", "that's all").
 _REMARKS = frozenset(
-    {"thanks", "thank you", "thx", "cheers", "please", "pls", "that's all", "thats all", "that's it"}
+    {
+        "thanks",
+        "thank you",
+        "thx",
+        "cheers",
+        "please",
+        "pls",
+        "that's all",
+        "thats all",
+        "that's it",
+    }
     | {"thanks a lot", "many thanks", "ty", "ok", "okay", "done"}
 )
 
@@ -125,13 +136,13 @@ def read_message(text: str) -> Reading:
 def _read_clause(clause: Clause, index: int, reading: Reading, seen: _Pass) -> None:
     text = clause.text
     low = _plain(text)
-    if low in _REMARKS:
+    if low in _REMARKS or set(re.findall(r"[a-z']+", low)) <= GREETINGS:
         return
     if low.startswith("operations"):
         words = re.split(r"[,\s:]+", text.strip())[1:]
         reading.operations = [w.lower() for w in words if w]
         return
-    if _labelled(text, reading, seen) or (index == 0 and _colon_name(text, reading, seen)):
+    if _labelled(text, reading, seen) or (index == 0 and _first_clause(text, reading, seen)):
         return
     if clause.bullet or looks_like_field_lines(text) or _is_colon_field(text, first=index == 0):
         _read_line(text, reading)
@@ -157,6 +168,14 @@ def _labelled(text: str, reading: Reading, seen: _Pass) -> bool:
         seen.listing = True
         if rest.strip().lstrip(">").strip():
             _read_line(rest.strip().lstrip(">").strip(), reading)
+        return True
+    if label in _REQUIRED_LABELS and rest.strip():
+        before = len(reading.fields)
+        _read_line(rest.strip(), reading)
+        required = _REQUIRED_LABELS[label]
+        reading.fields[before:] = [
+            f.model_copy(update={"required": required}) for f in reading.fields[before:]
+        ]
         return True
     words = label.split()
     if rest.strip() and (label in _NAME_LABELS or (words and words[-1] in _NAME_LABEL_ENDS)):
@@ -238,6 +257,23 @@ def _is_colon_field(line: str, *, first: bool) -> bool:
     return True
 
 
+def _first_clause(text: str, reading: Reading, seen: _Pass) -> bool:
+    """A first clause `name: purpose`, `name: fields` or `name(fields)`."""
+    return _colon_name(text, reading, seen) or _signature(text, reading, seen)
+
+
+def _signature(text: str, reading: Reading, seen: _Pass) -> bool:
+    """`pet_tag_order(engraving: str len<=20, qty: int >=1)`."""
+    head, paren, rest = text.partition("(")
+    head = head.strip()
+    rest = rest.rstrip(" .")
+    if not (paren and rest.endswith(")") and SNAKE.fullmatch(head) and head not in FILLER):
+        return False
+    seen.labelled = NameGuess(head, head, False)
+    _read_line(rest[:-1], reading)
+    return True
+
+
 def _colon_name(text: str, reading: Reading, seen: _Pass) -> bool:
     """A first clause `name: purpose` or `name: fields`."""
     head, colon, rest = text.partition(":")
@@ -252,61 +288,11 @@ def _colon_name(text: str, reading: Reading, seen: _Pass) -> bool:
         return False  # `age: int`, `species: dog, cat or bird`: a field
     seen.labelled = NameGuess(head, head, False)
     items = split_items(rest)
-    if items and shaped_items(items, strict_first=True):
+    if items and shaped_items(items):
         _read_items(items, reading)
     else:
         _read_sentence(rest.strip(), reading, seen)
     return True
-
-
-# --- descriptions --------------------------------------------------------------------------------
-
-
-def describe(prose: str, name: NameGuess | None) -> str | None:
-    """The purpose without the scaffolding: "I need a feature called x to record y" → "Record y"."""
-    sentence = _purpose_sentence(prose, name)
-    if sentence is None:
-        return None
-    tokens = TOKEN.findall(sentence)
-    drop = name_tokens(tokens, name) if name else set()
-    kept = [(i, t) for i, t in enumerate(tokens) if i not in drop]
-    while kept and (
-        kept[0][1].lower() in LEAD or _lead_typo(kept[0][1]) or not kept[0][1][0].isalnum()
-    ):
-        kept.pop(0)
-    while kept and (kept[-1][1].lower() in _TAIL or not kept[-1][1][0].isalnum()):
-        kept.pop()
-    if not kept or all(t.lower() in FILLER for _, t in kept):
-        return None
-    text = _join(sentence, [t for _, t in kept])
-    return (text[0].upper() + text[1:])[:300]
-
-
-def _lead_typo(token: str) -> bool:
-    return len(token) >= 5 and any(near(token.lower(), w) for w in LEAD if len(w) >= 5)
-
-
-def _purpose_sentence(prose: str, name: NameGuess | None) -> str | None:
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", prose) if s.strip()]
-    for sentence in sentences:
-        words = [w.lower() for w in TOKEN.findall(sentence) if w[0].isalnum()]
-        meaningful = [
-            w for w in words if w not in LEAD and w not in FILLER and not (name and w == name.name)
-        ]
-        if meaningful:
-            return sentence
-    return None
-
-
-def _join(sentence: str, tokens: list[str]) -> str:
-    """The kept tokens with the spacing they had, where possible."""
-    out: list[str] = []
-    for token in tokens:
-        if out and token in ",.;:!?)":
-            out[-1] += token
-        else:
-            out.append(token)
-    return " ".join(out).strip(" ,;:")
 
 
 def _read_items(items: list[str], reading: Reading) -> None:

@@ -18,7 +18,9 @@ from agent.fields import field_line
 from agent.models.offline import OfflineModel
 from agent.models.openai_chat import OpenAIChatModel
 from agent.settings import Settings
-from tests.chat.test_assistant import CORPUS, PETS, understood
+from tests.chat.corpus import DEV as CORPUS
+from tests.chat.corpus import understood
+from tests.chat.test_assistant import PETS
 from tests.conftest import SEED_TEXT
 from tests.models.fake_openai import FakeOpenAI
 
