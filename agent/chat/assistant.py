@@ -102,7 +102,7 @@ def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> T
     if command is not None:
         return Turn("", state, command)
     complete = _complete_request(text)
-    if complete is not None and not _reads_as_draft(complete, text):
+    if complete is not None and not reads_as_draft(complete, text):
         if isinstance(complete, str):
             return Turn(complete, state, "ask")
         return _build(state, complete, f"Building `{complete.feature}` from your request.")
@@ -219,7 +219,7 @@ def _complete_request(text: str) -> FeatureRequest | str | None:
         return None
 
 
-def _reads_as_draft(complete: FeatureRequest | str, text: str) -> bool:
+def reads_as_draft(complete: FeatureRequest | str, text: str) -> bool:
     """True when a message in a request form is better read as a draft: the form is wrong, or
     it holds no fields, but fields are said in it (`Feature: x`, `Fields:` and field lines)."""
     if isinstance(complete, FeatureRequest) and complete.requirements is not None:

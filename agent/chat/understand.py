@@ -269,9 +269,20 @@ def _signature(text: str, reading: Reading, seen: _Pass) -> bool:
     rest = rest.rstrip(" .")
     if not (paren and rest.endswith(")") and SNAKE.fullmatch(head) and head not in FILLER):
         return False
+    if ":" not in rest or _closes_before_end(rest[:-1]):
+        return False  # `weight_kg (number), measured_on (date)`: a list, not a signature
     seen.labelled = NameGuess(head, head, False)
     _read_line(rest[:-1], reading)
     return True
+
+
+def _closes_before_end(inside: str) -> bool:
+    depth = 1
+    for mark in re.findall(r"[()]", inside):
+        depth += 1 if mark == "(" else -1
+        if depth == 0:
+            return True
+    return False
 
 
 def _colon_name(text: str, reading: Reading, seen: _Pass) -> bool:
