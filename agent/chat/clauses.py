@@ -67,7 +67,8 @@ def sentences(line: str) -> list[str]:
 def _ends_sentence(line: str, at: int, end: int) -> bool:
     if end < len(line) and not line[end].isspace():
         return False
-    word = line[:at].rsplit(None, 1)[-1].lower() if line[:at].strip() else ""
+    before = line[max(0, at - 40) : at]
+    word = before.rsplit(None, 1)[-1].lower() if before.strip() else ""
     if line[at] == "?" and (word in TYPE_WORDS or "|" in word):
         return False  # `note: str? len<=200`: `?` marks an optional field
     return word not in _ABBREVIATIONS and not word.endswith("/")
@@ -81,8 +82,8 @@ def _dash_after(line: str, at: int) -> bool:
     dash = line[at:end]
     if dash not in _DASHES or dash == "->" or end >= len(line) or not line[end].isspace():
         return False
-    before = line[:at].rstrip()[-1:]
-    after = line[end:].lstrip()[:1]
+    before = line[max(0, at - 40) : at].rstrip()[-1:]
+    after = line[end : end + 40].lstrip()[:1]
     return not (before.isdigit() and after.isdigit())
 
 

@@ -8,7 +8,8 @@ refuses. The model acts only on what the person asked: a proposal or an amendmen
 person's "build it" (a model cannot propose and build in one reply), renaming onto a feature
 that has a branch needs the person's "replace it", and a tool call that is malformed is answered
 as the model's mistake, by the rule-based assistant; so is a message the model could not answer
-(the server down, a refused key): the rules are the fallback. Fields a model writes in words
+(the server down, a refused key), and so is a feature the model called no tool for though the
+rules can read it: the rules are the fallback. Fields a model writes in words
 are read by the rules into field lines, so both paths give the same structured request.
 """
 
@@ -112,17 +113,30 @@ def respond_with_model(
     choice = completion.choices[0].message
     text = choice.content.strip() if choice.content else ""
     try:
-        turn = _act(state, message, _function_calls(choice.tool_calls), existing)
+        calls = _function_calls(choice.tool_calls)
+        turn = _act(state, message, calls, existing)
     except ToolCallError as e:
         fallback = respond(state, message, existing)
         note = f"(The model made a mistake: {e}. I answered without it.)"
         after = fallback.state.model_copy(update={"history": history})
         return Turn(f"{note}\n{fallback.reply}".strip(), after, fallback.action, fallback.build)
+    if not calls:
+        turn = _rules_when_silent(state, message, existing) or turn
     reply = "\n".join(part for part in (text, turn.reply) if part) or "OK."
     new_history = [*history, {"role": "assistant", "content": reply}][-MAX_HISTORY:]
     return Turn(
         reply, turn.state.model_copy(update={"history": new_history}), turn.action, turn.build
     )
+
+
+def _rules_when_silent(state: ChatState, message: str, existing: Collection[str]) -> Turn | None:
+    """The rules' draft when the model called no tool but the message says a feature the rules
+    can read ("call it x, with a y (int)"): what was said is shown, not lost to a question."""
+    rules = respond(state, message, existing)
+    drafted = rules.state.pending
+    if rules.action != "ask" or drafted is None or drafted == state.pending:
+        return None
+    return Turn(f"(I read this with the rules:)\n{rules.reply}", rules.state, "ask")
 
 
 #: What the person says that the rule-based assistant answers without asking the model.

@@ -105,3 +105,18 @@ def test_a_model_reply_in_words_reads_as_field_lines(
     kept = respond_with_model(ChatState(), "a feature for meds", model)
     assert kept.state.pending is not None and kept.state.pending.requirements == prose
     assert "fields" not in str(kept.state.pending.resource)
+
+
+def test_a_model_that_calls_no_tool_does_not_lose_what_the_rules_read(
+    fake_openai: FakeOpenAI, model: OpenAIChatModel
+) -> None:
+    fake_openai.tool_calls(content="What should the feature be called?")
+    said = "A feature called kennel with size (small, medium, large) and heated (bool)"
+    turn = respond_with_model(ChatState(), said, model)
+    assert turn.reply.startswith(
+        "What should the feature be called?\n(I read this with the rules:)"
+    )
+    assert turn.state.pending is not None and turn.state.pending.feature == "kennel"
+    fake_openai.tool_calls(content="Hello! What would you like to build?")
+    greeted = respond_with_model(ChatState(), "hello", model)
+    assert greeted.reply == "Hello! What would you like to build?"
