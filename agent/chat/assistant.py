@@ -349,6 +349,8 @@ def _advance(draft: ChatState, unread: list[str], existing: Collection[str]) -> 
             ask += f' I suggest `{suggestion}`: say "yes" to use it, or give another name.'
         else:
             ask += " Give a snake_case name, e.g. `pet_profile`."
+        if draft.fields:
+            ask += "\nThe fields so far: " + ", ".join(f"`{field_line(f)}`" for f in draft.fields)
         return Turn(ask + quoted, draft, "ask")
     if not draft.fields and not draft.status_only and draft.untyped:
         return Turn(quoted.strip(), draft, "ask")

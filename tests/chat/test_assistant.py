@@ -298,3 +298,16 @@ def test_a_draft_collecting_over_forty_fields_is_told_so_and_keeps_working() -> 
     assert turn.action == "ask" and turn.build is None
     turn = respond(turn.state, "build it")
     assert turn.action == "build" and turn.build is not None
+
+
+def test_asking_for_a_name_shows_what_was_read_and_what_was_not() -> None:
+    first, named = talk(
+        "we want to store adoption applications with an applicant (text), a household size "
+        "(integer >= 1) and a pet",
+        "call it adoption_application",
+    )
+    assert first.reply.startswith("What should the feature be called?")
+    assert "The fields so far: `applicant: str`, `household_size: int >=1`" in first.reply
+    assert "I read 2 fields; I could not tell the type of “a pet”" in first.reply
+    assert "- feature: `adoption_application`" in named.reply
+    assert "what type should `pet` be?" in named.reply, "the question stands until answered"
