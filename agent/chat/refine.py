@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from agent.chat.clauses import split_clauses
 from agent.chat.items import read_item, snake_case, split_items
 from agent.chat.names import word_set
 from agent.errors import InstructionError
@@ -47,6 +48,21 @@ class Change:
 
 
 def apply_instruction(request: FeatureRequest, text: str) -> Change | None:
+    """Apply the instructions in `text` to `request`, clause by clause ("add a note (text).
+    make age optional."); None when `text` is not a change of it."""
+    clauses = split_clauses(text)
+    if len(clauses) < 2 or looks_like_field_lines(text):
+        return _apply_one(request, text)
+    changed = request
+    for clause in clauses:
+        change = _apply_one(changed, clause.text)
+        if change is None:
+            return _apply_one(request, text)
+        changed = change.request
+    return Change(changed, describe_change(request, changed))
+
+
+def _apply_one(request: FeatureRequest, text: str) -> Change | None:
     """Apply one instruction to `request`; None when `text` is not a change of it."""
     words = _WORDS.findall(text.strip().rstrip(".!"))
     while words and words[0].lower() in _OPENERS:

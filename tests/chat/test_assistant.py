@@ -311,3 +311,14 @@ def test_asking_for_a_name_shows_what_was_read_and_what_was_not() -> None:
     assert "I read 2 fields; I could not tell the type of “a pet”" in first.reply
     assert "- feature: `adoption_application`" in named.reply
     assert "what type should `pet` be?" in named.reply, "the question stands until answered"
+
+
+def test_changes_in_several_sentences_or_lines_are_made_one_by_one() -> None:
+    change = apply_instruction(PETS, "add a note (optional text). Make age optional.")
+    assert change is not None
+    assert change.said == "`age: int >=0 <=40` → `age: int? >=0 <=40`; added `note: str?`"
+    change = apply_instruction(PETS, "add a note (optional text)\nremove species")
+    assert change is not None
+    assert [f.name for f in change.request.resource.fields] == ["name", "age", "note"]  # type: ignore[union-attr]
+    with pytest.raises(InstructionError, match="has no field `colour`"):
+        apply_instruction(PETS, "add a note (optional text). remove colour.")
