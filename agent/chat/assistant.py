@@ -19,13 +19,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
+from agent.chat.forms import MAX_READ_CHARS, MAX_READ_LINES, complete_request, reads_as_draft
 from agent.chat.names import suggest_name, word_set
 from agent.chat.questions import answer_to_type, guessed_note, not_read, take_untyped
 from agent.chat.refine import apply_instruction, describe_change, with_fields
 from agent.chat.understand import Reading, Untyped, read_message
-from agent.errors import InstructionError, RequestError
+from agent.errors import InstructionError
 from agent.fields import MAX_FIELDS, OPERATIONS, FieldSpec, ResourceSpec, field_line
-from agent.request import FeatureRequest, decode_request
+from agent.request import FeatureRequest
 
 Action = Literal["build", "ask", "status", "diff", "report"]
 _STATUS_WORDS = re.compile(
@@ -42,8 +43,6 @@ _CANCEL = frozenset(
 )
 _UNDO = frozenset({"undo", "undo that", "undo it", "undo the last change", "revert", "go back"})
 MAX_UNDO = 10
-# Linear time: possessive runs, so a long line of spaces cannot make the search backtrack.
-_REQUEST_LINE = re.compile(r"^[^\w\n:]*+feature[^\w\n:]*+:", re.I | re.M)
 _COMMANDS: dict[str, Action] = {
     "status": "status",
     "show status": "status",
@@ -101,7 +100,7 @@ def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> T
     command = _COMMANDS.get(said)
     if command is not None:
         return Turn("", state, command)
-    complete = _complete_request(text)
+    complete = complete_request(text)
     if complete is not None and not reads_as_draft(complete, text):
         if isinstance(complete, str):
             return Turn(complete, state, "ask")
@@ -112,9 +111,9 @@ def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> T
     too_long = _too_long(text)
     if too_long is not None:
         return Turn(too_long, state, "ask")
-    answered = answer_to_type(state, text)
+    answered = _type_answered(state, text, existing)
     if answered is not None:
-        return _advance(answered, [], existing)
+        return answered
     base = state.pending or state.last_request
     if base is not None:
         try:
@@ -124,12 +123,6 @@ def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> T
         if change is not None:
             return propose_change(state, base, change.request, existing)
     return _draft(state, text, existing)
-
-
-#: What a sentence-by-sentence reading takes: a feature's description and its 40 field lines fit
-#: well within these; longer text is a complete request (read above) or not a description at all.
-MAX_READ_CHARS = 6_000
-MAX_READ_LINES = 2 * MAX_FIELDS + 20
 
 
 def _too_long(text: str) -> str | None:
@@ -142,6 +135,18 @@ def _too_long(text: str) -> str | None:
         f"{MAX_FIELDS} fields: describe it in fewer words, or send the whole request in one of "
         "the request forms (JSON, or `feature:` / `description:` / `requirements:` lines)."
     )
+
+
+def _type_answered(state: ChatState, text: str, existing: Collection[str]) -> Turn | None:
+    """The field asked about, typed by the answer: a change of the request shown, if any."""
+    answered = answer_to_type(state, text)
+    if answered is None or state.pending is None:
+        return None if answered is None else _advance(answered, [], existing)
+    try:
+        new = with_fields(state.pending, answered.fields)
+    except InstructionError as e:
+        return Turn(f"I could not make that change: {e}", state, "ask")
+    return propose_change(answered, state.pending, new, existing)
 
 
 def _short_answer(state: ChatState, said: str, existing: Collection[str]) -> Turn | None:
@@ -206,27 +211,6 @@ def propose_change(
 
 
 # --- complete requests and refinements ------------------------------------------------------------
-
-
-def _complete_request(text: str) -> FeatureRequest | str | None:
-    """A request in any §1 encoding; a string explaining what is wrong; None if not one."""
-    looks_like_request = text.startswith("{") or _REQUEST_LINE.search(text)
-    try:
-        return decode_request(text)
-    except RequestError as e:
-        if looks_like_request and e.kind == "invalid":
-            return "That request has problems: " + "; ".join(str(p) for p in e.problems)
-        return None
-
-
-def reads_as_draft(complete: FeatureRequest | str, text: str) -> bool:
-    """True when a message in a request form is better read as a draft: the form is wrong, or
-    it holds no fields, but fields are said in it (`Feature: x`, `Fields:` and field lines)."""
-    if isinstance(complete, FeatureRequest) and complete.requirements is not None:
-        return False
-    if len(text) > MAX_READ_CHARS:
-        return False
-    return bool(read_message(text).fields)
 
 
 def _plain(text: str) -> str:
@@ -314,7 +298,9 @@ def _draft(state: ChatState, text: str, existing: Collection[str]) -> Turn:
             new = with_fields(state.pending, draft.fields)
         except InstructionError as e:
             return Turn(f"I could not make that change: {e}", state, "ask")
-        return propose_change(state, state.pending, new, existing)
+        changed = propose_change(draft, state.pending, new, existing)
+        said = changed.reply + not_read(changed.state, reading.unread)
+        return Turn(said, changed.state, changed.action)
     return _advance(draft, reading.unread, existing)
 
 

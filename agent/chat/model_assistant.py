@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import ValidationError
 
 from agent.chat.assistant import (
-    MAX_READ_CHARS,
     ChatState,
     Turn,
     propose_change,
-    reads_as_draft,
     respond,
     summary,
 )
+from agent.chat.forms import MAX_READ_CHARS, reads_as_draft
 from agent.chat.items import read_item
 from agent.chat.refine import rename_feature, with_fields
 from agent.chat.understand import read_message

@@ -322,3 +322,18 @@ def test_changes_in_several_sentences_or_lines_are_made_one_by_one() -> None:
     assert [f.name for f in change.request.resource.fields] == ["name", "age", "note"]  # type: ignore[union-attr]
     with pytest.raises(InstructionError, match="has no field `colour`"):
         apply_instruction(PETS, "add a note (optional text). remove colour.")
+
+
+def test_fields_added_to_a_shown_request_say_what_was_not_read_and_answers_undo() -> None:
+    turns = talk(
+        "A feature called aviary with a height (number)",
+        "with a width (number), a colour and a weight (kg, number >= x)",
+        "text",
+        "undo",
+    )
+    added = turns[1].reply
+    assert added.startswith("Changed: added `width: float`.")
+    assert "“a weight (kg, number >= x)” (field 'weight': cannot read '>= x')" in added
+    assert "what type should `colour` be?" in added
+    assert turns[2].reply.startswith("Changed: added `colour: str`.")
+    assert turns[3].reply.startswith("Undone: removed `colour`.")
