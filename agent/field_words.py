@@ -7,16 +7,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Any, cast
+from typing import Any
 
+from agent.field_choices import YES_OR_NO, enum_choices, optional_mark
+from agent.field_types import MEASURES, TYPE_WORDS, type_word
 from agent.fields import (
     FEATURE_NAME,
     MAX_BOUND,
     MAX_FIELDS,
     OPERATIONS,
-    SCALAR_TYPES,
     FieldSpec,
-    FieldType,
     ResourceSpec,
 )
 
@@ -31,32 +31,6 @@ MAX_LINES = MAX_FIELDS + 1
 #: Tokens of a field's rules: operators, numbers, words (an enum's `a|b|c` is one word), marks.
 _TOKEN = re.compile(r"[<>]=?|=[<>]?|-?\d+(?:\.\d+)?|[^\s<>=?,;()]+|[?,;()]")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-#: Type words, as people write them, to the §4b type; two-word forms are joined by `_` first.
-TYPE_WORDS: dict[str, FieldType] = {
-    **{t: cast(FieldType, t) for t in SCALAR_TYPES},
-    "string": "str",
-    "text": "str",
-    "word": "str",
-    "integer": "int",
-    "whole_number": "int",
-    "whole": "int",
-    "count": "int",
-    "number": "float",
-    "decimal": "float",
-    "double": "float",
-    "real": "float",
-    "boolean": "bool",
-    "yes/no": "bool",
-    "yes-no": "bool",
-    "yes_no": "bool",
-    "true/false": "bool",
-    "flag": "bool",
-    "day": "date",
-    "timestamp": "datetime",
-    "date-time": "datetime",
-    "date_and_time": "datetime",
-    "date_time": "datetime",
-}
 _PAIRS = frozenset(("whole number", "date time", "yes no"))
 _AT_LEAST = frozenset({"min", "minimum", "from", "least", ">=", "=>", "over"})
 _AT_MOST = frozenset({"max", "maximum", "most", "upto", "<=", "=<", "under", "to", "till", "until"})
@@ -179,7 +153,9 @@ def parse_field_lines(text: str) -> ResourceSpec:
     return ResourceSpec.model_validate(data)
 
 
-def read_field(name: str, rest: str, base: FieldSpec | None = None) -> dict[str, Any]:
+def read_field(
+    name: str, rest: str, base: FieldSpec | None = None, *, typos: bool = False
+) -> dict[str, Any]:
     """A field's object form from its name and its rules in words or symbols.
 
     `base` is the field being changed ("age up to 30"): its type and rules are kept unless
@@ -187,17 +163,18 @@ def read_field(name: str, rest: str, base: FieldSpec | None = None) -> dict[str,
     """
     field: dict[str, Any] = base.model_dump(exclude_none=True) if base else {}
     field["name"] = name
-    choices = _choices(rest)
+    rest = YES_OR_NO.sub("yes/no", rest)
+    choices = enum_choices(rest)
     if choices:
         for key in ("ge", "le", "min_length", "max_length"):
             field.pop(key, None)
         field.update(type="enum", choices=choices)
-        if _optional_mark(rest):
+        if optional_mark(rest):
             field["required"] = False
         return field
-    tokens = _TOKEN.findall(rest)
+    tokens = _TOKEN.findall(_RANGE.sub(r"\1 to \2", rest))
     low = _join_pairs(tokens)
-    rules = _Rules()
+    rules = _Rules(typos=typos)
     i = 0
     while i < len(low):
         i = _read_word(name, tokens, low, i, field, rules) + 1
@@ -219,7 +196,13 @@ class _Rules:
     upper: float | None = None
     length_unit: bool = False
     symbolic: bool = False
+    #: Whether a typo of a type word reads as it (`numbr`): in chat, not in field lines.
+    typos: bool = False
     unread: list[str] = dataclasses.field(default_factory=list)
+
+
+#: A range said with a dash or two dots, `1-5`, `0..6`: read as `1 to 5` (linear: possessive).
+_RANGE = re.compile(r"(\d)\s*+(?:-|\u2013|\.\.)\s*+(\d)")
 
 
 def _join_pairs(tokens: list[str]) -> list[str]:
@@ -244,8 +227,11 @@ def _read_word(
     if word == "ref" and rules.typ is None:
         rules.typ = "ref"
         return _read_ref(name, low, i + 1, field)
-    if bare in TYPE_WORDS and rules.typ is None:
-        rules.typ = TYPE_WORDS[bare]
+    typ = type_word(bare, typos=rules.typos)
+    if typ is not None and rules.typ is not None and (typ == rules.typ or bare == "number"):
+        return i  # "decimal number", "integer number": the type said twice
+    if typ is not None and rules.typ is None:
+        rules.typ = typ
         if word.endswith("?"):
             field["required"] = False
         return i
@@ -272,6 +258,9 @@ def _read_bound(tokens: list[str], low: list[str], i: int, rules: _Rules) -> int
     """A bound or a unit at `i` (`between 0 and 40`, `>=0`, `up to 30`, `chars`), else unread."""
     word = low[i]
     nxt = low[i + 1] if i + 1 < len(low) else ""
+    said = _said_bound(low, i, rules)
+    if said is not None:
+        return said
     if word == "between" and i + 3 < len(low) and low[i + 2] in ("and", "to", "-"):
         rules.lower, rules.upper = _num(tokens[i + 1]), _num(tokens[i + 3])
         return i + 3
@@ -292,9 +281,41 @@ def _read_bound(tokens: list[str], low: list[str], i: int, rules: _Rules) -> int
             rules.lower, rules.upper = _num(word), _num(low[i + 2])
             return i + 2
         rules.unread.append(tokens[i])
-    elif word not in _FILLER and word != "not":
+    elif word not in _FILLER and word not in MEASURES and word != "not":
         rules.unread.append(tokens[i])
     return i
+
+
+_OR_MORE = frozenset({"more", "above", "greater", "higher", "over"})
+_OR_LESS = frozenset({"less", "fewer", "below", "lower", "under"})
+
+
+def _said_bound(low: list[str], i: int, rules: _Rules) -> int | None:
+    """Bounds said in words: `non-negative`, `exactly 6`, `0 or more`, `10 or less`, `max length
+    40`; the index of the last word used, or None."""
+    word = low[i]
+    nxt = low[i + 1] if i + 1 < len(low) else ""
+    after = low[i + 2] if i + 2 < len(low) else ""
+    if word in ("non-negative", "nonnegative"):
+        rules.lower = 0
+        return i
+    if word == "exactly" and _NUMBER.fullmatch(nxt):
+        rules.lower = rules.upper = _num(nxt)
+        return i + 1
+    if _NUMBER.fullmatch(word) and nxt == "or" and after in _OR_MORE | _OR_LESS:
+        if after in _OR_MORE:
+            rules.lower = _num(word)
+        else:
+            rules.upper = _num(word)
+        return i + 2
+    if (word in _AT_LEAST or word in _AT_MOST) and nxt in _UNITS and _NUMBER.fullmatch(after):
+        rules.length_unit = True
+        if word in _AT_LEAST:
+            rules.lower = _num(after)
+        else:
+            rules.upper = _num(after)
+        return i + 2
+    return None
 
 
 def _implied_type(name: str, rules: _Rules) -> str:
@@ -343,48 +364,3 @@ def _num(token: str) -> float:
     if not math.isfinite(value) or abs(value) > MAX_BOUND:
         raise ValueError(f"bound {token[:24]}{'…' if len(token) > 24 else ''} is beyond ±1e15")
     return int(value) if value.is_integer() else value
-
-
-def _optional_mark(rest: str) -> bool:
-    words = rest.lower().replace("(", " ").replace(")", " ").replace(",", " ").split()
-    return "optional" in words or "?" in words or rest.rstrip().endswith("?")
-
-
-def _split_or(chunk: str) -> list[str]:
-    """`cat or bird` → `cat`, `bird` (by words, so a long run of spaces costs linear time)."""
-    pieces: list[list[str]] = [[]]
-    for word in chunk.split():
-        if word.lower() == "or":
-            pieces.append([])
-        else:
-            pieces[-1].append(word)
-    return [" ".join(piece) for piece in pieces]
-
-
-def _choices(rest: str) -> list[str] | None:
-    """The choices of an enum: `dog|cat|bird`, `one of dog, cat or bird`, `dog, cat or bird`."""
-    text = rest.strip().rstrip(".")
-    words = text.split()
-    if not words:
-        return None
-    if "|" in words[0] or (len(words) > 1 and "|" in text and words[0].lower() != "one"):
-        text = " ".join(w for w in words if w.lower() not in ("optional", "(optional)", "?"))
-        parts = [part.strip().rstrip("?").strip() for part in text.split("|")]
-        return parts if all(parts) else None
-    low = [w.lower().strip(",") for w in words]
-    if low[:2] == ["one", "of"]:
-        text = " ".join(words[2:])
-    elif low[0] in TYPE_WORDS or not (" or " in f" {text.lower()} " or "," in text):
-        return None
-    items = []
-    for chunk in text.replace("|", ",").replace("/", ",").split(","):
-        for piece in _split_or(chunk):
-            piece = piece.strip().strip("`'\"").rstrip("?").strip()
-            if piece.lower() in ("optional", "(optional)", ""):
-                continue
-            if piece.lower().startswith("or "):
-                piece = piece[3:].strip()
-            items.append(piece)
-    if len(items) < 2 or any(_NUMBER.fullmatch(item) or " " in item for item in items):
-        return None
-    return items

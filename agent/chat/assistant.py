@@ -19,12 +19,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
+from agent.chat.forms import MAX_READ_CHARS, MAX_READ_LINES, complete_request, reads_as_draft
 from agent.chat.names import suggest_name, word_set
+from agent.chat.questions import answer_to_type, guessed_note, not_read, take_untyped
 from agent.chat.refine import apply_instruction, describe_change, with_fields
-from agent.chat.understand import Reading, read_message
-from agent.errors import InstructionError, RequestError
+from agent.chat.understand import Reading, Untyped, read_message
+from agent.errors import InstructionError
 from agent.fields import MAX_FIELDS, OPERATIONS, FieldSpec, ResourceSpec, field_line
-from agent.request import FeatureRequest, decode_request
+from agent.request import FeatureRequest
 
 Action = Literal["build", "ask", "status", "diff", "report"]
 _STATUS_WORDS = re.compile(
@@ -41,8 +43,6 @@ _CANCEL = frozenset(
 )
 _UNDO = frozenset({"undo", "undo that", "undo it", "undo the last change", "revert", "go back"})
 MAX_UNDO = 10
-# Linear time: possessive runs, so a long line of spaces cannot make the search backtrack.
-_REQUEST_LINE = re.compile(r"^[^\w\n:]*+feature[^\w\n:]*+:", re.I | re.M)
 _COMMANDS: dict[str, Action] = {
     "status": "status",
     "show status": "status",
@@ -77,6 +77,10 @@ class ChatState(BaseModel):
     last_build_id: str | None = None
     #: With a real model: the recent messages.
     history: list[dict[str, str]] = []
+    #: Fields named without a type the assistant could tell: it asked what type each is.
+    untyped: list[Untyped] = []
+    #: Fields whose type was taken from their names (`note` is text), said back as guesses.
+    guessed: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -96,17 +100,20 @@ def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> T
     command = _COMMANDS.get(said)
     if command is not None:
         return Turn("", state, command)
-    complete = _complete_request(text)
-    if isinstance(complete, FeatureRequest):
+    complete = complete_request(text)
+    if complete is not None and not reads_as_draft(complete, text):
+        if isinstance(complete, str):
+            return Turn(complete, state, "ask")
         return _build(state, complete, f"Building `{complete.feature}` from your request.")
-    if isinstance(complete, str):
-        return Turn(complete, state, "ask")
     short = _short_answer(state, said, existing)
     if short is not None:
         return short
     too_long = _too_long(text)
     if too_long is not None:
         return Turn(too_long, state, "ask")
+    answered = _type_answered(state, text, existing)
+    if answered is not None:
+        return answered
     base = state.pending or state.last_request
     if base is not None:
         try:
@@ -116,12 +123,6 @@ def respond(state: ChatState, message: str, existing: Collection[str] = ()) -> T
         if change is not None:
             return propose_change(state, base, change.request, existing)
     return _draft(state, text, existing)
-
-
-#: What a sentence-by-sentence reading takes: a feature's description and its 40 field lines fit
-#: well within these; longer text is a complete request (read above) or not a description at all.
-MAX_READ_CHARS = 6_000
-MAX_READ_LINES = 2 * MAX_FIELDS + 20
 
 
 def _too_long(text: str) -> str | None:
@@ -134,6 +135,18 @@ def _too_long(text: str) -> str | None:
         f"{MAX_FIELDS} fields: describe it in fewer words, or send the whole request in one of "
         "the request forms (JSON, or `feature:` / `description:` / `requirements:` lines)."
     )
+
+
+def _type_answered(state: ChatState, text: str, existing: Collection[str]) -> Turn | None:
+    """The field asked about, typed by the answer: a change of the request shown, if any."""
+    answered = answer_to_type(state, text)
+    if answered is None or state.pending is None:
+        return None if answered is None else _advance(answered, [], existing)
+    try:
+        new = with_fields(state.pending, answered.fields)
+    except InstructionError as e:
+        return Turn(f"I could not make that change: {e}", state, "ask")
+    return propose_change(answered, state.pending, new, existing)
 
 
 def _short_answer(state: ChatState, said: str, existing: Collection[str]) -> Turn | None:
@@ -200,17 +213,6 @@ def propose_change(
 # --- complete requests and refinements ------------------------------------------------------------
 
 
-def _complete_request(text: str) -> FeatureRequest | str | None:
-    """A request in any §1 encoding; a string explaining what is wrong; None if not one."""
-    looks_like_request = text.startswith("{") or _REQUEST_LINE.search(text)
-    try:
-        return decode_request(text)
-    except RequestError as e:
-        if looks_like_request and e.kind == "invalid":
-            return "That request has problems: " + "; ".join(str(p) for p in e.problems)
-        return None
-
-
 def _plain(text: str) -> str:
     return " ".join(text.lower().replace("!", " ").replace(".", " ").split()).strip(" ?")
 
@@ -275,11 +277,12 @@ def _draft(state: ChatState, text: str, existing: Collection[str]) -> Turn:
                 "ask",
             )
     _take_operations(draft, reading)
-    if _STATUS_WORDS.search(text) and not draft.fields:
+    take_untyped(draft, reading)
+    if _STATUS_WORDS.search(text) and not draft.fields and not draft.untyped:
         draft.status_only = True
     if reading.description and draft.description is None:
         draft.description = reading.description
-    understood = bool(reading.name or reading.fields or draft.status_only)
+    understood = bool(reading.name or reading.fields or draft.status_only or reading.untyped)
     if state.pending is None:
         understood = understood or bool(reading.description)
     if not understood and not reading.unread:
@@ -295,7 +298,9 @@ def _draft(state: ChatState, text: str, existing: Collection[str]) -> Turn:
             new = with_fields(state.pending, draft.fields)
         except InstructionError as e:
             return Turn(f"I could not make that change: {e}", state, "ask")
-        return propose_change(state, state.pending, new, existing)
+        changed = propose_change(draft, state.pending, new, existing)
+        said = changed.reply + not_read(changed.state, reading.unread)
+        return Turn(said, changed.state, changed.action)
     return _advance(draft, reading.unread, existing)
 
 
@@ -321,7 +326,7 @@ def _take_operations(draft: ChatState, reading: Reading) -> None:
 
 def _advance(draft: ChatState, unread: list[str], existing: Collection[str]) -> Turn:
     """Ask for what is missing, or show what is understood and wait for "build it"."""
-    quoted = f"\nI could not read: {'; '.join(unread)}." if unread else ""
+    quoted = not_read(draft, unread)
     if draft.feature is None:
         suggestion = suggest_name(draft.description)
         draft.suggested_name = suggestion
@@ -330,7 +335,11 @@ def _advance(draft: ChatState, unread: list[str], existing: Collection[str]) -> 
             ask += f' I suggest `{suggestion}`: say "yes" to use it, or give another name.'
         else:
             ask += " Give a snake_case name, e.g. `pet_profile`."
+        if draft.fields:
+            ask += "\nThe fields so far: " + ", ".join(f"`{field_line(f)}`" for f in draft.fields)
         return Turn(ask + quoted, draft, "ask")
+    if not draft.fields and not draft.status_only and draft.untyped:
+        return Turn(quoted.strip(), draft, "ask")
     if not draft.fields and not draft.status_only:
         return Turn(
             f"Which fields should `{draft.feature}` have? One per line, e.g. `age: int >=0 <=40`, "
@@ -358,6 +367,7 @@ def _advance(draft: ChatState, unread: list[str], existing: Collection[str]) -> 
         )
     draft.pending = request
     reply = summary(request, note=draft.name_note, exists=request.feature in existing)
+    reply += guessed_note(draft.guessed)
     return Turn(reply + quoted, draft, "ask")
 
 

@@ -7,7 +7,10 @@ change functions as the rule-based assistant, so a model can propose nothing tha
 refuses. The model acts only on what the person asked: a proposal or an amendment waits for the
 person's "build it" (a model cannot propose and build in one reply), renaming onto a feature
 that has a branch needs the person's "replace it", and a tool call that is malformed is answered
-as the model's mistake, by the rule-based assistant.
+as the model's mistake, by the rule-based assistant; so is a message the model could not answer
+(the server down, a refused key), and so is a feature the model called no tool for though the
+rules can read it: the rules are the fallback. Fields a model writes in words
+are read by the rules into field lines, so both paths give the same structured request.
 """
 
 from __future__ import annotations
@@ -18,11 +21,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from agent.chat.assistant import ChatState, Turn, propose_change, respond, summary
+from agent.chat.assistant import (
+    ChatState,
+    Turn,
+    propose_change,
+    respond,
+    summary,
+)
+from agent.chat.forms import MAX_READ_CHARS, reads_as_draft
 from agent.chat.items import read_item
 from agent.chat.refine import rename_feature, with_fields
+from agent.chat.understand import read_message
 from agent.errors import InstructionError, ModelError, RequestError
-from agent.fields import FieldSpec
+from agent.field_words import looks_like_field_lines
+from agent.fields import FieldSpec, ResourceSpec
 from agent.models.openai_chat import OpenAIChatModel
 from agent.prompt_files import read_prompt
 from agent.request import FeatureRequest, decode_request
@@ -84,6 +96,8 @@ def respond_with_model(
         complete: FeatureRequest | None = decode_request(message)
     except RequestError:
         complete = None
+    if complete is not None and reads_as_draft(complete, message):
+        complete = None
     plain = " ".join(message.lower().replace("!", " ").replace(".", " ").split()).strip(" ?")
     if complete is not None or plain in _RULE_BASED:
         return respond(state, message, existing)
@@ -91,21 +105,37 @@ def respond_with_model(
     try:
         completion = model.chat([{"role": "system", "content": system_prompt()}, *history], tools())
     except ModelError as e:
-        return Turn(f"The model could not answer: {e}", state, "ask")
+        fallback = respond(state, message, existing)
+        note = f"(The model could not answer: {e}. I answered without it.)"
+        after = fallback.state.model_copy(update={"history": history})
+        return Turn(f"{note}\n{fallback.reply}".strip(), after, fallback.action, fallback.build)
     choice = completion.choices[0].message
     text = choice.content.strip() if choice.content else ""
     try:
-        turn = _act(state, message, _function_calls(choice.tool_calls), existing)
+        calls = _function_calls(choice.tool_calls)
+        turn = _act(state, message, calls, existing)
     except ToolCallError as e:
         fallback = respond(state, message, existing)
         note = f"(The model made a mistake: {e}. I answered without it.)"
         after = fallback.state.model_copy(update={"history": history})
         return Turn(f"{note}\n{fallback.reply}".strip(), after, fallback.action, fallback.build)
+    if not calls:
+        turn = _rules_when_silent(state, message, existing) or turn
     reply = "\n".join(part for part in (text, turn.reply) if part) or "OK."
     new_history = [*history, {"role": "assistant", "content": reply}][-MAX_HISTORY:]
     return Turn(
         reply, turn.state.model_copy(update={"history": new_history}), turn.action, turn.build
     )
+
+
+def _rules_when_silent(state: ChatState, message: str, existing: Collection[str]) -> Turn | None:
+    """The rules' draft when the model called no tool but the message says a feature the rules
+    can read ("call it x, with a y (int)"): what was said is shown, not lost to a question."""
+    rules = respond(state, message, existing)
+    drafted = rules.state.pending
+    if rules.action != "ask" or drafted is None or drafted == state.pending:
+        return None
+    return Turn(f"(I read this with the rules:)\n{rules.reply}", rules.state, "ask")
 
 
 #: What the person says that the rule-based assistant answers without asking the model.
@@ -184,6 +214,7 @@ def _propose(state: ChatState, arguments: dict[str, Any], existing: Collection[s
     values = {k: arguments.get(k) for k in ("feature", "description", "requirements")}
     if not all(isinstance(v, str) for v in values.values()):
         raise ToolCallError("propose_feature needs feature, description and requirements as text")
+    values["requirements"] = _as_field_lines(str(values["requirements"]))
     try:
         request = FeatureRequest.model_validate(values)
     except ValidationError as e:
@@ -196,6 +227,20 @@ def _propose(state: ChatState, arguments: dict[str, Any], existing: Collection[s
         return propose_change(state, base, request, existing)
     after = state.model_copy(update={"pending": request, "replacing": False})
     return Turn(summary(request, exists=request.feature in existing), after, "ask")
+
+
+def _as_field_lines(requirements: str) -> str:
+    """Fields a model wrote in words ("a name (text), an age between 0 and 40") as field lines,
+    so its request is the structured one the rules would read; other text is kept as it is."""
+    if looks_like_field_lines(requirements) or len(requirements) > MAX_READ_CHARS:
+        return requirements
+    reading = read_message(requirements)
+    if not reading.fields or reading.unread or reading.untyped:
+        return requirements
+    try:
+        return ResourceSpec.model_validate({"fields": reading.fields}).to_lines()
+    except ValidationError:
+        return requirements
 
 
 def _amend(state: ChatState, arguments: dict[str, Any], existing: Collection[str]) -> Turn:

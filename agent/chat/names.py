@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from agent.chat.items import snake_case
+from agent.field_types import near
 from agent.request import FEATURE_PATTERN
 
 
@@ -61,9 +62,52 @@ def find_name(text: str) -> NameGuess | None:
     return (
         _named(tokens, words)
         or _quoted(tokens)
-        or _beside_feature_word(tokens, words)
+        or _beside_feature_word(tokens, words, guess=False)
         or _snake_word(tokens, words)
+        or _beside_feature_word(tokens, words, guess=True)
+        or _camel_word(tokens)
     )
+
+
+def find_said_name(text: str) -> NameGuess | None:
+    """A name the person gave as one ("called X", "call it X", a quoted name), else None."""
+    tokens = TOKEN.findall(text)
+    return _named(tokens, [t.lower() for t in tokens]) or _quoted(tokens)
+
+
+#: Words of a greeting or a thanks: a clause of only these is never a title.
+GREETINGS = word_set(
+    "hi hello hey dear good morning afternoon evening thanks thank you cheers regards best "
+    "great perfect cool ok okay please sorry"
+)
+_TITLE_TAIL = frozenset({"feature", "endpoint", "resource", "api", "please", "thanks"})
+
+
+def title_name(clause: str) -> NameGuess | None:
+    """A clause that is only a title ("Medication Reminder.", "Pet Taxi Ride", `WalkLog`)."""
+    tokens = [t for t in TOKEN.findall(clause) if t[0].isalnum() or t[0] in QUOTES]
+    while tokens and tokens[-1].lower() in _TITLE_TAIL:
+        tokens.pop()
+    if not 1 <= len(tokens) <= 5 or any(t.lower() in GREETINGS for t in tokens):
+        return None
+    if len(tokens) == 1:
+        token = tokens[0]
+        camel = token[:1].isupper() and any(c.isupper() for c in token[1:]) and token.isalnum()
+        if not camel and not ("_" in token and SNAKE.fullmatch(token)):
+            return None
+    elif not all(t[:1].isupper() and t.isalnum() for t in tokens):
+        return None
+    return _converted(" ".join(tokens))
+
+
+def label_name(text: str) -> NameGuess | None:
+    """The name after a label: `Name: x`, `Feature name is x`, `a new feature: Medication Plan`."""
+    tokens = [t for t in TOKEN.findall(text) if t not in ".!"]
+    if len(tokens) == 1:
+        return _candidate(tokens, 0, plain=True)
+    if 2 <= len(tokens) <= 4 and all(t.isalnum() for t in tokens):
+        return _converted(" ".join(tokens))
+    return None
 
 
 def _named(tokens: list[str], words: list[str]) -> NameGuess | None:
@@ -104,13 +148,17 @@ def _quoted(tokens: list[str]) -> NameGuess | None:
     return None
 
 
-def _beside_feature_word(tokens: list[str], words: list[str]) -> NameGuess | None:
-    """3. "a feature X" and "the X feature"."""
+def _beside_feature_word(tokens: list[str], words: list[str], *, guess: bool) -> NameGuess | None:
+    """3. "a feature X" and "the X feature"; with `guess`, "a simple feature" too (after 4.)."""
     for i, word in enumerate(words):
         if word not in ("feature", "endpoint", "resource", "api"):
             continue
         j = i + 2 if i + 1 < len(words) and words[i + 1] == ":" else i + 1
-        found = _candidate(tokens, j, plain=_ends_phrase(words, j + 1)) or _before(tokens, i)
+        found = (
+            _before(tokens, i, guess=True)
+            if guess
+            else _candidate(tokens, j, plain=_ends_phrase(words, j + 1)) or _before(tokens, i)
+        )
         if found:
             return found
     return None
@@ -125,29 +173,19 @@ def _snake_word(tokens: list[str], words: list[str]) -> NameGuess | None:
     return None
 
 
+def _camel_word(tokens: list[str]) -> NameGuess | None:
+    """5. A CamelCase word ("DogTraining sessions please: ..."), converted and to confirm."""
+    for token in tokens:
+        capitals = token[:1].isupper() and any(c.isupper() for c in token[1:])
+        if token.isalnum() and capitals and any(c.islower() for c in token):
+            return _converted(token)
+    return None
+
+
 def _is_trigger(word: str, exact: bool) -> bool:
     if exact:
         return word in _TRIGGERS
     return len(word) >= 4 and any(near(word, t) for t in _TRIGGERS if t != word)
-
-
-def near(word: str, target: str) -> bool:
-    """Within one edit (insert, delete, change or swap of two letters)."""
-    if abs(len(word) - len(target)) > 1 or word == target:
-        return False
-    if len(word) == len(target):
-        diff = [k for k in range(len(word)) if word[k] != target[k]]
-        return len(diff) == 1 or (
-            len(diff) == 2
-            and diff[1] == diff[0] + 1
-            and word[diff[0]] == target[diff[1]]
-            and word[diff[1]] == target[diff[0]]
-        )
-    short, long = sorted((word, target), key=len)
-    k = 0
-    while k < len(short) and short[k] == long[k]:
-        k += 1
-    return short[k:] == long[k + 1 :]
 
 
 def _ends_phrase(words: list[str], j: int) -> bool:
@@ -184,6 +222,8 @@ def _candidate(tokens: list[str], j: int, *, plain: bool) -> NameGuess | None:
         if "_" in token or plain:
             return NameGuess(token, token, False)
         return None
+    if "_" in token and SNAKE.fullmatch(token.lower()):
+        return _converted(token)  # `Tortoise_Hibernation`
     if token[:1].isupper() and token.isalnum():
         words = [token]
         k = j + 1
@@ -194,12 +234,13 @@ def _candidate(tokens: list[str], j: int, *, plain: bool) -> NameGuess | None:
     return None
 
 
-def _before(tokens: list[str], i: int) -> NameGuess | None:
-    """The name before "feature": `the weight_log feature`, `the Weight Log feature`."""
+def _before(tokens: list[str], i: int, *, guess: bool = False) -> NameGuess | None:
+    """The name before "feature": `the weight_log feature`, `the Weight Log feature`; with
+    `guess`, a plain word after an article: `a simple feature`."""
     if i == 0:
         return None
     token = tokens[i - 1]
-    if token[0] in QUOTES or ("_" in token and SNAKE.fullmatch(token)):
+    if token[0] in QUOTES or ("_" in token and SNAKE.fullmatch(token.lower())):
         return _candidate(tokens, i - 1, plain=True)
     capitals: list[str] = []
     k = i - 1
@@ -212,7 +253,8 @@ def _before(tokens: list[str], i: int) -> NameGuess | None:
         return _converted(" ".join(capitals))
     articles = ("the", "a", "an", "new", "my", "our")
     if (
-        SNAKE.fullmatch(token)
+        guess
+        and SNAKE.fullmatch(token)
         and token not in FILLER
         and i >= 2
         and tokens[i - 2].lower() in articles

@@ -16,9 +16,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from agent.chat.clauses import split_clauses
 from agent.chat.items import read_item, snake_case, split_items
-from agent.chat.names import near, word_set
+from agent.chat.names import word_set
 from agent.errors import InstructionError
+from agent.field_types import near
 from agent.field_words import looks_like_field_lines, parse_field_lines, read_field
 from agent.fields import FieldSpec, ResourceSpec, field_line
 from agent.request import FEATURE_RULE, FeatureRequest
@@ -46,6 +48,21 @@ class Change:
 
 
 def apply_instruction(request: FeatureRequest, text: str) -> Change | None:
+    """Apply the instructions in `text` to `request`, clause by clause ("add a note (text).
+    make age optional."); None when `text` is not a change of it."""
+    clauses = split_clauses(text)
+    if len(clauses) < 2 or looks_like_field_lines(text):
+        return _apply_one(request, text)
+    changed = request
+    for clause in clauses:
+        change = _apply_one(changed, clause.text)
+        if change is None:
+            return _apply_one(request, text)
+        changed = change.request
+    return Change(changed, describe_change(request, changed))
+
+
+def _apply_one(request: FeatureRequest, text: str) -> Change | None:
     """Apply one instruction to `request`; None when `text` is not a change of it."""
     words = _WORDS.findall(text.strip().rstrip(".!"))
     while words and words[0].lower() in _OPENERS:
@@ -298,7 +315,7 @@ def _rules(request: FeatureRequest, fields: list[FieldSpec], name: str, rules: s
     while words and words[0].lower() in ("to", "be", "should", "must", "is", ":", "now"):
         words.pop(0)
     try:
-        new = FieldSpec.model_validate(read_field(name, " ".join(words), base=spec))
+        new = FieldSpec.model_validate(read_field(name, " ".join(words), base=spec, typos=True))
     except ValidationError as e:
         message = e.errors()[0]["msg"].removeprefix("Value error, ")
         raise InstructionError(f"field `{name}`: {message}") from None

@@ -1,9 +1,6 @@
 import contextlib
-import json
 import random
 import time
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,9 +13,6 @@ from agent.request import FeatureRequest
 from tests.conftest import SEED_TEXT
 from tests.pathological import MESSAGES as PATHOLOGICAL_MESSAGES
 
-CORPUS: list[dict[str, Any]] = json.loads(
-    (Path(__file__).parents[1] / "data" / "chat_phrasings.json").read_text()
-)
 PETS = FeatureRequest(
     feature="pet_profile",
     description="Store pets",
@@ -36,44 +30,6 @@ def talk(*messages: str, existing: tuple[str, ...] = ()) -> list[Turn]:
     return turns
 
 
-def understood(turn: Turn) -> dict[str, Any]:
-    """What one turn understood, in the corpus's terms."""
-    state = turn.state
-    request = state.pending
-    fields = request.resource.fields if request and request.resource else state.fields
-    return {
-        "name": request.feature if request else state.feature,
-        "description": request.description if request else state.description,
-        "fields": [field_line(f) for f in fields],
-        "confirm": "say another name" in turn.reply,
-    }
-
-
-def test_the_corpus_is_large_and_varied() -> None:
-    assert len(CORPUS) >= 60
-    assert sum(1 for case in CORPUS if case["confirm"]) >= 10
-    assert sum(1 for case in CORPUS if case["name"] is None) >= 5
-    assert sum(1 for case in CORPUS if "unread" in case) >= 4
-
-
-@pytest.mark.parametrize("case", CORPUS, ids=[c["say"][:40] for c in CORPUS])
-def test_each_phrasing_is_understood(case: dict[str, Any]) -> None:
-    (turn,) = talk(case["say"])
-    assert turn.action == "ask" and turn.build is None, "nothing is built without 'build it'"
-    got = understood(turn)
-    expected = {k: case[k] for k in ("name", "description", "fields", "confirm")}
-    assert got == expected, turn.reply
-    if case["name"] and (case["fields"] or "status" in case["say"] or "health" in case["say"]):
-        assert turn.reply.startswith("Here is what I understood:")
-        assert f"- feature: `{case['name']}`" in turn.reply and 'Say "build it"' in turn.reply
-    if "suggest" in case:
-        assert turn.state.suggested_name == case["suggest"]
-        if case["suggest"]:
-            assert f"I suggest `{case['suggest']}`" in turn.reply
-    for part in case.get("unread", []):
-        assert f"“{part}”" in turn.reply, "what was not read is quoted back"
-
-
 def test_a_request_is_built_only_on_build_it_and_a_yes_takes_the_suggested_name() -> None:
     turns = talk(
         "I'd like to record pet weights",
@@ -89,6 +45,66 @@ def test_a_request_is_built_only_on_build_it_and_a_yes_takes_the_suggested_name(
         "weight: float >=0",
         "note: str? len<=200",
     ]
+
+
+def test_a_field_with_no_type_gets_a_question_about_it_alone() -> None:
+    turns = talk(
+        "Make a feature called aviary with a height (number, metres), a perch_count and a colour",
+        "text, up to 20 chars",
+        "build it",
+    )
+    asked = turns[0].reply
+    assert "- fields: `height: float`, `perch_count: int`" in asked
+    assert "I read 2 fields; I could not tell the type of “a colour”" in asked
+    assert "what type should `colour` be?" in asked and "Which fields" not in asked
+    assert "(I took the type of `perch_count` from the name" in asked
+    assert "- fields: `height: float`, `perch_count: int`, `colour: str len<=20`" in turns[1].reply
+    built = turns[2].build
+    assert built is not None and built.feature == "aviary"
+    assert [f.name for f in built.resource.fields] == ["height", "perch_count", "colour"]  # type: ignore[union-attr]
+
+
+def test_build_it_while_a_type_is_asked_builds_what_was_read_and_said_so() -> None:
+    turns = talk("A feature called aviary with a height (number) and a colour", "build it")
+    assert 'Or say "build it" to build without it.' in turns[0].reply
+    built = turns[1].build
+    assert built is not None and [f.name for f in built.resource.fields] == ["height"]  # type: ignore[union-attr]
+
+
+def test_several_untyped_fields_are_asked_together_and_answered_by_name() -> None:
+    turns = talk(
+        "A feature called aviary with a colour and a shape", "colour: text\nshape: round|square"
+    )
+    assert "what type should `colour` and `shape` be (say e.g. “colour: text”)?" in turns[0].reply
+    assert turns[0].state.pending is None, "nothing to build without a field"
+    assert "- fields: `colour: str`, `shape: round|square`" in turns[1].reply
+
+
+def test_the_issue_phrasings_need_one_confirmation() -> None:
+    for message, name, fields in [
+        (
+            "Please add a new feature: Medication Reminder. It needs a drug name (text up to 60 "
+            "chars), a dose in mg (number, at least 0) and an optional note.",
+            "medication_reminder",
+            ["drug_name: str len<=60", "dose_mg: float >=0", "note: str?"],
+        ),
+        (
+            "we want to store adoption applications -- call it adoption_application. applicant: "
+            "str len<=80, household_size: int >=1 <=20, has_garden: bool",
+            "adoption_application",
+            ["applicant: str len<=80", "household_size: int >=1 <=20", "has_garden: bool"],
+        ),
+    ]:
+        shown, built = talk(message, "build it")
+        assert shown.reply.startswith("Here is what I understood:") and shown.build is None
+        assert built.build is not None and built.build.feature == name
+        assert [field_line(f) for f in built.build.resource.fields] == fields  # type: ignore[union-attr]
+
+
+def test_a_request_form_with_a_fields_label_is_shown_not_built_as_free_text() -> None:
+    (turn,) = talk("Feature: adoption_event\nDescription: adoption days\nFields:\n  held_on: date")
+    assert turn.action == "ask" and turn.build is None
+    assert "- fields: `held_on: date`" in turn.reply and "- feature: `adoption_event`" in turn.reply
 
 
 def test_changes_show_what_changed_then_build_on_the_same_branch() -> None:
@@ -282,3 +298,42 @@ def test_a_draft_collecting_over_forty_fields_is_told_so_and_keeps_working() -> 
     assert turn.action == "ask" and turn.build is None
     turn = respond(turn.state, "build it")
     assert turn.action == "build" and turn.build is not None
+
+
+def test_asking_for_a_name_shows_what_was_read_and_what_was_not() -> None:
+    first, named = talk(
+        "we want to store adoption applications with an applicant (text), a household size "
+        "(integer >= 1) and a pet",
+        "call it adoption_application",
+    )
+    assert first.reply.startswith("What should the feature be called?")
+    assert "The fields so far: `applicant: str`, `household_size: int >=1`" in first.reply
+    assert "I read 2 fields; I could not tell the type of “a pet”" in first.reply
+    assert "- feature: `adoption_application`" in named.reply
+    assert "what type should `pet` be?" in named.reply, "the question stands until answered"
+
+
+def test_changes_in_several_sentences_or_lines_are_made_one_by_one() -> None:
+    change = apply_instruction(PETS, "add a note (optional text). Make age optional.")
+    assert change is not None
+    assert change.said == "`age: int >=0 <=40` → `age: int? >=0 <=40`; added `note: str?`"
+    change = apply_instruction(PETS, "add a note (optional text)\nremove species")
+    assert change is not None
+    assert [f.name for f in change.request.resource.fields] == ["name", "age", "note"]  # type: ignore[union-attr]
+    with pytest.raises(InstructionError, match="has no field `colour`"):
+        apply_instruction(PETS, "add a note (optional text). remove colour.")
+
+
+def test_fields_added_to_a_shown_request_say_what_was_not_read_and_answers_undo() -> None:
+    turns = talk(
+        "A feature called aviary with a height (number)",
+        "with a width (number), a colour and a weight (kg, number >= x)",
+        "text",
+        "undo",
+    )
+    added = turns[1].reply
+    assert added.startswith("Changed: added `width: float`.")
+    assert "“a weight (kg, number >= x)” (field 'weight': cannot read '>= x')" in added
+    assert "what type should `colour` be?" in added
+    assert turns[2].reply.startswith("Changed: added `colour: str`.")
+    assert turns[3].reply.startswith("Undone: removed `colour`.")

@@ -1,5 +1,6 @@
 """The chat command driven through a pseudo-terminal, as a person would type into it."""
 
+import io
 import os
 import pty
 import select
@@ -7,6 +8,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from agent.chat.terminal import run_chat
+from agent.settings import Settings
+from tests.conftest import branch_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,3 +61,30 @@ def test_a_chat_in_a_terminal_builds_a_feature(tmp_path: Path) -> None:
     finally:
         process.kill()
         os.close(leader)
+
+
+def test_the_issue_phrasings_build_after_one_confirmation(settings: Settings) -> None:
+    """Issue #29's two phrasings, in-process with the offline model: each is shown once, and
+    "build it" builds and commits the feature with every field it said."""
+    messages = [
+        "Please add a new feature: Medication Reminder. It needs a drug name (text up to 60 "
+        "chars), a dose in mg (number, at least 0) and an optional note.",
+        "build it",
+        "we want to store adoption applications -- call it adoption_application. applicant: "
+        "str len<=80, household_size: int >=1 <=20, has_garden: bool",
+        "build it",
+    ]
+    out = io.StringIO()
+    assert run_chat(settings, stdin=io.StringIO("\n".join(messages) + "\n"), stdout=out) == 0
+    shown = out.getvalue()
+    assert shown.count("Here is what I understood:") == 2, shown
+    assert "succeeded: feature/medication_reminder" in shown, shown
+    assert "succeeded: feature/adoption_application" in shown, shown
+    for branch, fields in (
+        ("feature/medication_reminder", ("drug_name", "dose_mg", "note")),
+        ("feature/adoption_application", ("applicant", "household_size", "has_garden")),
+    ):
+        files = branch_files(settings.workspace, branch)
+        code = "\n".join(text for name, text in files.items() if name.endswith(".py"))
+        for field in fields:
+            assert field in code, (branch, field)
