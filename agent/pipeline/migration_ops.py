@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import MigrationRefused
-from agent.fields import FieldSpec, ResourceSpec
+from agent.fields import ResourceSpec
+from agent.pipeline.migration_fields import check_fields
 from agent.pipeline.migration_sql import check_sql
+from agent.pipeline.persistence import alembic_heads
+from agent.request import FeatureRequest
+
+if TYPE_CHECKING:
+    from agent.pipeline.round import Base
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 #: Column types a revision may use, with the arguments each may carry.
@@ -36,16 +43,6 @@ TYPES: dict[str, tuple[str, ...]] = {
     "JSON": (),
     "Uuid": (),
 }
-_KINDS: dict[str, tuple[str, ...]] = {
-    "int": ("Integer", "BigInteger", "SmallInteger"),
-    "ref": ("Integer", "BigInteger", "SmallInteger"),
-    "float": ("Float", "Numeric"),
-    "bool": ("Boolean",),
-    "date": ("Date",),
-    "datetime": ("DateTime",),
-    "str": ("String", "Text"),
-    "enum": ("String", "Text", "Enum"),
-}
 #: Constraints in a fixed order, whatever order the box described them in.
 _ORDER = {"PrimaryKeyConstraint": 0, "ForeignKeyConstraint": 1, "UniqueConstraint": 2}
 _ONDELETE = (None, "CASCADE", "RESTRICT", "SET NULL", "NO ACTION", "SET DEFAULT")
@@ -60,6 +57,16 @@ class MigrationPlan:
     message: str
     down_revision: str | tuple[str, ...] | None
     resource: ResourceSpec | None
+
+    @classmethod
+    def for_base(cls, request: FeatureRequest, base: Base, root: Path) -> MigrationPlan:
+        """The plan of `request`'s revision (named by `base`) on the builder's own checkout at
+        `root`: its parents are that checkout's heads, read without running anything."""
+        heads = alembic_heads(root)
+        down: str | tuple[str, ...] | None = (
+            None if not heads else heads[0] if len(heads) == 1 else tuple(heads)
+        )
+        return cls(request.feature, base.revision, base.revision_message, down, request.resource)
 
     def render(self, operations: Any) -> str:
         """The revision's text for `operations`, or `MigrationRefused` saying why not."""
@@ -131,62 +138,7 @@ class MigrationPlan:
     def _against_fields(self, operations: list[Any]) -> None:
         """The declared fields, and nothing else but `id`, are the table's columns."""
         assert self.resource is not None
-        fields = {field.name: field for field in self.resource.fields}
-        for operation in operations:
-            if operation.get("op") == "create_table":
-                columns = {c["name"]: c for c in operation["columns"]}
-                _same_columns(columns, fields, self.feature)
-            for inner in operation.get("ops") or []:
-                if inner.get("op") == "add_column":
-                    column = inner["column"]
-                    if column["name"] not in fields:
-                        raise MigrationRefused(
-                            f"column {column['name']!r} of {self.feature!r} is not a declared field"
-                        )
-                    _fits(column, fields[column["name"]])
-                elif inner.get("op") == "drop_column" and inner["column"]["name"] in fields:
-                    raise MigrationRefused(
-                        f"the table drops column {inner['column']['name']!r}, a declared field"
-                    )
-
-
-def _same_columns(columns: dict[str, Any], fields: dict[str, FieldSpec], feature: str) -> None:
-    extra = sorted(set(columns) - set(fields) - {"id"})
-    missing = sorted(set(fields) - set(columns))
-    if extra or missing or "id" not in columns:
-        raise MigrationRefused(
-            f"table {feature!r} must have the columns `id` and the declared fields "
-            f"({', '.join(fields)}): "
-            + "; ".join(
-                part
-                for part in (
-                    f"undeclared {', '.join(extra)}" if extra else "",
-                    f"missing {', '.join(missing)}" if missing else "",
-                    "no `id`" if "id" not in columns else "",
-                )
-                if part
-            )
-        )
-    for name, field in fields.items():
-        _fits(columns[name], field)
-
-
-def _fits(column: dict[str, Any], field: FieldSpec) -> None:
-    kind = column["type"]["name"]
-    if kind not in _KINDS.get(field.type, ()):
-        raise MigrationRefused(
-            f"column {field.name!r} is {kind}, but the field is declared {field.type}: use one of "
-            + ", ".join(_KINDS.get(field.type, ()))
-        )
-    if column["nullable"] == field.required:
-        want = "nullable" if not field.required else "NOT NULL"
-        raise MigrationRefused(f"column {field.name!r} must be {want}, as the field is declared")
-    if field.type == "ref":
-        targets = [fk.get("target") for fk in column.get("foreign_keys") or []]
-        if f"{field.to}.id" not in targets:
-            raise MigrationRefused(
-                f"column {field.name!r} must be a foreign key to {field.to}.id (a `ref` field)"
-            )
+        check_fields(operations, self.resource, self.feature)
 
 
 def _create_table(table: str, operation: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -166,7 +166,7 @@ class Stages:
             # Only files that touch the database can change the schema the check sees: else
             # it would check the base's again (agent.pipeline.integrate.changes_schema).
             checks_schema = changes_schema(bundle, paths, request.feature)
-            plan = self._migration_plan(request, base, worktree) if checks_schema else None
+            plan = MigrationPlan.for_base(request, base, worktree.path) if checks_schema else None
             with self._timed("test"):
                 test_run.release(plan)
                 # The gates' box work runs beside the main test run (`_verify`), in the probe
@@ -224,23 +224,6 @@ class Stages:
             round=number,
         )
         return paths
-
-    def _migration_plan(
-        self, request: FeatureRequest, base: Base, worktree: Worktree
-    ) -> MigrationPlan:
-        """What the builder knows of the feature's revision before the box describes it: its
-        id, its message, its parents (the heads of the builder's own checkout)."""
-        heads = persistence.alembic_heads(worktree.path)
-        down: str | tuple[str, ...] | None = (
-            None if not heads else heads[0] if len(heads) == 1 else tuple(heads)
-        )
-        return MigrationPlan(
-            feature=request.feature,
-            revision=base.revision,
-            message=base.revision_message,
-            down_revision=down,
-            resource=request.resource,
-        )
 
     def _verify(self, tested: Tested) -> Verification:
         with self._timed("verify"):
