@@ -202,6 +202,23 @@ class Settings(BaseModel):
     pr_labels: list[str] = Field(default_factory=list)
     author_name: str = "PetSage Builder"
     author_email: str = "builder@petsage.invalid"
+    max_tokens_per_build: int | None = Field(
+        default=None,
+        ge=1,
+        description="Prompt + completion tokens one build may spend: no round is asked that "
+        "would pass it (stop reason `token_cap`); unset: no cap.",
+    )
+    max_cost_per_build: float | None = Field(
+        default=None,
+        gt=0,
+        description="USD one build may spend at PETSAGE_MODEL_PRICES: no round is asked that "
+        "would pass it (stop reason `cost_cap`); unset, or an unpriced model: no cap.",
+    )
+    stop_on_stall: bool = Field(
+        default=True,
+        description="Stop repairing when a round does not shrink the failing tests (stop reason "
+        "`no_progress`) or repeats an earlier reply (`repeated_reply`).",
+    )
 
     @property
     def token_set(self) -> frozenset[str]:
