@@ -83,14 +83,30 @@ def _judged(run: TaskRun, built: BuildResult, settings: Settings) -> TaskResult:
         return _with_build(_row(run, "refused", built.reasons), built)
     if not built.ok or built.commit is None:
         return _with_build(_row(run, "failed", built.reasons), built)
-    repo = target_repo(settings)
-    report = _acceptance_report(run.task, repo, built.commit, settings)
-    counts = _acceptance_counts(report)
-    passed = report.ok and counts.total >= run.task.acceptance_count > 0 and counts.failed == 0
-    reasons = [] if passed else _acceptance_reasons(report, counts, run.task)
-    row = _with_build(_row(run, "passed" if passed else "failed", reasons), built)
-    row.acceptance = counts
+    began = time.perf_counter()
+    verdict = accept(run.task, target_repo(settings), built.commit, settings)
+    row = _with_build(_row(run, "passed" if verdict.passed else "failed", verdict.reasons), built)
+    row.acceptance = verdict.counts
+    row.acceptance_seconds = round(time.perf_counter() - began, 2)
     return row
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the acceptance tests said of a built commit."""
+
+    passed: bool
+    counts: AcceptanceCounts
+    reasons: list[str]
+
+
+def accept(task: EvalTask, repo: TargetRepo, commit: str, settings: Settings) -> Verdict:
+    """Run `task`'s acceptance tests on `commit`: passed only if every one of them ran and passed,
+    and the rest of the suite with them."""
+    report = _acceptance_report(task, repo, commit, settings)
+    counts = _acceptance_counts(report)
+    passed = report.ok and counts.total >= task.acceptance_count > 0 and counts.failed == 0
+    return Verdict(passed, counts, [] if passed else _acceptance_reasons(report, counts, task))
 
 
 def _acceptance_report(
@@ -126,11 +142,11 @@ def _acceptance_reasons(report: TestReport, counts: AcceptanceCounts, task: Eval
     if counts.total < task.acceptance_count:
         reasons.append(f"acceptance: {counts.total} of at least {task.acceptance_count} tests ran")
     reasons += [f"acceptance run: {breach}" for breach in report.breaches]
-    others = [c.nodeid for c in report.cases if not c.nodeid.startswith(prefix)]
-    failed_others = [
-        c.nodeid for c in report.cases if c.nodeid in others and c.outcome in ("failed", "error")
-    ]
-    reasons += [f"the branch's own test failed beside them: {n}" for n in failed_others[:5]]
+    reasons += [
+        f"the branch's own test failed beside them: {c.nodeid}"
+        for c in report.cases
+        if not c.nodeid.startswith(prefix) and c.outcome in ("failed", "error")
+    ][:5]
     if report.timed_out:
         reasons.append("acceptance run: timed out")
     return reasons or ["acceptance: the run did not pass"]
@@ -158,6 +174,7 @@ def _with_build(row: TaskResult, built: BuildResult) -> TaskResult:
     row.rounds = len(built.rounds)
     row.prompt_tokens, row.completion_tokens = built.prompt_tokens, built.completion_tokens
     row.cost_usd = built.cost_usd
+    row.build_seconds = round(built.seconds, 2)
     row.feature_tests = built.tests.feature_tests
     if built.verification is not None:
         row.gates = {gate.gate: gate.ok for gate in built.verification.gates}

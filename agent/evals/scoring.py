@@ -43,7 +43,9 @@ class TaskResult(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
-    seconds: float = 0.0
+    seconds: float = Field(default=0.0, description="Wall time of the whole attempt.")
+    build_seconds: float = Field(default=0.0, description="Of which the build itself.")
+    acceptance_seconds: float = Field(default=0.0, description="Of which the acceptance run.")
     gates: dict[str, bool] = Field(
         default_factory=dict, description="Each verification gate's verdict, by name."
     )
