@@ -30,7 +30,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--suite", default="builtin", metavar="builtin|DIR", help="the suite (default builtin)"
     )
-    parser.add_argument("--tasks", metavar="GLOB", help="only the tasks whose name matches")
+    parser.add_argument(
+        "--tasks", metavar="GLOB", help="only the tasks whose name matches (globs, comma-separated)"
+    )
     parser.add_argument("--attempts", type=int, default=1, metavar="N", help="tries per task")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="tasks at once")
     parser.add_argument("--json", action="store_true", help="print the run as JSON")

@@ -33,8 +33,16 @@ class ReplayedModel(ScriptedModel):
             raise ModelRefused(self.refusal)
 
 
-def replayed(folder: Path, build_id: str) -> Model:
-    """The model that answers the build `build_id` as it was answered when recorded in `folder`."""
+def replayed(folder: Path, task: str, attempt: int) -> Model:
+    """The model that answers a task's attempt as it was answered when recorded in `folder`.
+
+    Besides recordings, `folder/<task>.md` is a hand-written reply for round 1 of any attempt
+    (`evals/_reference/`: the reference solutions of the `reach: model` tasks).
+    """
+    build_id = f"eval-{task}-{attempt}"
+    written = folder / f"{task}.md"
+    if not (folder / f"{build_id}.json").is_file() and written.is_file():
+        return ReplayedModel(ScriptedModel([written.read_text()]), f"replay:{folder.name}", None)
     refused = folder / f"{build_id}{REFUSED}"
     if refused.is_file():
         record = _read(refused)

@@ -70,6 +70,18 @@ def run_task(run: TaskRun, on_refused: Callable[[str], None] | None = None) -> T
     return result
 
 
+def error_row(task: EvalTask, attempt: int, reason: str) -> TaskResult:
+    """An attempt the harness could not run at all (no recording to replay, a broken setup)."""
+    return TaskResult(
+        task=task.name,
+        category=task.category,
+        reach=task.reach,
+        attempt=attempt,
+        status="error",
+        reasons=[reason],
+    )
+
+
 def _setup(task: EvalTask, settings: Settings) -> None:
     """Build the task's setup requests (the features it refers to) with the offline generator."""
     for request in task.setup:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agent.errors import ConfigError
 from agent.evals import replay
 from agent.evals.cache import ResultCache, cache_key
-from agent.evals.runner import TaskRun, run_task
+from agent.evals.runner import TaskRun, error_row, run_task
 from agent.evals.scoring import EvalRun, TaskResult, totals_of
 from agent.evals.tasks import EvalTask
 from agent.models import Model, create_model
@@ -97,7 +98,10 @@ def _attempt(
     build_id = f"eval-{task.name}-{attempt}"
     model: Model
     if plan.replay_dir is not None:
-        model = replay.replayed(plan.replay_dir, build_id)
+        try:
+            model = replay.replayed(plan.replay_dir, task.name, attempt)
+        except ConfigError as e:
+            return error_row(task, attempt, str(e))
     else:
         assert shared is not None
         replay.forget(plan.recordings, build_id)
@@ -117,8 +121,10 @@ def _model_key(plan: EvalPlan, task: EvalTask, attempt: int) -> str:
     if folder is None:
         return plan.model
     digest = hashlib.sha256()
-    for suffix in (".json", replay.REFUSED):
-        path = folder / f"eval-{task.name}-{attempt}{suffix}"
+    build_id = f"eval-{task.name}-{attempt}"
+    for path in (folder / f"{build_id}.json", folder / f"{build_id}{replay.REFUSED}"):
         if path.is_file():
             digest.update(path.read_bytes())
+    if (folder / f"{task.name}.md").is_file():
+        digest.update((folder / f"{task.name}.md").read_bytes())
     return f"{plan.model}#{digest.hexdigest()}"

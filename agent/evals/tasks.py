@@ -120,10 +120,12 @@ def load_task(folder: Path, support: tuple[tuple[str, str], ...] = ()) -> EvalTa
 
 
 def select(tasks: list[EvalTask], pattern: str | None) -> list[EvalTask]:
-    """The tasks whose name matches the glob `pattern` (all of them when None)."""
+    """The tasks whose name matches the glob `pattern`, or one of its comma-separated globs
+    (all of them when None)."""
     if pattern is None:
         return tasks
-    chosen = [t for t in tasks if fnmatch.fnmatchcase(t.name, pattern)]
+    globs = [glob.strip() for glob in pattern.split(",") if glob.strip()]
+    chosen = [t for t in tasks if any(fnmatch.fnmatchcase(t.name, g) for g in globs)]
     if not chosen:
         raise ConfigError(f"--tasks {pattern}: matches no task of the suite")
     return chosen
