@@ -64,3 +64,17 @@ def test_offline_slice_then_its_replay_reproduces_it(settings: Settings, tmp_pat
     again = run_eval(plan)
     assert all(r.cached for r in again.results)
     assert figures(again) == figures(run)
+
+
+def test_a_reference_reply_passes_a_model_task_and_a_missing_one_is_an_error(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`evals/_reference` holds a hand-made reply per `reach: model` task: replayed, it passes
+    the acceptance tests the offline generator could not even try."""
+    tasks = [t for t in load_suite("builtin") if t.name in ("filter_by_query", "status_smoke")]
+    reference = Path(__file__).resolve().parents[2] / "evals" / "_reference"
+    run = run_eval(EvalPlan(tasks, f"replay:{reference}", "builtin", settings, tmp_path))
+    solved, unrecorded = run.results
+    assert solved.task == "filter_by_query" and solved.passed, solved.reasons
+    assert solved.acceptance.total >= 2 and solved.gates["requirements"]
+    assert unrecorded.status == "error" and "no recording" in unrecorded.reasons[0]
