@@ -66,7 +66,8 @@ def run_eval(plan: EvalPlan, on_result: Progress | None = None) -> EvalRun:
         result = cache.get(task.name, attempt, key)
         if result is None:
             result = _attempt(plan, settings, shared, task, attempt)
-            cache.put(result, key)
+            if result.status != "error":  # a harness fault is tried again on resume
+                cache.put(result, key)
         done.append(result)
         if on_result is not None:
             on_result(result, len(done), len(pending))

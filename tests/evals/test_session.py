@@ -78,3 +78,5 @@ def test_a_reference_reply_passes_a_model_task_and_a_missing_one_is_an_error(
     assert solved.task == "filter_by_query" and solved.passed, solved.reasons
     assert solved.acceptance.total >= 2 and solved.gates["requirements"]
     assert unrecorded.status == "error" and "no recording" in unrecorded.reasons[0]
+    again = run_eval(EvalPlan(tasks, f"replay:{reference}", "builtin", settings, tmp_path))
+    assert [r.cached for r in again.results] == [True, False]  # an error is not kept
