@@ -85,3 +85,25 @@ def test_a_compare_file_that_is_not_a_run_is_bad_input(
     old.write_text('{"hello": 1}')
     assert main(["eval", "--compare", str(old), "--out", str(tmp_path / "out")]) == 2
     assert "is not an eval run's JSON" in capsys.readouterr().err
+
+
+def test_an_outside_task_that_builds_but_cannot_pass_is_reported_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The offline generator builds it (its own tests pass, its gates too), yet its acceptance
+    test asks for what the contract never gives: the run says `failed`, naming the test."""
+    root = tmp_path / "suite"
+    request = {"feature": "teapot", "description": "Am I a teapot?", "requirements": "none"}
+    impossible = (
+        "from fastapi.testclient import TestClient\n\n\n"
+        "def test_i_am_a_teapot(client: TestClient) -> None:\n"
+        "    assert client.get('/api/v1/teapot').status_code == 418\n"
+    )
+    write_task(root, "teapot", request, impossible, {"reach": "offline", "category": "status"})
+    out = tmp_path / "out"
+    assert main(["eval", "--suite", str(root), "--json", "--out", str(out), "-q"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert result["build_status"] == "succeeded" and result["stop_reason"] == "passed"
+    assert result["status"] == "failed" and not result["passed"]
+    assert result["acceptance"] == {"passed": 0, "failed": 1, "total": 1}
+    assert "teapot.test_teapot.test_i_am_a_teapot" in result["reasons"][0]
