@@ -59,11 +59,13 @@ class EvalTask:
 
 
 def builtin_suite() -> Path:
-    """The suite that ships with the builder: the checkout's top-level `evals/` folder."""
-    path = Path(__file__).resolve().parents[2] / "evals"
-    if not path.is_dir():
-        raise ConfigError(f"--suite builtin: the builtin suite is not installed here ({path})")
-    return path
+    """The suite that ships with the builder: `agent/_evals` in a wheel, else the checkout's
+    top-level `evals/` folder."""
+    here = Path(__file__).resolve().parents[1]
+    for path in (here / "_evals", here.parent / "evals"):
+        if path.is_dir():
+            return path
+    raise ConfigError(f"--suite builtin: the builtin suite is not installed here ({here})")
 
 
 def load_suite(spec: str | Path) -> list[EvalTask]:
