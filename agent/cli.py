@@ -104,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
         "--concurrency", type=int, default=1, metavar="N", help="builds at once (default 1)"
     )
     worker.set_defaults(handler=_worker)
+    from agent.cli_eval import add_parser as add_eval_parser
+
+    add_eval_parser(commands)
     hook = commands.add_parser(
         "webhook-test", help="sign a GitHub delivery and post it to a running service"
     )

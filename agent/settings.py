@@ -216,6 +216,23 @@ class Settings(BaseModel):
         description="Builds the service runs at once; the rest wait queued. Default: "
         "PETSAGE_WORKERS, at most one per 768 MiB of available memory.",
     )
+    max_tokens_per_build: int | None = Field(
+        default=None,
+        ge=1,
+        description="Prompt + completion tokens one build may spend: no round is asked that "
+        "would pass it (stop reason `token_cap`); unset: no cap.",
+    )
+    max_cost_per_build: float | None = Field(
+        default=None,
+        gt=0,
+        description="USD one build may spend at PETSAGE_MODEL_PRICES: no round is asked that "
+        "would pass it (stop reason `cost_cap`); unset, or an unpriced model: no cap.",
+    )
+    stop_on_stall: bool = Field(
+        default=True,
+        description="Stop repairing when a round does not shrink the failing tests (stop reason "
+        "`no_progress`) or repeats an earlier reply (`repeated_reply`).",
+    )
 
     @property
     def token_set(self) -> frozenset[str]:

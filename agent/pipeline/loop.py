@@ -28,6 +28,7 @@ from agent.errors import (
 from agent.events import StageEvent
 from agent.layout import FeatureLayout
 from agent.models import Feedback, Model, ModelReply, create_model
+from agent.pipeline.budget import RepairBudget, Stop, StopReason
 from agent.pipeline.bundle import FileBundle
 from agent.pipeline.result import (
     BuildResult,
@@ -134,6 +135,7 @@ class _BuildRun(Stages):
         self.worktree_dirty = False
         self.held_tests: TestRun | None = None
         self.held_probe: HeldProbe | None = None
+        self.stop_reason: StopReason | None = None
 
     # --- the pipeline ----------------------------------------------------------------------------
 
@@ -195,6 +197,7 @@ class _BuildRun(Stages):
     ) -> Generator[StageEvent, None, tuple[BuildStatus, list[str]]]:
         """Round after round: generate, validate, write and wire, test, verify, commit."""
         base = self._base(request)
+        budget = RepairBudget(self.settings, self.model.name)
         feedback: Feedback | None = None
         previous_reply: str | None = None
         reasons: list[str] = []
@@ -207,14 +210,27 @@ class _BuildRun(Stages):
             record = RoundRecord(round=number, outcome="accepted")
             self.result.rounds.append(record)
             self._prepare_round(base, stack)
+            earlier = self.result.attempt
             reply = self._generate(request, base, record, feedback, previous_reply)
+            budget.spend(record.prompt_tokens, record.completion_tokens)
             previous_reply = reply.text
+            stop = budget.repeated(reply.text)
+            if stop is not None:
+                # The attempt kept is the earlier round's: its files, diff and test output.
+                self.result.attempt = earlier
+                record.outcome, record.reasons = "repeated", [stop.message]
+                yield self._event("validated", stop.message, ok=False, round=number)
+                return self._stopped(stop, reasons)
             rejection = yield from self._attempt(request, base, reply, number, stack)
             if rejection is None:
                 return "succeeded", []
             reasons = rejection.reasons
             feedback = yield from self._reject(record, rejection)
             last = rejection
+            stop = budget.after(rejection) if number < self.settings.max_rounds else None
+            if stop is not None:
+                return self._stopped(stop, reasons)
+        self.stop_reason = "max_rounds"
         rounds = self.settings.max_rounds
         message = f"no passing reply after {rounds} round(s)"
         self.result.reason = FailureReason(
@@ -226,6 +242,13 @@ class _BuildRun(Stages):
             message=f"{message}: {last.message}",
         )
         return "failed", [message, *reasons]
+
+    def _stopped(self, stop: Stop, reasons: list[str]) -> tuple[BuildStatus, list[str]]:
+        """The build's end when the repair budget stops it before its last round."""
+        self.stop_reason = stop.reason
+        rounds = len(self.result.rounds)
+        why = f"stopped after {rounds} round(s) ({stop.reason}): {stop.message}"
+        return "failed", [why, *reasons]
 
     def _attempt(
         self,
@@ -307,6 +330,7 @@ class _BuildRun(Stages):
         if status != "succeeded" and self.result.reason is None:
             self.result.reason = default_reason(status, reasons, self.last_stage)
         conclude(self.result, status, reasons)
+        self.result.stop_reason = self.stop_reason or _stop_reason_of(status, self.result)
         self.result.finished_at = datetime.now(UTC)
         self.result.seconds = round(time.perf_counter() - self.started, 4)
         self.result.cost_usd = self.settings.cost_usd(
@@ -340,3 +364,16 @@ class _BuildRun(Stages):
             yield self._event(
                 "pr_opened", f"pull request {pull.id} {verb}", url=pull.url, kind=pull.kind
             )
+
+
+def _stop_reason_of(status: BuildStatus, result: BuildResult) -> StopReason:
+    """Why a build's rounds ended, when no repair-budget stop said so."""
+    if status == "succeeded":
+        return "passed"
+    if status == "rejected":
+        return "rejected"
+    if status == "cancelled":
+        return "cancelled"
+    if result.rounds and result.rounds[-1].outcome == "model_error":
+        return "model_error"
+    return "error"

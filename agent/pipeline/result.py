@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 from agent.events import EventData, StageEvent
+from agent.pipeline.budget import StopReason
 from agent.pipeline.verify.outcome import Verification
 from agent.request import FeatureRequest
 
@@ -105,7 +106,13 @@ class RoundRecord(BaseModel):
 
     round: int
     outcome: Literal[
-        "accepted", "invalid", "tests_failed", "unverified", "model_error", "infrastructure"
+        "accepted",
+        "invalid",
+        "tests_failed",
+        "unverified",
+        "model_error",
+        "infrastructure",
+        "repeated",
     ]
     reasons: list[str] = Field(default_factory=list)
     prompt_tokens: int = 0
@@ -192,6 +199,12 @@ class BuildResult(BaseModel):
         description="The `verified` stage's gates on the last round that passed its tests.",
     )
     attempt: Attempt | None = None
+    stop_reason: StopReason | None = Field(
+        default=None,
+        description="Why the rounds ended: `passed`, `max_rounds`, `no_progress`, "
+        "`repeated_reply`, `token_cap`, `cost_cap`, `model_error`, `rejected`, `cancelled`, "
+        "`error` (agent.pipeline.budget).",
+    )
     pull_request: PullRequest | None = None
     pr_error: str | None = Field(
         default=None, description="Why no pull request was opened; the build still succeeded."

@@ -35,6 +35,8 @@ class Rejection:
     reasons: list[str]
     message: str
     details: str = ""
+    #: The tests that failed (node ids), for a `tests` rejection: the repair budget compares them.
+    failing: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,18 @@ class Tested:
         reasons = report.reasons(self.own, tests_dir) if failed else []
         if self.migration_problem is not None:
             reasons.append(self.migration_problem)
-        return Rejection("tests", reasons, f"{report.failed} failed", report.failure_summary())
+        failing = {c.nodeid for c in report.cases if c.outcome in ("failed", "error")}
+        if self.migration_problem is not None:
+            failing.add("<migration check>")
+        if self.own == 0:
+            failing.add("<no feature tests ran>")
+        return Rejection(
+            "tests",
+            reasons,
+            f"{report.failed} failed",
+            report.failure_summary(),
+            frozenset(failing),
+        )
 
 
 #: Per rejection kind: the round's outcome and the stage whose event says so.

@@ -133,8 +133,8 @@ def test_failing_tests_go_back_with_the_failure(settings: Settings, fake: FakeOp
 
 
 def test_always_bad_fails_after_the_last_round(settings: Settings, fake: FakeOpenAI) -> None:
-    for _ in range(3):
-        fake.reply("no files here")
+    for n in range(3):
+        fake.reply(f"no files here ({n})")  # the same reply twice stops as `repeated_reply`
     result = Builder(openai_settings(settings)).run(SMOKE_REQUEST)
     assert result.status == "failed" and len(fake.requests) == 3
     assert result.reasons[0] == "no passing reply after 3 round(s)"

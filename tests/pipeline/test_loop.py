@@ -241,7 +241,9 @@ def test_bad_bundles_are_refused_with_their_reason_and_nothing_is_written(
     before = refs(settings.workspace)
     bad = _hostile(kind)
     model = ScriptedModel([bad, bad])
-    result = Builder(settings.model_copy(update={"max_rounds": 2}), model=model).run(SMOKE_REQUEST)
+    # The same reply twice would stop as `repeated_reply` (tests/pipeline/test_budget.py).
+    no_stall = {"max_rounds": 2, "stop_on_stall": False}
+    result = Builder(settings.model_copy(update=no_stall), model=model).run(SMOKE_REQUEST)
     assert result.status == "failed"
     assert any(reason in r for r in result.reasons), result.reasons
     assert [r.outcome for r in result.rounds] == ["invalid", "invalid"]
@@ -276,7 +278,8 @@ def test_tests_that_always_fail_leave_no_commit(settings: Settings) -> None:
     Builder(settings).run({**SMOKE_REQUEST, "feature": "first_one"})
     before = refs(settings.workspace)
     model = ScriptedModel([failing_tests_bundle()] * 3)
-    result = Builder(settings, model=model).run(SMOKE_REQUEST)
+    no_stall = settings.model_copy(update={"stop_on_stall": False})
+    result = Builder(no_stall, model=model).run(SMOKE_REQUEST)
     assert result.status == "failed"
     assert result.reasons[0] == "no passing reply after 3 round(s)"
     assert [r.outcome for r in result.rounds] == ["tests_failed"] * 3
