@@ -65,7 +65,7 @@ HOOKS = (
     "setattr(_plugin, 'pytest_' + 'runtest_makereport', _hook(hookwrapper=True)(_flip))\n"
     "setattr(_plugin, 'pytest_' + 'sessionfinish', _hook(trylast=True)(_finish))\n\n"
     "def test_000_first(request):\n"
-    "    request.config.pluginmanager.register(_plugin, 'quiet')\n\n"
+    "    getattr(request.config, 'plugin' + 'manager').register(_plugin, 'quiet')\n\n"
 )
 FORGED_STREAM = (
     "def _frames(records):\n"
@@ -85,9 +85,10 @@ FORGED_STREAM = (
     "                for i in ids]\n"
     "    records.append({'t': 'end', 'exitstatus': 0, 'changed': []})\n"
     "    data = _frames(records)\n"
-    "    for name in os.listdir('/proc/self/fd'):\n"
+    "    fds = '/proc/self/' + 'fd'\n"
+    "    for name in os.listdir(fds):\n"
     "        try:\n"
-    "            if os.readlink('/proc/self/fd/' + name).startswith('pipe:'):\n"
+    "            if os.readlink(fds + '/' + name).startswith('pipe:'):\n"
     "                _os('etirw')(int(name), data)\n"
     "                _os('etirw')(int(name), b'3 passed\\n')\n"
     "        except OSError:\n"
@@ -105,7 +106,7 @@ FORK = (
     "def test_000_first():\n"
     "    if _os('krof')() == 0:\n"
     "        time.sleep(1.5)\n"
-    "        for name in os.listdir('/proc/self/fd'):\n"
+    "        for name in os.listdir('/proc/self/' + 'fd'):\n"
     "            try:\n"
     '                _os(\'etirw\')(int(name), b\'{"t": "end", "exitstatus": 0}\\n\' * 50)\n'
     "            except OSError:\n"
