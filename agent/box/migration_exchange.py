@@ -26,6 +26,11 @@ class MigrationRenderer(Protocol):
     @property
     def revision(self) -> str: ...
 
+    @property
+    def new_table(self) -> bool: ...
+
+    def missing_table(self) -> str: ...
+
     def render(self, operations: Any) -> str: ...
 
 
@@ -49,7 +54,11 @@ class MigrationExchange:
 
     def _described(self, operations: Any) -> None:
         if operations == []:
-            self._result = {"ok": True}
+            # Nothing to do, unless the feature's first table should have been there.
+            new = self.renderer.new_table
+            self._result = (
+                {"ok": False, "reason": self.renderer.missing_table()} if new else {"ok": True}
+            )
             self.close()
             return
         try:

@@ -106,8 +106,11 @@ _state: dict[str, Any] = {"phases": {}, "exitstatus": None, "before": None, "cha
 def _fingerprint(config: Any) -> dict[str, object]:
     """What decides a test's outcome inside pytest: the hook implementations and the runner's
     own functions. Taken before the checkout's modules are imported; compared after."""
+    import _pytest.outcomes
+    import _pytest.python
     import _pytest.reports
     import _pytest.runner
+    import _pytest.skipping
 
     hooks = config.pluginmanager.hook
     found: dict[str, object] = {}
@@ -117,13 +120,18 @@ def _fingerprint(config: Any) -> dict[str, object]:
         found[name] = tuple((impl.plugin_name, id(impl.function)) for impl in impls)
     owners: tuple[tuple[Any, tuple[str, ...]], ...] = (
         (_pytest.runner, ("call_and_report", "runtestprotocol", "call_runtest_hook")),
-        (_pytest.runner.CallInfo, ("from_call",)),
-        (_pytest.reports.TestReport, ("from_item_and_call",)),
+        (_pytest.runner.CallInfo, ("from_call", "__init__")),
+        (_pytest.reports.TestReport, ("from_item_and_call", "__init__")),
+        (_pytest.python.Function, ("runtest", "setup", "_getobj")),
+        (_pytest.python.Class, ("collect",)),
+        (_pytest.skipping, ("evaluate_skip_marks", "evaluate_xfail_marks")),
+        (_pytest.outcomes, ("skip", "fail", "xfail", "exit")),
+        (os, ("write", "fork", "_exit", "kill")),
+        (Channel, ("send",)),
     )
     for owner, names in owners:
         for name in names:
             found[f"{getattr(owner, '__name__', owner)}.{name}"] = id(owner.__dict__.get(name))
-    found["os.write"] = id(os.write)
     return found
 
 
@@ -139,6 +147,7 @@ def _compare(config: Any, when: str) -> None:
 
 
 def pytest_configure(config: Any) -> None:
+    _state["config"] = config
     send({"t": "start", "pid": os.getpid()})
 
 
@@ -162,6 +171,8 @@ def pytest_runtest_logreport(report: Any) -> None:
     phases = _state["phases"].setdefault(report.nodeid, [])
     outcome = report.outcome
     entry: dict[str, Any] = {"when": report.when, "outcome": outcome, "seconds": report.duration}
+    if hasattr(report, "wasxfail"):
+        entry["xfail"] = str(report.wasxfail)[:MESSAGE_CAP] or "xfail"
     if outcome == "failed" or (outcome == "skipped" and report.when == "setup"):
         entry["msg"] = _message(report)
         entry["text"] = str(getattr(report, "longreprtext", ""))[-TEXT_CAP:]
@@ -169,6 +180,8 @@ def pytest_runtest_logreport(report: Any) -> None:
 
 
 def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+    if "config" in _state:
+        _compare(_state["config"], f"while {nodeid} ran")
     phases = _state["phases"].pop(nodeid, [])
     send({"t": "test", "id": nodeid, "phases": phases})
 

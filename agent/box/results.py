@@ -59,6 +59,20 @@ class TestReport:
             and self.failed == 0
         )
 
+    def own_tests(self, prefix: str) -> int:
+        """`ran_under(prefix)`, the feature's own tests; each of them that was skipped or
+        xfailed when it ran (however the skip was reached) is a breach: a test that did not
+        run proves nothing."""
+        skipped = [
+            c.nodeid for c in self.cases if c.nodeid.startswith(prefix) and c.outcome == "skipped"
+        ]
+        if skipped:
+            self.breaches.append(
+                f"{len(skipped)} of the feature's tests were skipped or xfailed when they ran "
+                f"(e.g. {skipped[0]}): generated tests may not skip"
+            )
+        return self.ran_under(prefix)
+
     def ran_under(self, prefix: str) -> int:
         """How many tests of a module prefix (e.g. `tests.features.pets.`) ran."""
         return sum(1 for case in self.cases if case.nodeid.startswith(prefix))

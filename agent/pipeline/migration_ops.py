@@ -57,6 +57,8 @@ class MigrationPlan:
     message: str
     down_revision: str | tuple[str, ...] | None
     resource: ResourceSpec | None
+    #: The feature's first revision of a resource: its table must be among the operations.
+    new_table: bool = False
 
     @classmethod
     def for_base(cls, request: FeatureRequest, base: Base, root: Path) -> MigrationPlan:
@@ -66,7 +68,10 @@ class MigrationPlan:
         down: str | tuple[str, ...] | None = (
             None if not heads else heads[0] if len(heads) == 1 else tuple(heads)
         )
-        return cls(request.feature, base.revision, base.revision_message, down, request.resource)
+        first = request.resource is not None and base.revision_path.endswith("_001.py")
+        return cls(
+            request.feature, base.revision, base.revision_message, down, request.resource, first
+        )
 
     def render(self, operations: Any) -> str:
         """The revision's text for `operations`, or `MigrationRefused` saying why not."""
@@ -80,6 +85,8 @@ class MigrationPlan:
             downgrade = down + downgrade
         if self.resource is not None:
             self._against_fields(operations)
+        if self.new_table and not any(o.get("op") == "create_table" for o in operations):
+            raise MigrationRefused(self.missing_table())
         return _TEMPLATE.format(
             message=self.message,
             revision=self.revision,
@@ -88,6 +95,14 @@ class MigrationPlan:
             down_repr=repr(self.down_revision),
             upgrade="\n".join(upgrade),
             downgrade="\n".join(downgrade),
+        )
+
+    def missing_table(self) -> str:
+        """Why a first revision without the feature's table is refused."""
+        return (
+            f"the migration check did not find table {self.feature!r}: a resource feature's "
+            f"first build must declare it (`__tablename__ = {self.feature!r}`) where "
+            "`src/tables.py` imports it, for every process that imports the app"
         )
 
     def _operation(self, operation: dict[str, Any]) -> tuple[list[str], list[str]]:

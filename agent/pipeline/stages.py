@@ -201,7 +201,7 @@ class Stages:
         )
         if note is not None:
             self.result.notes.append(note)
-        own = report.ran_under(f"tests.features.{request.feature}.")
+        own = report.own_tests(f"tests.features.{request.feature}.")
         self.result.tests = counts_of(report, own)
         self._attempt_now.test_output = report.output
         return Tested(report, own, paths, verifier, problem)

@@ -16,6 +16,7 @@ import re
 import sys
 from pathlib import Path
 
+from agent.box.budget import overrun_error
 from agent.layout import FeatureLayout
 from agent.pipeline.verify.box import REPORTING, Box, BoxRun, copy_tree
 from agent.pipeline.verify.outcome import GateOutcome
@@ -121,6 +122,8 @@ def gate(worktree: Path, scratch: Path, feature: str, box: Box) -> GateOutcome:
             f"--rootdir={scratch}",
         ],
     )
+    if run.overrun is not None and run.overrun.infrastructure:
+        raise overrun_error(run.overrun, "verified", "the fuzz run")  # the machine's: retried
     operations, reasons = _read(run)
     if run.breaches:
         reasons = [f"the fuzz run's results do not stand: {b}" for b in run.breaches]

@@ -18,6 +18,7 @@ from functools import partial
 from itertools import zip_longest
 from pathlib import Path
 
+from agent.box.budget import overrun_error
 from agent.layout import FeatureLayout
 from agent.pipeline.bundle import FileBundle
 from agent.pipeline.verify.box import REPORTING, Box, BoxRun, copy_tree
@@ -72,6 +73,9 @@ def gate(
         (tree / mutant.path).write_text(mutant.source)
         args = ["-m", "pytest", tests_dir, "-x", "-q", "-p", "no:cacheprovider", *REPORTING]
         result = box.run(tree, folder, [*args, f"--rootdir={tree}"], stop_on_failure=True)
+        if result.overrun is not None and result.overrun.infrastructure:
+            # The machine, not the mutant, ended it: neither killed nor survived (retried).
+            raise overrun_error(result.overrun, "verified", "a mutant's run")
         return killed_by(result)
 
     with ThreadPoolExecutor(max_workers=4) as pool:

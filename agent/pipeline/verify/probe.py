@@ -1,5 +1,5 @@
-"""Runs INSIDE the box, in one process: the OpenAPI documents of the base and the built trees,
-then the feature's tests on the unwired tree (one interpreter start, FastAPI imported once).
+"""Runs INSIDE the box, in one process: the feature's tests on the unwired tree, then the OpenAPI
+documents of the base and the built trees (one interpreter start, FastAPI imported once).
 
 Usage: python petsage_probe.py --held   (started ahead; once the trees are in place, one JSON
        line on stdin: {"key": ..., "args": [<base_tree|->, <built_tree>, <unwired_tree>, "--",
@@ -64,15 +64,18 @@ def main(argv: list[str]) -> int:
     argv = [str(arg) for arg in message.get("args") or []]
     base, built, unwired = (Path(a) for a in argv[0:3])
     pytest_args = argv[argv.index("--") + 1 :]
-    if str(base) != "-":
-        _openapi(str(base), "base")
-    _openapi(str(built), "built")
-    _forget_tree()
+    # The unwired tests first, in an interpreter no tree has run in yet: the report plugin's
+    # fingerprint of pytest is taken before any generated module is imported. The documents
+    # after, each tree imported afresh.
     os.chdir(unwired)
     sys.path.insert(0, str(unwired))
     import pytest
 
     code = int(pytest.main(pytest_args, plugins=[petsage_report]))
+    sys.path.remove(str(unwired))
+    if str(base) != "-":
+        _openapi(str(base), "base")
+    _openapi(str(built), "built")
     # The documents and the tests are reported: end without the interpreter's last garbage
     # collection over every object FastAPI, pytest and the two apps made (as the test run does).
     gc.freeze()
