@@ -18,6 +18,7 @@ from tests.models.test_local import smollm2_path
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_smollm2_runs_a_slice_of_the_suite(settings: Settings, tmp_path: Path) -> None:
     path = smollm2_path()
     if path is None or importlib.util.find_spec("xllamacpp") is None:
@@ -26,14 +27,16 @@ def test_smollm2_runs_a_slice_of_the_suite(settings: Settings, tmp_path: Path) -
             pytest.fail(message)
         pytest.skip(message)
     local = settings.model_copy(
-        update={"max_rounds": 2, "model_max_tokens": 700, "model_temperature": 0.0}
+        # One round of a few hundred tokens a task: the slice proves the path end to end on a
+        # 2-core CI machine (minutes), not the model's score.
+        update={"max_rounds": 1, "model_max_tokens": 256, "model_temperature": 0.0}
     )
     tasks = [t for t in load_suite("builtin") if t.name in SLICE]
     run = run_eval(EvalPlan(tasks, f"local:{path}", "builtin", local, tmp_path / "out"))
     assert [r.task for r in run.results] == sorted(SLICE)
     for result in run.results:
         assert result.status in ("passed", "failed"), (result.task, result.reasons)
-        assert 1 <= result.rounds <= 2 and result.prompt_tokens > 1000
+        assert result.rounds == 1 and result.prompt_tokens > 1000
         assert result.stop_reason in ("passed", "max_rounds", "no_progress", "repeated_reply")
         assert result.passed == (result.acceptance.failed == 0 < result.acceptance.total)
         if not result.passed:
