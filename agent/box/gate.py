@@ -25,10 +25,10 @@ MAX_MESSAGE = 64 * 1024
 PRELOADED = ("fastapi.testclient", "sqlalchemy.orm", "sqlalchemy.pool")
 
 
-def read_line(descriptor: int) -> bytes:
+def read_line(descriptor: int, cap: int = MAX_MESSAGE) -> bytes:
     """One line from `descriptor`, byte by byte: what follows it is not this reader's."""
     line = b""
-    while len(line) < MAX_MESSAGE:
+    while len(line) < cap:
         byte = os.read(descriptor, 1)
         if not byte or byte == b"\n":
             break

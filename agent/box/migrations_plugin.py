@@ -24,8 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import petsage_report  # type: ignore[import-not-found]  # beside it in the box
+from petsage_gate import read_line  # type: ignore[import-not-found]
 
 REPLY_VARIABLE = "PETSAGE_MIGRATION"
+#: The builder's rendered revision, one JSON line.
+REPLY_CAP = 4 * 1024**2
 _child: list[int] = []
 
 
@@ -94,7 +97,7 @@ def _check(channel: Any, reply: int) -> None:
         channel.send({"t": "migration", "ops": operations})
         if not operations:
             return
-        answer = json.loads(_read_line(reply).decode("utf-8") or "{}")
+        answer = json.loads(read_line(reply, REPLY_CAP).decode("utf-8") or "{}")
         text = answer.get("text")
         if not isinstance(text, str):
             return  # the builder refused the description: it says why itself
@@ -121,16 +124,6 @@ def _try(
 
     heads = list(ScriptDirectory.from_config(config).get_heads())
     return {"ok": True, "sha256": digest, "heads": heads}
-
-
-def _read_line(descriptor: int) -> bytes:
-    line = b""
-    while len(line) < 4 * 1024**2:
-        chunk = os.read(descriptor, 1)
-        if not chunk or chunk == b"\n":
-            break
-        line += chunk
-    return line
 
 
 def _describe(engine: Any, metadata: Any) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:
     from agent.pipeline.round import Rejection
@@ -30,18 +30,7 @@ StopReason = Literal[
     "cancelled",
     "error",
 ]
-STOP_REASONS: tuple[StopReason, ...] = (
-    "passed",
-    "max_rounds",
-    "no_progress",
-    "repeated_reply",
-    "token_cap",
-    "cost_cap",
-    "model_error",
-    "rejected",
-    "cancelled",
-    "error",
-)
+STOP_REASONS: tuple[StopReason, ...] = get_args(StopReason)
 
 
 @dataclass(frozen=True)
