@@ -111,3 +111,55 @@ def test_factory_lists_valid_names() -> None:
     assert create_model("offline").name == "offline"
     with pytest.raises(Exception, match="Valid: offline"):
         create_model("gpt-magic")
+
+
+def _empty_parameter_sets(source: str) -> list[str]:
+    """The test functions of `source` whose `parametrize` list is empty: pytest skips them."""
+    tree = ast.parse(source)
+    lists = {
+        target.id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    empty = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for decorator in node.decorator_list:
+            if not (
+                isinstance(decorator, ast.Call)
+                and isinstance(decorator.func, ast.Attribute)
+                and decorator.func.attr == "parametrize"
+            ):
+                continue
+            values = decorator.args[1]
+            if isinstance(values, ast.Name):
+                values = lists[values.id]
+            if isinstance(values, ast.List | ast.Tuple) and not values.elts:
+                empty.append(node.name)
+    return empty
+
+
+@pytest.mark.parametrize(
+    "requirements",
+    [
+        ["kcal: int"],
+        ["name: str", "notes: str?"],
+        ["weight: float?", "seen: date?"],
+        ["done: bool"],
+        ["species: dog|cat"],
+        ["age: int >=0"],
+    ],
+)
+def test_no_resource_test_is_parametrised_over_nothing(requirements: list[str]) -> None:
+    """A field with no rule has no edge values: the generator must leave that test out, not emit
+    an empty parameter set that pytest skips (and a skipped feature test fails the build)."""
+    request = decode_request(
+        {"feature": "diet_plan", "description": "Diets", "requirements": requirements}
+    )
+    bundle = check_bundle(render_bundle(request), "diet_plan")
+    tests = bundle.get("tests/features/diet_plan/test_diet_plan.py")
+    assert tests is not None
+    assert _empty_parameter_sets(tests.content) == []
