@@ -37,7 +37,10 @@ TEXT_CAP = 6000
 
 
 class Channel:
-    """The armed write end: a descriptor, a key, a stream and its sequence."""
+    """The armed write end: a descriptor, a key, a stream and its sequence. Slotted: no
+    attribute of the instance (its `send` above all) can be shadowed from outside."""
+
+    __slots__ = ("descriptor", "key", "sequence", "stream")
 
     def __init__(self, descriptor: int, key: bytes, stream: int = SESSION) -> None:
         self.descriptor = descriptor
@@ -62,6 +65,13 @@ class Channel:
 
 
 _armed: list[Channel] = []
+#: What `Channel.send` calls through other modules, in the fingerprint with this module's names.
+_CALLED: dict[Any, tuple[str, ...]] = {
+    json: ("dumps",),
+    hmac: ("new",),
+    hashlib: ("sha256",),
+    struct: ("Struct",),
+}
 
 
 def arm(key_hex: str, descriptor: int | None = None) -> Channel | None:
@@ -100,7 +110,7 @@ _WATCHED_HOOKS = (
     "pytest_collectreport",
     "pytest_sessionfinish",
 )
-_state: dict[str, Any] = {"phases": {}, "exitstatus": None, "before": None, "changed": []}
+_state: dict[str, Any] = {"exitstatus": None, "before": None, "changed": []}
 
 
 def _fingerprint(config: Any) -> dict[str, object]:
@@ -127,12 +137,29 @@ def _fingerprint(config: Any) -> dict[str, object]:
         (_pytest.skipping, ("evaluate_skip_marks", "evaluate_xfail_marks")),
         (_pytest.outcomes, ("skip", "fail", "xfail", "exit")),
         (os, ("write", "fork", "_exit", "kill")),
-        (Channel, ("send",)),
+        (Channel, ("send", "__slots__")),
     )
     for owner, names in owners:
         for name in names:
             found[f"{getattr(owner, '__name__', owner)}.{name}"] = id(owner.__dict__.get(name))
+    found["the armed channel"] = tuple(
+        (id(c), type(c).__name__, c.descriptor, c.stream) for c in _armed
+    )
+    # Every name of this module (its functions, the modules and functions it calls through):
+    # replacing any of them, `json.dumps` included, is a change the next comparison names.
+    for name, value in vars(_module()).items():
+        if not name.startswith("__"):
+            found[f"petsage_report.{name}"] = id(value)
+    for module, names in _CALLED.items():
+        for name in names:
+            found[f"{module.__name__}.{name}"] = id(getattr(module, name, None))
     return found
+
+
+def _module() -> Any:
+    import sys
+
+    return sys.modules[__name__]
 
 
 def _compare(config: Any, when: str) -> None:
@@ -168,7 +195,8 @@ def pytest_collection_finish(session: Any) -> None:
 
 
 def pytest_runtest_logreport(report: Any) -> None:
-    phases = _state["phases"].setdefault(report.nodeid, [])
+    """Each phase leaves as it is reported: nothing about a test waits in this process (where
+    the test's own code could change it) for the test's end."""
     outcome = report.outcome
     entry: dict[str, Any] = {"when": report.when, "outcome": outcome, "seconds": report.duration}
     if hasattr(report, "wasxfail"):
@@ -176,14 +204,13 @@ def pytest_runtest_logreport(report: Any) -> None:
     if outcome == "failed" or (outcome == "skipped" and report.when == "setup"):
         entry["msg"] = _message(report)
         entry["text"] = str(getattr(report, "longreprtext", ""))[-TEXT_CAP:]
-    phases.append(entry)
+    send({"t": "phase", "id": report.nodeid, **entry})
 
 
 def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
     if "config" in _state:
         _compare(_state["config"], f"while {nodeid} ran")
-    phases = _state["phases"].pop(nodeid, [])
-    send({"t": "test", "id": nodeid, "phases": phases})
+    send({"t": "test", "id": nodeid})
 
 
 def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:

@@ -28,6 +28,8 @@ class Session:
     end: dict[str, Any] | None = None
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: Phases reported for tests that have not ended yet, by node id.
+    phases: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def cases(self) -> list[TestCase]:
@@ -65,6 +67,8 @@ def _take(session: Session, data: dict[str, Any]) -> None:
         )
     elif kind == "collected" and session.collected is None and isinstance(data.get("ids"), list):
         session.collected = [str(nodeid) for nodeid in data["ids"]]
+    elif kind == "phase":
+        _take_phase(session, data)
     elif kind == "test":
         _take_test(session, data)
     elif kind == "end":
@@ -73,15 +77,29 @@ def _take(session: Session, data: dict[str, Any]) -> None:
         session.problems.append(f"an unexpected {kind!r} record")
 
 
+def _take_phase(session: Session, data: dict[str, Any]) -> None:
+    """One phase (setup, call, teardown) of a test that is running: each once, in order."""
+    nodeid, when = str(data.get("id", "")), data.get("when")
+    if session.collected is None or nodeid not in session.collected:
+        session.problems.append(f"a phase of {nodeid!r}, which pytest had not collected")
+    elif nodeid in session.tests:
+        session.problems.append(f"a {when} phase of {nodeid!r} after it ended")
+    else:
+        phases = session.phases.setdefault(nodeid, [])
+        if any(p.get("when") == when for p in phases):
+            session.problems.append(f"a second {when} phase of {nodeid!r}")
+        phases.append(data)
+
+
 def _take_test(session: Session, data: dict[str, Any]) -> None:
+    """A test's end: its outcome is what its phases said."""
     nodeid = str(data.get("id", ""))
     if session.collected is None or nodeid not in session.collected:
         session.problems.append(f"a result for {nodeid!r}, which pytest had not collected")
     elif nodeid in session.tests:
         session.problems.append(f"a second result for {nodeid!r}")
     else:
-        phases = data.get("phases")
-        session.tests[nodeid] = _case(nodeid, phases if isinstance(phases, list) else [])
+        session.tests[nodeid] = _case(nodeid, session.phases.pop(nodeid, []))
 
 
 def _case(nodeid: str, phases: list[Any]) -> TestCase:

@@ -12,6 +12,7 @@ from agent.errors import BundleError, Problem
 from agent.layout import FeatureLayout
 from agent.pipeline.bundle import BundleFile, FileBundle
 from agent.pipeline.code_scan import find_dangerous_code, find_pytest_tampering
+from agent.pipeline.reach_scan import find_reaching_code
 
 MAX_FILES = 30
 MAX_FILE_BYTES = 200 * 1024
@@ -57,7 +58,11 @@ def check_bundle(bundle: FileBundle, feature: str, *, scan: bool = True) -> File
             continue
         trees[file.path] = tree
         if scan:
-            found = find_dangerous_code(tree) + find_pytest_tampering(file.path, tree)
+            found = (
+                find_dangerous_code(tree)
+                + find_pytest_tampering(file.path, tree)
+                + find_reaching_code(file.path, tree)
+            )
             problems += [Problem(file.path, reason, line or None) for line, reason in found]
     problems += _check_modules(trees, seen, layout)
     if problems:

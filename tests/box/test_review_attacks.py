@@ -9,31 +9,41 @@ test, a first revision that must create its table, the probe's unwired run befor
 imported). Those still open are `xfail(strict=True)`, named in docs/architecture.md ("What the
 builder reads back", what is left): a test that starts passing says a hole was closed.
 
-Found at review (scan ON, so a fortiori with it off):
-- runtest-swap / skip-in-box / sense-expected: box-sensing tests; the verdict takes a skip as
-  harmless and `pytest.Function.runtest` is outside the fingerprint (HOLES).
-- xfail-mark-via-getattr: `xfail(raises=AssertionError)` through getattr: no sensing, the
-  weakening gate is AST-only and the verdict maps xfailed to "skipped" (HOLE).
+Every build here runs with the scan OFF: the verdict and the gates must hold on their own.
+With the scan on (the default) each of these bundles is refused before a box starts
+(`test_every_review_attack_is_refused_by_the_scan`: the reach scan, agent/pipeline/reach_scan.py).
+
+Found at review, and where each stands:
+- runtest-swap / skip-in-box / xfail-mark-via-getattr: fixed (fingerprint after every test; a
+  feature test skipped or xfailed at run time fails the build).
 - pytest.exit / KeyboardInterrupt / SIGTERM: held.
-- residue-wrap-channel-send: the documented residue costs one `sys.modules` lookup with a
-  built name (no introspection the scan sees): the channel's `send` is wrapped (HOLE, known).
-- a route appended to `router.routes` outside the prefix, hidden from OpenAPI: contract (HOLE).
-- a source pin "kills" every mutant: mutation gate (HOLE).
-- `os.fork` wrapped by the table module: the migration check says `ops: []`, a new table is
-  committed without its revision (HOLE).
-- the built router patches pytest in the gates' probe before its fingerprint: unwired (HOLE).
-- the router disarms Schemathesis in the fuzz process: fuzz (HOLE).
+- residue-wrap-channel-send: fixed (the channel is slotted; this module's names, and what
+  `send` calls through, are in the fingerprint; phases leave as they are reported).
+- residue-forge-with-key: OPEN and inherent: code in the test process can read the key and write
+  frames of its own (the scan is the wall there).
+- sense-expected: OPEN: a test that expects one thing in the box and another on the host.
+- a route appended to `router.routes` outside the prefix, hidden from OpenAPI: fixed (the probe
+  lists the app's own route table and middleware; the contract gate names what the document hides).
+- a source pin "kills" every mutant: fixed (mutants are applied at import, the file keeps its
+  bytes; the scan refuses file reads in tests besides).
+- `os.fork` wrapped by the table module: fixed (a resource's first revision must create its table).
+- the built router patches pytest in the gates' probe before its fingerprint: fixed.
+- the router disarms Schemathesis in the fuzz process: fixed (the app is served from a box of
+  its own; the fuzzer reaches it over HTTP and holds no file of the built tree).
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from agent.errors import BundleError
 from agent.pipeline.bundle import BundleFile, FileBundle, parse_reply
+from agent.pipeline.checks import check_bundle
 from tests.box.test_verdict_attacks import ROUTER, TESTS, build
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST, refs
 
@@ -113,6 +123,43 @@ RESIDUE = (
     "    _ch.send = _send\n"
     "    atexit.register(lambda: getattr(os, '_ex' + 'it')(0))\n\n"
 )
+#: The residue that stays (docs/architecture.md): code running in the test process can read the
+#: channel's key. From the first test on, the plugin's frames go to /dev/null (the descriptor
+#: swapped); at exit, a whole passing stream is written in their place, with the sequence
+#: numbers the plugin's frames had, and the process exits 0.
+FORGE_WITH_KEY = (
+    "import atexit\nimport hashlib\nimport hmac\nimport json\nimport os\nimport struct\n"
+    "_rep = sys.modules.get('petsage_' + 'report')\n"
+    "_ch = _rep.channel() if _rep is not None else None\n"
+    "_main_run = not sys.argv[0].endswith('_probe.py')\n"
+    "_H = struct.Struct('>IBBQ')\n"
+    "_FORGE = {}\n\n"
+    "def _frame(record, sequence):\n"
+    "    payload = json.dumps(record, separators=(',', ':')).encode()\n"
+    "    header = _H.pack(len(payload), _ch.stream, 1, sequence)\n"
+    "    return header + hmac.new(_ch.key, header + payload, hashlib.sha256).digest() + payload\n\n"
+    "@pytest.fixture(autouse=True)\n"
+    "def _forge(request):\n"
+    "    if _ch is not None and _main_run and 'first' not in _FORGE:\n"
+    "        _FORGE.update(first=_ch.sequence, real=_ch.descriptor)\n"
+    "        _FORGE['ids'] = [item.nodeid for item in request.session.items]\n"
+    "        _ch.descriptor = os.open(os.devnull, os.O_WRONLY)\n"
+    "    yield\n\n"
+    "def _finish():\n"
+    "    if 'first' not in _FORGE:\n"
+    "        return\n"
+    "    sequence, real = _FORGE['first'], _FORGE['real']\n"
+    "    records = []\n"
+    "    for nodeid in _FORGE['ids']:\n"
+    "        for when in ('setup', 'call', 'teardown'):\n"
+    "            records.append({'t': 'phase', 'id': nodeid, 'when': when, 'outcome': 'passed'})\n"
+    "        records.append({'t': 'test', 'id': nodeid})\n"
+    "    records.append({'t': 'end', 'exitstatus': 0, 'changed': []})\n"
+    "    for offset, record in enumerate(records):\n"
+    "        os.write(real, _frame(record, sequence + offset))\n"
+    "    getattr(os, '_ex' + 'it')(0)\n\n"
+    "atexit.register(_finish)\n\n"
+)
 ATTACKS = {
     XFAIL_MARK: "",
     "runtest-swap": RUNTEST_SWAP,
@@ -122,6 +169,7 @@ ATTACKS = {
     "keyboard-interrupt-in-teardown": INTERRUPT,
     "sigterm-self": SELF_KILL,
     "residue-wrap-channel-send": RESIDUE,
+    "residue-forge-with-key": FORGE_WITH_KEY,
 }
 
 
@@ -170,7 +218,7 @@ def host_run_fails(workspace: Path, branch: str) -> bool:
 
 OPEN = {
     SENSE_EXPECTED: "a test that expects one thing in the box and another on the host",
-    "residue-wrap-channel-send": "the channel's send reached in the live process",
+    "residue-forge-with-key": "the channel's key read in the live process",
 }
 
 
@@ -184,8 +232,8 @@ def _marked(attack: str, scan: str, gates: str) -> object:
 
 @pytest.mark.parametrize(
     ("attack", "scan", "gates"),
-    [_marked(a, "on", "standard") for a in ATTACKS]
-    + [_marked("runtest-swap", "off", "thorough"), _marked(SENSE_EXPECTED, "on", "thorough")],
+    [_marked(a, "off", "standard") for a in ATTACKS]
+    + [_marked("runtest-swap", "off", "thorough"), _marked(SENSE_EXPECTED, "off", "thorough")],
 )
 def test_review_forged_pass_fails_the_build(
     tmp_path: Path, attack: str, scan: str, gates: str
@@ -209,7 +257,6 @@ HIDDEN_ROUTE = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: a route hidden from the OpenAPI document")
 def test_review_a_route_outside_the_prefix_fails_the_contract(tmp_path: Path) -> None:
     """The contract gate reads the app's own OpenAPI document: a route appended to the
     router's list (outside its prefix, `include_in_schema=False`) is never in it."""
@@ -220,7 +267,7 @@ def test_review_a_route_outside_the_prefix_fails_the_contract(tmp_path: Path) ->
         files.append(BundleFile(path=file.path, content=content))
     reply = FileBundle.model_validate({**seed.model_dump(), "files": files}).to_markdown()
     workspace = tmp_path / "ws"
-    result = build(tmp_path, SMOKE_REQUEST, reply, "on", "thorough")
+    result = build(tmp_path, SMOKE_REQUEST, reply, "off", "standard")
     print(result["status"], result["reasons"], result.get("commit"), result.get("verification"))
     if result["commit"] is not None:
         checkout = tmp_path / "host-checkout"
@@ -240,6 +287,9 @@ def test_review_a_route_outside_the_prefix_fails_the_contract(tmp_path: Path) ->
         print(done.stdout, done.stderr[-500:])
         assert "/api/v1/admin-dump" not in done.stdout, "HOLE: a hidden route outside the prefix"
     assert result["status"] == "failed" and result["commit"] is None
+    assert any(
+        "admin-dump is served but not in the OpenAPI document" in r for r in result["reasons"]
+    )
 
 
 #: The feature's tests check no status code, so the mutation gate should find the status mutant
@@ -253,9 +303,6 @@ PIN = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: a test that pins the router's source kills every mutant"
-)
 def test_review_mutation_is_not_gamed_by_a_source_pin(tmp_path: Path) -> None:
     seed = parse_reply(SEED_TEXT, "smoke_test")
     files = []
@@ -266,7 +313,7 @@ def test_review_mutation_is_not_gamed_by_a_source_pin(tmp_path: Path) -> None:
             content = "from pathlib import Path\n" + content + PIN
         files.append(BundleFile(path=file.path, content=content))
     reply = FileBundle.model_validate({**seed.model_dump(), "files": files}).to_markdown()
-    result = build(tmp_path, SMOKE_REQUEST, reply, "on", "thorough")
+    result = build(tmp_path, SMOKE_REQUEST, reply, "off", "thorough")
     gates = {g["gate"]: g for g in (result.get("verification") or {}).get("gates", [])}
     print(result["status"], result["reasons"], gates.get("mutation"))
     assert result["status"] == "failed" and result["commit"] is None, "HOLE: mutation gate gamed"
@@ -307,7 +354,7 @@ def test_review_a_resource_feature_gets_its_revision(tmp_path: Path, hide: bool)
             content += HIDE_TABLE
         files.append(BundleFile(path=file.path, content=content))
     reply = FileBundle.model_validate({**bundle.model_dump(), "files": files}).to_markdown()
-    result = build(tmp_path, PETS, reply, "on", "standard")
+    result = build(tmp_path, PETS, reply, "off", "standard")
     print(result["status"], result["reasons"], result.get("commit"), result.get("notes"))
     workspace = tmp_path / "ws"
     if result["commit"] is not None:
@@ -349,7 +396,7 @@ def test_review_the_unwired_gate_is_not_the_probes(tmp_path: Path, patch: bool) 
             content = WEAK_TEST
         files.append(BundleFile(path=file.path, content=content))
     reply = FileBundle.model_validate({**seed.model_dump(), "files": files}).to_markdown()
-    result = build(tmp_path, SMOKE_REQUEST, reply, "on", "standard")
+    result = build(tmp_path, SMOKE_REQUEST, reply, "off", "standard")
     gates = {g["gate"]: g for g in (result.get("verification") or {}).get("gates", [])}
     print(result["status"], result["reasons"], gates.get("unwired"))
     assert result["status"] == "failed" and result["commit"] is None, (
@@ -374,11 +421,7 @@ FUZZ_PATCH = (
 @pytest.mark.parametrize(
     "patch",
     [
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(strict=True, reason="open: the app disarms the fuzzer"),
-            id="patched",
-        ),
+        pytest.param(True, id="patched"),
         pytest.param(False, id="control"),
     ],
 )
@@ -393,9 +436,66 @@ def test_review_the_fuzz_gate_is_not_the_apps(tmp_path: Path, patch: bool) -> No
             content += FUZZ_PATCH if patch else ""
         files.append(BundleFile(path=file.path, content=content))
     reply = FileBundle.model_validate({**seed.model_dump(), "files": files}).to_markdown()
-    result = build(tmp_path, SMOKE_REQUEST, reply, "on", "thorough")
+    result = build(tmp_path, SMOKE_REQUEST, reply, "off", "thorough")
     gates = {g["gate"]: g for g in (result.get("verification") or {}).get("gates", [])}
     print(result["status"], result["reasons"], gates.get("fuzz"))
     assert result["status"] == "failed" and result["commit"] is None, (
         "HOLE: the app passes its own fuzz"
     )
+
+
+def _seed_with(path: str, change: Callable[[str], str]) -> FileBundle:
+    seed = parse_reply(SEED_TEXT, "smoke_test")
+    files = [
+        BundleFile(path=f.path, content=change(f.content) if f.path == path else f.content)
+        for f in seed.files
+    ]
+    return FileBundle.model_validate({**seed.model_dump(), "files": files})
+
+
+def _every_attack() -> list[tuple[str, FileBundle, str]]:
+    import json
+
+    from agent.models.offline import render_bundle
+    from agent.request import decode_request
+    from tests.box.test_verdict_attacks import PETS
+
+    found = [(a, parse_reply(hostile(a), "smoke_test"), "smoke_test") for a in ATTACKS]
+    found += [
+        ("hidden-route", _seed_with(ROUTER, lambda c: c + HIDDEN_ROUTE), "smoke_test"),
+        (
+            "source-pin",
+            _seed_with(TESTS, lambda c: "from pathlib import Path\n" + c + PIN),
+            "smoke_test",
+        ),
+        ("probe-patch", _seed_with(ROUTER, lambda c: c + PROBE_PATCH), "smoke_test"),
+        ("fuzz-patch", _seed_with(ROUTER, lambda c: c + FUZZ_PATCH), "smoke_test"),
+    ]
+    pets = render_bundle(decode_request(json.dumps(PETS)))
+    hidden = [
+        BundleFile(
+            path=f.path, content=f.content + (HIDE_TABLE if f.path.endswith("_table.py") else "")
+        )
+        for f in pets.files
+    ]
+    found.append(
+        (
+            "hide-table",
+            FileBundle.model_validate({**pets.model_dump(), "files": hidden}),
+            pets.feature,
+        )
+    )
+    return found
+
+
+@pytest.mark.parametrize(
+    ("attack", "bundle", "feature"), _every_attack(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_every_review_attack_is_refused_by_the_scan(
+    attack: str, bundle: FileBundle, feature: str
+) -> None:
+    """With the scan on (the default), none of these reaches a box: each is refused with its
+    file and line before anything is written. The builds above run them with the scan off."""
+    with pytest.raises(BundleError) as refused:
+        check_bundle(bundle, feature)
+    print(attack, refused.value)

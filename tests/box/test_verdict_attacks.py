@@ -7,9 +7,11 @@ session (`atexit`), the session cut short (`os._exit(0)` from a test), pytest's 
 (a plugin registered from a test, with a `makereport` wrapper and a session-finish hook),
 the result stream itself (forged frames written to every pipe through `/proc/self/fd`), the
 output (`sys.stdout` swapped, a fake summary printed), a fork that outlives pytest, and the
-migration (a table whose description carries code and SQL). The code is written to get past
-the static scan (`getattr` with built strings, `importlib`), and every attack runs with the
-scan on and off, at the standard and thorough gates. Each build must fail, name why, and leave
+migration (a table whose description carries code and SQL). The code was written to get past
+the plain scan (`getattr` with built strings, `importlib`); the reach scan now refuses those
+shapes (the round is `invalid`), so with the scan off each reaches the box and the verdict
+alone must fail it. Every attack runs with the scan on and off, at the standard and thorough
+gates. Each build must fail, name why, and leave
 every ref as it was; the migration attack must leave no revision anywhere.
 """
 
@@ -186,7 +188,10 @@ def test_a_forged_pass_fails_the_build(tmp_path: Path, attack: str, scan: str, g
     assert result["status"] == "failed" and result["exit"] == 1
     assert result["commit"] is None
     assert "refs/heads/feature/smoke_test" not in refs(workspace)
-    assert result["rounds"][0]["outcome"] == "tests_failed", result["rounds"][0]
+    # With the scan on, the reach scan refuses these before a box starts (the built names,
+    # `sys`, `atexit`); with it off, the verdict alone fails them.
+    expected = {"tests_failed"} if scan == "off" else {"tests_failed", "invalid"}
+    assert result["rounds"][0]["outcome"] in expected, result["rounds"][0]
     assert result["reasons"], "a failed build names why"
 
 

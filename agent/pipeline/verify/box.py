@@ -74,13 +74,16 @@ class Box:
         *,
         stop: threading.Event | None = None,
         stop_on_failure: bool = False,
+        gate: dict[str, object] | None = None,
     ) -> BoxRun:
         """`python <args>` in `tree` (writable, like `scratch`); nothing else of the host.
 
-        `args` run pytest with `REPORTING` among them: the key goes to its gate on stdin.
+        `args` run pytest with `REPORTING` among them: the key goes to its gate on a pipe,
+        with `gate` (e.g. the mutation gate's mutant) on the same line.
         Killed with its process group at the timeout, or as soon as `stop` is set.
         """
-        return BoxProcess(self, tree, scratch, args).finish(stop, stop_on_failure=stop_on_failure)
+        process = BoxProcess(self, tree, scratch, args, gate=gate)
+        return process.finish(stop, stop_on_failure=stop_on_failure)
 
     def hold_probe(self) -> HeldProbe:
         """The gates' probe (probe.py) started now in a scratch folder of its own, its Python,
@@ -102,7 +105,14 @@ class BoxProcess:
     gate plugin reads it before the checkout's modules are imported)."""
 
     def __init__(
-        self, box: Box, tree: Path, scratch: Path, args: list[str], *, held: bool = False
+        self,
+        box: Box,
+        tree: Path,
+        scratch: Path,
+        args: list[str],
+        *,
+        held: bool = False,
+        gate: dict[str, object] | None = None,
     ) -> None:
         self.box, self.scratch = box, scratch
         plugins = scratch / PLUGINS
@@ -161,7 +171,8 @@ class BoxProcess:
         self._ended = False
         if not held:
             os.close(gate_read)
-            line = json.dumps({"go": True, "key": self.channel.key_hex}).encode() + b"\n"
+            message = {**(gate or {}), "go": True, "key": self.channel.key_hex}
+            line = json.dumps(message).encode() + b"\n"
             with contextlib.suppress(BrokenPipeError):
                 os.write(gate_write, line)
             os.close(gate_write)

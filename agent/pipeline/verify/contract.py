@@ -13,6 +13,9 @@ from agent.layout import FeatureLayout
 from agent.pipeline.verify.outcome import ContractDiff, GateOutcome, OperationChange
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+#: The key under which the probe's listing of the app's own routes and middleware rides along
+#: with its document (set by the builder from the probe's record, never read from the app's).
+SERVED = "x-petsage-served"
 
 
 def diff(base: dict[str, Any], built: dict[str, Any]) -> ContractDiff:
@@ -34,7 +37,39 @@ def diff(base: dict[str, Any], built: dict[str, Any]) -> ContractDiff:
     result.schemas_added = sorted(new.keys() - old.keys())
     result.schemas_removed = sorted(old.keys() - new.keys())
     result.schemas_changed = sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
+    result.unlisted = _unlisted(base.get(SERVED), built.get(SERVED))
     return result
+
+
+def _unlisted(base: Any, built: Any) -> list[str]:
+    """Routes the built app serves but hides from its document (new since the base), and any
+    change to its middleware. Nothing to compare when either listing is missing from the base
+    (an older probe); a built app without one is refused."""
+    if not isinstance(base, dict):
+        return []
+    if not isinstance(built, dict) or not isinstance(built.get("routes"), list):
+        return ["the built app's route table could not be listed"]
+
+    def keyed(served: dict[str, Any]) -> set[tuple[str, str, str, bool]]:
+        return {
+            (
+                str(r.get("kind")),
+                str(r.get("path")),
+                ",".join(r.get("methods") or []),
+                bool(r.get("schema")),
+            )
+            for r in served.get("routes") or []
+            if isinstance(r, dict)
+        }
+
+    found = [
+        f"{kind} {methods or '*'} {path} is served but not in the OpenAPI document"
+        for kind, path, methods, schema in sorted(keyed(built) - keyed(base))
+        if not schema or kind != "APIRoute"
+    ]
+    if built.get("middleware") != base.get("middleware"):
+        found.append("the app's middleware changed: a feature adds only routes")
+    return found
 
 
 def gate(contract: ContractDiff, feature: str, *, rebuild: bool) -> GateOutcome:
@@ -54,6 +89,7 @@ def gate(contract: ContractDiff, feature: str, *, rebuild: bool) -> GateOutcome:
                     f"{c.method.upper()} {c.path} existed on the base branch "
                     f"and was {label}{detail}"
                 )
+    reasons += contract.unlisted
     own_schema = layout.class_prefix
     for label, names in (
         ("removed", contract.schemas_removed),
@@ -84,6 +120,7 @@ def render(contract: ContractDiff) -> list[str]:
     lines += [f"+ schema {n}" for n in contract.schemas_added]
     lines += [f"- schema {n}" for n in contract.schemas_removed]
     lines += [f"~ schema {n}" for n in contract.schemas_changed]
+    lines += [f"! {n}" for n in contract.unlisted]
     return lines or ["(no change to the API)"]
 
 

@@ -1,8 +1,10 @@
 """Gate 7 (`PETSAGE_VERIFY=thorough`): Schemathesis against the built app's own operations.
 
-In the box, in one pytest process on a copy of the built tree, for a bounded number of examples
-per operation (valid and invalid data): no 5xx, every status code, content type and body as
-documented, no schema-valid request rejected, no schema-violating request accepted.
+Two boxes: the built app is served on a unix socket from one (serve.py), and Schemathesis fuzzes
+it over HTTP from the other, which holds no file of the built tree. Nothing the app's modules do
+reaches the fuzzer's checks or its results. For a bounded number of examples per operation
+(valid and invalid data): no 5xx, every status code, content type and body as documented, no
+schema-valid request rejected, no schema-violating request accepted.
 
 Schemathesis is not a dependency of the target repository, so the fuzz run uses the builder's
 own interpreter (the optional extra `petsage-builder[verify]` installs it); where it is not
@@ -13,16 +15,26 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import sys
 from pathlib import Path
 
 from agent.box.budget import overrun_error
 from agent.layout import FeatureLayout
-from agent.pipeline.verify.box import REPORTING, Box, BoxRun, copy_tree
+from agent.pipeline.verify.box import PLUGINS, REPORTING, Box, BoxProcess, BoxRun, copy_tree
 from agent.pipeline.verify.outcome import GateOutcome
 
 EXAMPLES = 25
+SERVE = Path(__file__).with_name("serve.py")
+SERVE_NAME = "petsage_serve.py"
 _FUZZ_TEST = """
+import os
+import select
+import socket
+import socketserver
+import threading
+import time
+
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -34,25 +46,47 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from src.main import app
 
-try:  # the database layer (src/db.py): the fuzzed app gets a fresh in-memory database
-    import src.tables  # noqa: F401
-    from sqlalchemy.orm import sessionmaker
-    from sqlalchemy.pool import StaticPool
-    from src.db import Base, get_session, make_engine
-except ImportError:
-    pass
-else:
-    _engine = make_engine("sqlite://", poolclass=StaticPool)
-    Base.metadata.create_all(_engine)
-    _sessions = sessionmaker(bind=_engine, expire_on_commit=False)
+def _wait_for_the_app(deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if os.path.exists(SOCKET):
+            probe = socket.socket(socket.AF_UNIX)
+            try:
+                probe.connect(SOCKET)
+                return
+            except OSError:
+                pass
+            finally:
+                probe.close()
+        time.sleep(0.05)
+    raise RuntimeError("the app's server did not start")
 
-    def _session():
-        with _sessions() as session:
-            yield session
 
-    app.dependency_overrides[get_session] = _session
+class _Pipe(socketserver.BaseRequestHandler):
+    # One HTTP connection of the fuzzer, carried to the app's socket and back.
+    def handle(self):
+        with socket.socket(socket.AF_UNIX) as upstream:
+            upstream.connect(SOCKET)
+            ends = {self.request: upstream, upstream: self.request}
+            while True:
+                ready, _, _ = select.select(list(ends), [], [], 120)
+                if not ready:
+                    return
+                for end in ready:
+                    data = end.recv(65536)
+                    if not data:
+                        return
+                    ends[end].sendall(data)
+
+
+class _Forward(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+
+
+_wait_for_the_app(time.monotonic() + WAIT_SECONDS)
+_forward = _Forward(("127.0.0.1", 0), _Pipe)
+threading.Thread(target=_forward.serve_forever, daemon=True).start()
+BASE = f"http://127.0.0.1:{_forward.server_address[1]}"
 
 CHECKS = [
     not_a_server_error,
@@ -66,7 +100,7 @@ CHECKS = [
 # Invalid data: the app must refuse it without a 5xx (an undocumented 400 for a body that is not
 # even JSON is the framework's, not the feature's).
 NEGATIVE_CHECKS = [not_a_server_error, negative_data_rejection]
-schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path_regex=PATH_REGEX)
+schema = schemathesis.openapi.from_url(BASE + "/openapi.json").include(path_regex=PATH_REGEX)
 schema.config.generation.update(
     modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE],
     max_examples=EXAMPLES,
@@ -81,6 +115,7 @@ def test_operation(case):
     case.call_and_validate(checks=CHECKS if positive else NEGATIVE_CHECKS)
 """
 _FINDING = re.compile(r"^\s*\|?\s*- (ST\d+ .+)$", re.MULTILINE)
+_FORWARDER = re.compile(r"http://127\.0\.0\.1:\d+")
 _CURL = re.compile(r"^\s*\|?\s*(curl .+)$", re.MULTILINE)
 
 
@@ -97,31 +132,42 @@ def gate(worktree: Path, scratch: Path, feature: str, box: Box) -> GateOutcome:
                 "skipped": "Schemathesis is not installed: pip install petsage-builder[verify]"
             },
         )
+    # The fuzzer's box first (its folder handed to the box's user while no hostile code runs),
+    # then the app's, in a folder inside it: the only thing they share is the socket there.
     scratch.mkdir(parents=True)
-    tree = copy_tree(worktree, scratch)
+    server = scratch / "server"
+    server.mkdir()
+    tree = copy_tree(worktree, server)
+    empty = scratch / "empty"
+    empty.mkdir()
+    socket_path = server / "app.sock"
     url = FeatureLayout(feature).url
     test = scratch / "test_petsage_fuzz.py"
     test.write_text(
-        f"PATH_REGEX = {('^' + re.escape(url) + '(/|$)')!r}\nEXAMPLES = {EXAMPLES}\n" + _FUZZ_TEST
+        f"PATH_REGEX = {('^' + re.escape(url) + '(/|$)')!r}\nEXAMPLES = {EXAMPLES}\n"
+        f"SOCKET = {str(socket_path)!r}\nWAIT_SECONDS = {box.timeout}\n" + _FUZZ_TEST
     )
     (scratch / "pytest.ini").write_text("[pytest]\n")
     fuzz_box = Box(Path(sys.executable), box.timeout, box.sandboxed)
-    run = fuzz_box.run(
-        tree,
-        scratch,
-        [
-            "-m",
-            "pytest",
-            str(test),
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            *REPORTING,
-            "-c",
-            str(scratch / "pytest.ini"),
-            f"--rootdir={scratch}",
-        ],
-    )
+    args = ["-m", "pytest", str(test), "-q", "-p", "no:cacheprovider", *REPORTING]
+    args += ["-c", str(scratch / "pytest.ini"), f"--rootdir={scratch}"]
+    fuzzer = BoxProcess(fuzz_box, empty, scratch, args)
+    try:
+        (server / PLUGINS).mkdir()
+        shutil.copyfile(SERVE, server / PLUGINS / SERVE_NAME)
+        app = BoxProcess(
+            fuzz_box,
+            tree,
+            server,
+            [str(server / PLUGINS / SERVE_NAME), str(socket_path), str(tree)],
+        )
+    except BaseException:
+        fuzzer.close()
+        raise
+    try:
+        run = fuzzer.finish()
+    finally:
+        app.close()
     if run.overrun is not None and run.overrun.infrastructure:
         raise overrun_error(run.overrun, "verified", "the fuzz run")  # the machine's: retried
     operations, reasons = _read(run)
@@ -149,7 +195,8 @@ def _read(run: BoxRun) -> tuple[int, list[str]]:
         name = case.nodeid.partition("test_operation")[2] or case.nodeid
         text = case.detail + case.message
         findings = sorted(set(_FINDING.findall(text))) or [text.strip()[:200]]
-        curls = _CURL.findall(text)
+        # The fuzzer's forwarding port means nothing outside its box: a server's usual address.
+        curls = [_FORWARDER.sub("http://localhost:8000", curl) for curl in _CURL.findall(text)]
         example = f" (e.g. {curls[0][:300]})" if curls else ""
         reasons.append(f"{name.strip('[]')}: {'; '.join(findings)}{example}")
     return operations, reasons

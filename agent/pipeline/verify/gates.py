@@ -298,7 +298,9 @@ def _document(run: BoxRun, name: str) -> tuple[dict[str, Any] | None, str]:
     document = record.get("doc")
     if isinstance(document, dict):
         try:
-            return contract.load(json.dumps(document)), ""
+            loaded = contract.load(json.dumps(document))
+            loaded[contract.SERVED] = {k: record.get(k) for k in ("routes", "middleware")}
+            return loaded, ""
         except ValueError as e:
             return None, str(e)
     lines = [line for line in str(record.get("error") or "").splitlines() if line.strip()]

@@ -3,9 +3,10 @@ of the feature's tests against them.
 
 Up to `MAX_MUTANTS` mutants, chosen round-robin over three kinds so that each kind is tried:
 a field rule's bound off by one (made stricter) or removed, a status code changed, a route
-removed. Each runs the feature's tests in its own box, several at once; a mutant is killed when
-a test fails. The score is killed / total; below `PETSAGE_MIN_MUTATION_SCORE` the round fails,
-naming the surviving mutants.
+removed. Each runs the feature's tests in its own box, several at once, the mutant applied at
+import while its file keeps its bytes; a mutant is killed when a test fails. The score is
+killed / total; below `PETSAGE_MIN_MUTATION_SCORE` the round fails, naming the surviving
+mutants.
 """
 
 from __future__ import annotations
@@ -70,9 +71,16 @@ def gate(
         folder = scratch / f"mutant-{index}"
         folder.mkdir(parents=True)
         tree = copy_tree(worktree, folder)
-        (tree / mutant.path).write_text(mutant.source)
+        # Applied at import by the box's gate: the file keeps its bytes (a test that pins the
+        # source text cannot tell a mutant from the feature).
         args = ["-m", "pytest", tests_dir, "-x", "-q", "-p", "no:cacheprovider", *REPORTING]
-        result = box.run(tree, folder, [*args, f"--rootdir={tree}"], stop_on_failure=True)
+        result = box.run(
+            tree,
+            folder,
+            [*args, f"--rootdir={tree}"],
+            stop_on_failure=True,
+            gate={"mutant": {"path": mutant.path, "source": mutant.source}},
+        )
         if result.overrun is not None and result.overrun.infrastructure:
             # The machine, not the mutant, ended it: neither killed nor survived (retried).
             raise overrun_error(result.overrun, "verified", "a mutant's run")

@@ -47,6 +47,9 @@ class ContractDiff(BaseModel):
     schemas_added: list[str] = Field(default_factory=list)
     schemas_removed: list[str] = Field(default_factory=list)
     schemas_changed: list[str] = Field(default_factory=list)
+    #: Routes the built app serves that its OpenAPI document does not show, or a change to its
+    #: middleware: listed from the app's own route table in the probe, not from the document.
+    unlisted: list[str] = Field(default_factory=list)
 
 
 class Verification(BaseModel):

@@ -17,6 +17,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 
 def _forget_tree() -> None:
@@ -34,12 +35,35 @@ def _openapi(tree: str, name: str) -> None:
         from src.main import app  # type: ignore[import-not-found]
 
         document = json.loads(json.dumps(app.openapi(), sort_keys=True))
-        petsage_report.send({"t": "document", "name": name, "doc": document})
+        petsage_report.send({"t": "document", "name": name, "doc": document, **_served(app)})
     except BaseException:
         error = traceback.format_exc()[-2000:]
         petsage_report.send({"t": "document", "name": name, "error": error})
     finally:
         sys.path.remove(tree)
+
+
+def _served(app: object) -> dict[str, object]:
+    """What the app serves, from its own route table (a route can be hidden from the OpenAPI
+    document with `include_in_schema=False`), and its middleware."""
+    listed: list[Any] = list(getattr(app, "routes", []))
+    try:  # FastAPI ≥ 0.160 includes a router lazily: its routes are contexts of the include
+        from fastapi.routing import iter_route_contexts
+
+        listed = list(iter_route_contexts(listed))
+    except ImportError:
+        pass
+    routes = [
+        {
+            "path": str(getattr(route, "path", "")),
+            "methods": sorted(getattr(route, "methods", None) or []),
+            "schema": bool(getattr(route, "include_in_schema", True)),
+            "kind": type(getattr(route, "original_route", route)).__name__,
+        }
+        for route in listed
+    ]
+    middleware = [repr(getattr(m, "cls", m)) for m in getattr(app, "user_middleware", [])]
+    return {"routes": routes, "middleware": middleware}
 
 
 #: What the probe and the apps load anyway, loaded while a held probe waits for its arguments.

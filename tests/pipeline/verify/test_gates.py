@@ -128,6 +128,38 @@ def test_new_paths_only_under_the_prefix_and_nothing_existing_changes() -> None:
     assert "~ GET /: status 418 added" in contract.render(diff)
 
 
+def _served(*routes: tuple[str, str, bool], middleware: list[str] | None = None) -> dict:
+    return {
+        contract.SERVED: {
+            "routes": [
+                {"kind": kind, "path": path, "methods": ["GET"], "schema": schema}
+                for kind, path, schema in routes
+            ],
+            "middleware": middleware or [],
+        }
+    }
+
+
+def test_a_route_the_document_does_not_show_is_named() -> None:
+    docs = ("Route", "/docs", False)
+    base = {"paths": {}, **_served(docs)}
+    honest = {"paths": {"/api/v1/pets": {}}, **_served(docs, ("APIRoute", "/api/v1/pets", True))}
+    assert contract.gate(contract.diff(base, honest), "pets", rebuild=False).ok
+    hidden = {"paths": {}, **_served(docs, ("APIRoute", "/api/v1/admin-dump", False))}
+    outcome = contract.gate(contract.diff(base, hidden), "pets", rebuild=False)
+    assert outcome.reasons == [
+        "APIRoute GET /api/v1/admin-dump is served but not in the OpenAPI document"
+    ]
+    mounted = {"paths": {}, **_served(docs, ("Mount", "/static", True))}
+    assert not contract.gate(contract.diff(base, mounted), "pets", rebuild=False).ok
+    wrapped = {"paths": {}, **_served(docs, middleware=["<class 'Spy'>"])}
+    assert contract.gate(contract.diff(base, wrapped), "pets", rebuild=False).reasons == [
+        "the app's middleware changed: a feature adds only routes"
+    ]
+    unlisted = {"paths": {}}
+    assert not contract.gate(contract.diff(base, unlisted), "pets", rebuild=False).ok
+
+
 def test_a_rebuild_may_change_its_own_operations() -> None:
     base = {"paths": {"/api/v1/pets": {"get": {"responses": {"200": {}}}}}}
     built = {"paths": {"/api/v1/pets": {"get": {"responses": {"200": {}, "404": {}}}}}}
