@@ -40,6 +40,19 @@ def push_branch(repo: TargetRepo, remote: str, branch: str, commit: str) -> None
         ) from e
 
 
+def push_replacing(repo: TargetRepo, remote: str, branch: str, commit: str, old: str) -> None:
+    """Push `commit` as `branch` in place of `old` (a PR refreshed onto its base), leased on
+    `old`: a branch someone moved on the remote meanwhile is refused, never overwritten."""
+    ref = f"refs/heads/{branch}"
+    lease = f"--force-with-lease={ref}:{check_object_id(old)}"
+    try:
+        repo.repo.git.push(remote, lease, f"{check_object_id(commit)}:{ref}")
+    except git.GitCommandError as e:
+        raise PullRequestError(
+            f"the remote refused the refreshed {branch}: {(e.stderr or '').strip()}"
+        ) from e
+
+
 def forge_pull(
     result: BuildResult, settings: Settings, repo: TargetRepo, title: str, body: str
 ) -> PullRequest:
