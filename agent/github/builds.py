@@ -32,6 +32,7 @@ from agent.github.events import (
     Trigger,
 )
 from agent.github.follow import BaseFollower
+from agent.pipeline.loop import target_repo
 from agent.pipeline.result import BuildResult, PullRequest
 from agent.repo.forge import GitHub
 from agent.repo.pulls import open_pull_request
@@ -69,8 +70,9 @@ class GitHubBuilds:
         """The job backend that refreshes PRs behind a moved base (started on first use)."""
         with self._lock:
             if self._follower is None:
+                # A repository handle of its own: its jobs run beside the delivery threads.
                 self._follower = BaseFollower(
-                    self.settings, self.service.runner.repo, self.service.store
+                    self.settings, target_repo(self.settings), self.service.store
                 )
             return self._follower
 

@@ -17,6 +17,7 @@ the route that received the delivery.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -24,6 +25,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
+
+import git
 
 from agent.errors import BuilderError, ConfigError, NeedsRebuild, WorkspaceError
 from agent.github.events import MARKER, BaseMoved
@@ -124,7 +127,10 @@ def fetch(repo: TargetRepo, remote: str, branches: list[str]) -> dict[str, str]:
     """Fetch `branches` from `remote` beside the local ones; branch → commit (missing: absent)."""
     names = sorted({_checked(branch) for branch in branches})
     specs = [f"+refs/heads/{name}:{FETCHED}{name}" for name in names]
-    repo.run_git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, *specs)
+    try:  # network git goes through GitPython, as the other pull-request and remote code's
+        repo.repo.git.fetch("--quiet", "--no-tags", "--no-write-fetch-head", remote, *specs)
+    except git.GitCommandError as e:
+        raise WorkspaceError(f"cannot fetch {', '.join(names)}: {(e.stderr or '').strip()}") from e
     out = repo.run_git("for-each-ref", "--format=%(refname) %(objectname)", FETCHED)
     found = dict(line.split(" ", 1) for line in out.splitlines() if line)
     return {name: found[FETCHED + name] for name in names if FETCHED + name in found}
@@ -177,11 +183,11 @@ class _Refresh:
         approvals = self.github.approvals(self.number)
         assert self.settings.git_remote is not None
         push_replacing(self.repo, self.settings.git_remote, self.branch, replayed.commit, head)
-        if self.repo.branches().get(self.branch) == head:  # the local branch follows, if here
+        self.pins.record(ForgePin(self.number, pin.build_id, replayed.commit, replayed.base))
+        with contextlib.suppress(WorkspaceError):  # the local branch follows, if it was there
             self.repo.update_branch(
                 self.branch, replayed.commit, head, f"petsage-builder: refresh PR #{self.number}"
             )
-        self.pins.record(ForgePin(self.number, pin.build_id, replayed.commit, replayed.base))
         before = rebase.feature_trees(self.repo, self.feature, head)
         after = rebase.feature_trees(self.repo, self.feature, replayed.commit)
         self.github.comment(
