@@ -4,7 +4,9 @@ An issue becomes a build, one progress comment edited in place (queued → gener
 PR opened, or failed), a pull request that closes the issue, and a `petsage/build` check run on
 the pushed commit. A `/petsage <instruction>` on the pull request becomes a rebuild of its feature
 as a new commit on the same branch, and a reply linking it. Each delivery runs in its own
-background thread; only users with write access to the repository start anything.
+background thread; only users with write access to the repository start anything. A base
+that moved (a push, a merged PR) becomes a job that refreshes the builder's PRs on it
+(`agent.github.follow`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from typing import Any
 
 from agent.chat.refine import apply_instruction
 from agent.errors import BuilderError, InstructionError, RequestError
-from agent.github.events import EXAMPLE_REQUEST, MARKER, IssueBuild, PullCommand, Trigger
+from agent.github.events import (
+    EXAMPLE_REQUEST,
+    MARKER,
+    BaseMoved,
+    IssueBuild,
+    PullCommand,
+    Trigger,
+)
+from agent.github.follow import BaseFollower
+from agent.pipeline.loop import target_repo
 from agent.pipeline.result import BuildResult, PullRequest
 from agent.repo.forge import GitHub
 from agent.repo.pulls import open_pull_request
@@ -44,12 +55,33 @@ class GitHubBuilds:
         self._permissions: dict[str, tuple[str, float]] = {}
         self._refused: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
+        self._follower: BaseFollower | None = None
 
     def start(self, trigger: Trigger) -> None:
         """Carry out `trigger` in the background; the delivery is answered at once."""
+        if isinstance(trigger, BaseMoved):
+            self.follower().submit(trigger)
+            return
         threading.Thread(
             target=self._handle, args=(trigger,), name="github-delivery", daemon=True
         ).start()
+
+    def follower(self) -> BaseFollower:
+        """The job backend that refreshes PRs behind a moved base (started on first use)."""
+        with self._lock:
+            if self._follower is None:
+                # A repository handle of its own: its jobs run beside the delivery threads.
+                self._follower = BaseFollower(
+                    self.settings, target_repo(self.settings), self.service.store
+                )
+            return self._follower
+
+    def close(self) -> None:
+        """Stop the refresh jobs (the service is stopping)."""
+        with self._lock:
+            follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.close()
 
     def permission(self, github: GitHub, user: str) -> str:
         """`user`'s permission on the repository, cached for PETSAGE_PERMISSION_CACHE_SECONDS."""
@@ -65,7 +97,7 @@ class GitHubBuilds:
 
     # --- the two flows ---------------------------------------------------------------------------
 
-    def _handle(self, trigger: Trigger) -> None:
+    def _handle(self, trigger: IssueBuild | PullCommand) -> None:
         try:
             with GitHub(self.settings) as github:
                 if not self._may_trigger(github, trigger):
@@ -77,7 +109,7 @@ class GitHubBuilds:
         except BuilderError as e:
             log.error("GitHub delivery %s: %s", trigger, e)
 
-    def _may_trigger(self, github: GitHub, trigger: Trigger) -> bool:
+    def _may_trigger(self, github: GitHub, trigger: IssueBuild | PullCommand) -> bool:
         if self.permission(github, trigger.user) in WRITERS:
             return True
         number = trigger.issue if isinstance(trigger, IssueBuild) else trigger.pull

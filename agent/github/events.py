@@ -6,9 +6,12 @@ under PETSAGE_WEBHOOK_SECRET. `classify` then reads the few events the builder a
 - an issue opened with, or labelled, PETSAGE_TRIGGER_LABEL, or a comment `/petsage build` on an
   issue: build the issue's request and open a pull request (`IssueBuild`);
 - a comment `/petsage <instruction>` on a pull request, in its conversation or in a review:
-  apply the instruction to the PR's feature as a new commit (`PullCommand`).
+  apply the instruction to the PR's feature as a new commit (`PullCommand`);
+- a push to a branch, or a pull request merged into one: the builder's open pull requests on
+  that branch follow it (`BaseMoved`), whoever moved it (a bot's merge too).
 
-Everything else (other events, bots, the builder's own comments) is `None`: not handled.
+Everything else (other events, bots' comments, the builder's own comments, pushes to the
+builder's own `feature/` branches) is `None`: not handled.
 """
 
 from __future__ import annotations
@@ -54,7 +57,18 @@ class PullCommand:
     user: str
 
 
-Trigger = IssueBuild | PullCommand
+@dataclass(frozen=True)
+class BaseMoved:
+    """Branch `base` moved to `commit` (a push, or a merged PR): refresh the PRs behind it."""
+
+    base: str
+    commit: str
+    user: str
+
+
+Trigger = IssueBuild | PullCommand | BaseMoved
+#: The builder's own branches: a push to one of them moves no base.
+FEATURE_PREFIX = "feature/"
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -73,6 +87,8 @@ def classify(event: str, payload: dict[str, Any], *, repo: str, label: str) -> T
     """What a verified delivery asks for; None for what the builder does not handle."""
     if str(_get(payload, "repository", "full_name")).lower() != repo.lower():
         return None
+    if event in ("push", "pull_request"):
+        return _base_moved(event, payload)
     if _from_a_bot(payload):
         return None
     action = payload.get("action")
@@ -95,6 +111,23 @@ def _labelled_issue(payload: dict[str, Any], action: str, label: str) -> IssueBu
     }:
         return None
     return _issue_build(issue, payload)
+
+
+def _base_moved(event: str, payload: dict[str, Any]) -> BaseMoved | None:
+    """A push to a branch (not a deletion, not a tag), or a pull request merged into one."""
+    if event == "push":
+        ref = str(payload.get("ref") or "")
+        if not ref.startswith("refs/heads/") or payload.get("deleted"):
+            return None
+        base, commit = ref.removeprefix("refs/heads/"), str(payload.get("after") or "")
+    else:
+        pull = payload.get("pull_request") or {}
+        if payload.get("action") != "closed" or pull.get("merged") is not True:
+            return None
+        base, commit = str(_get(pull, "base", "ref") or ""), str(pull.get("merge_commit_sha") or "")
+    if not base or base.startswith(FEATURE_PREFIX):
+        return None
+    return BaseMoved(base, commit, str(_get(payload, "sender", "login") or ""))
 
 
 def _comment_command(event: str, payload: dict[str, Any]) -> Trigger | None:
@@ -184,6 +217,7 @@ def _get(data: Any, *keys: str) -> Any:
 __all__ = [
     "EXAMPLE_REQUEST",
     "MARKER",
+    "BaseMoved",
     "IssueBuild",
     "PullCommand",
     "Trigger",

@@ -131,6 +131,20 @@ class GitHub:
         pull: dict[str, Any] = self.call("GET", f"/pulls/{number}")
         return pull
 
+    def open_pulls(self, base: str) -> list[dict[str, Any]]:
+        """The open pull requests into `base` (the first 100, oldest first)."""
+        params = {"state": "open", "base": base, "per_page": "100", "direction": "asc"}
+        found: list[dict[str, Any]] = self.call("GET", "/pulls", params=params) or []
+        return found
+
+    def approvals(self, number: int) -> dict[str, str]:
+        """Who approves pull request `number` now (their latest review), login → commit."""
+        reviews = self.call("GET", f"/pulls/{number}/reviews", params={"per_page": "100"}) or []
+        return {
+            str(review["user"]["login"]): str(review.get("commit_id") or "")
+            for review in standing_approvals(reviews)
+        }
+
     def check_run(self, head_sha: str, conclusion: str, title: str, summary: str) -> None:
         self.call(
             "POST",
@@ -152,6 +166,16 @@ class GitHub:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def standing_approvals(reviews: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The approvals that stand: each reviewer's latest verdict, where it is an approval."""
+    latest: dict[str, dict[str, Any]] = {}
+    for review in reviews:
+        login = (review.get("user") or {}).get("login")
+        if login and review.get("state") in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+            latest[str(login)] = review
+    return [review for review in latest.values() if review.get("state") == "APPROVED"]
 
 
 def _retry_after(response: httpx.Response, attempt: int) -> float | None:
@@ -192,4 +216,4 @@ def _web_url(api_url: str, repo: str) -> str:
     return f"{base.removesuffix('/api/v3')}/{repo}"
 
 
-__all__ = ["CHECK_NAME", "GitHub", "send"]
+__all__ = ["CHECK_NAME", "GitHub", "send", "standing_approvals"]

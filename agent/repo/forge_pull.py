@@ -12,7 +12,7 @@ from agent.errors import (
     PullRequestError,
 )
 from agent.pipeline.result import BuildResult, PullRequest
-from agent.repo.forge import error_message, forge_client, send
+from agent.repo.forge import error_message, forge_client, send, standing_approvals
 from agent.repo.workspace import TargetRepo, check_object_id
 from agent.settings import Settings
 
@@ -37,6 +37,19 @@ def push_branch(repo: TargetRepo, remote: str, branch: str, commit: str) -> None
     except git.GitCommandError as e:
         raise PullRequestError(
             f"the remote refused the push of {branch}: {(e.stderr or '').strip()}"
+        ) from e
+
+
+def push_replacing(repo: TargetRepo, remote: str, branch: str, commit: str, old: str) -> None:
+    """Push `commit` as `branch` in place of `old` (a PR refreshed onto its base), leased on
+    `old`: a branch someone moved on the remote meanwhile is refused, never overwritten."""
+    ref = f"refs/heads/{branch}"
+    lease = f"--force-with-lease={ref}:{check_object_id(old)}"
+    try:
+        repo.repo.git.push(remote, lease, f"{check_object_id(commit)}:{ref}")
+    except git.GitCommandError as e:
+        raise PullRequestError(
+            f"the remote refused the refreshed {branch}: {(e.stderr or '').strip()}"
         ) from e
 
 
@@ -65,6 +78,7 @@ def forge_pull(
                 client, "PATCH", f"{base}/pulls/{number}", json={"title": title, "body": body}
             )
             comment = f"Updated by build `{result.id}` at `{(result.commit or '')[:12]}`."
+            comment += _reset_review(client, base, number, result)
             _call(client, "POST", f"{base}/issues/{number}/comments", json={"body": comment})
             updated = True
         else:
@@ -100,6 +114,39 @@ def forge_pull(
         build_ids=[result.id],
         head_commit=result.commit,
     )
+
+
+def _reset_review(client: httpx.Client, base: str, number: int, result: BuildResult) -> str:
+    """A new build is not a refresh of builder-owned lines: the approvals given to what the PR
+    showed before are dismissed (the reviewed commit is no longer the one a merge takes).
+    What the update comment adds about it; a dismissal the forge refuses is said, not raised."""
+    try:
+        reviews = _call(client, "GET", f"{base}/pulls/{number}/reviews", params={"per_page": 100})
+    except PullRequestError as e:
+        return f" The approvals could not be read, so none was dismissed: {e}"
+    approvals = standing_approvals(reviews or [])
+    if not approvals:
+        return ""
+    message = (
+        f"Build {result.id} changed the feature (now {(result.commit or '')[:12]}): "
+        "the review is reset; review the new commit."
+    )
+    dismissed, kept = [], []
+    for review in approvals:
+        who = f"@{review['user']['login']}"
+        try:
+            path = f"{base}/pulls/{number}/reviews/{review['id']}/dismissals"
+            _call(client, "PUT", path, json={"message": message, "event": "DISMISS"})
+            dismissed.append(who)
+        except PullRequestError:
+            kept.append(who)
+    said = ""
+    if dismissed:
+        said = " The feature changed, so the review is reset: dismissed the approval of "
+        said += ", ".join(dismissed) + "."
+    if kept:
+        said += f" The forge refused to dismiss the approval of {', '.join(kept)}: review again."
+    return said
 
 
 def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:

@@ -101,8 +101,8 @@ def replay(
         if check is not None:
             check(tree.path)
         commit = tree.commit_recorded(_message(repo, head, base_tip))
-    trees = _feature_trees(repo, feature, head)
-    if _feature_trees(repo, feature, commit) != trees:
+    trees = feature_trees(repo, feature, head)
+    if feature_trees(repo, feature, commit) != trees:
         raise NeedsRebuild(f"replaying {feature} changed its own files; nothing was moved")
     wiring = [p for p in _differing(repo, base_tip, commit) if not is_feature_file(p, feature)]
     return Replayed(commit, base_tip, trees, [*wiring, *sorted(reparented)], reparented)
@@ -236,7 +236,8 @@ def _differing(repo: TargetRepo, old: str, new: str) -> list[str]:
     return sorted(line for line in out.splitlines() if line)
 
 
-def _feature_trees(repo: TargetRepo, feature: str, commit: str) -> dict[str, str]:
+def feature_trees(repo: TargetRepo, feature: str, commit: str) -> dict[str, str]:
+    """Each of the feature's folders → its git tree id at `commit` (`(none)` when absent)."""
     layout = FeatureLayout(feature)
     trees: dict[str, str] = {}
     for folder in (layout.src_dir, layout.tests_dir):

@@ -68,7 +68,7 @@ def with_sync(repo: TargetRepo, pull: PullRequest) -> PullRequest:
     sync = sync_of(repo, pull)
     reason = pull.needs_rebuild
     if sync == "needs_rebuild" and reason is None:
-        reason = _moved_reason(repo, pull, repo.branches().get(pull.branch))
+        reason = moved_reason(repo, pull, repo.branches().get(pull.branch))
     return pull.model_copy(update={"sync": sync, "needs_rebuild": reason})
 
 
@@ -97,19 +97,13 @@ def refresh_held(
         base_tip, tip = branches.get(pull.base), branches.get(pull.branch)
         if base_tip is None:
             raise PullRequestConflict(f"branch {pull.base} no longer exists")
-        if pull.head_commit is None or tip != pull.head_commit:
-            raise _refused(pulls, pull, _moved_reason(repo, pull, tip))
-        head = check_object_id(pull.head_commit)
-        if repo.is_ancestor(base_tip, head):
-            return Refreshed(pull, False, f"{pull.branch} is up to date with {pull.base}")
-        if repo.is_ancestor(head, base_tip):
-            return Refreshed(pull, False, f"{pull.base} already holds {head[:12]}; nothing to do")
         try:
-            replayed = rebase.replay(
-                repo, feature, base_tip, head, check=_suite(settings, repo, pull, base_tip)
-            )
+            replayed = replay_pull(repo, pull, base_tip, tip, settings)
         except NeedsRebuild as e:
             raise _refused(pulls, pull, str(e)) from None
+        if isinstance(replayed, str):
+            return Refreshed(pull, False, replayed)
+        head = check_object_id(pull.head_commit or "")
         if publish is not None:
             try:
                 publish(replayed.commit, pull.branch, head)
@@ -121,7 +115,7 @@ def refresh_held(
             )
         except WorkspaceError as e:
             raise PullRequestConflict(f"{pull.branch} moved during the refresh: {e}") from e
-        event = _event(pull, replayed)
+        event = refresh_event(pull, replayed)
         updated = pulls.note(
             pull.id,
             event,
@@ -132,6 +126,25 @@ def refresh_held(
         )
     log.info("PR %s: %s", pull.id, event)
     return Refreshed(updated, True, event)
+
+
+def replay_pull(
+    repo: TargetRepo, pull: PullRequest, base_tip: str, tip: str | None, settings: Settings
+) -> rebase.Replayed | str:
+    """The open PR's feature replayed onto `base_tip`, the whole suite passed on it; or a note
+    saying why nothing needs replaying. `tip` is where the PR's branch is now (local or on the
+    forge). Raises `NeedsRebuild` (nothing recorded) when the builder will not rewrite it: the
+    branch is not at the pinned commit, a person edited its files, the suite fails.
+    """
+    if pull.head_commit is None or tip != pull.head_commit:
+        raise NeedsRebuild(moved_reason(repo, pull, tip))
+    head, base_tip = check_object_id(pull.head_commit), check_object_id(base_tip)
+    if repo.is_ancestor(base_tip, head):
+        return f"{pull.branch} is up to date with {pull.base}"
+    if repo.is_ancestor(head, base_tip):
+        return f"{pull.base} already holds {head[:12]}; nothing to do"
+    check = _suite(settings, repo, pull, base_tip)
+    return rebase.replay(repo, rebase.feature_of(pull.branch), base_tip, head, check=check)
 
 
 def follow_base(
@@ -177,7 +190,7 @@ def _suite(
     return check
 
 
-def _event(pull: PullRequest, replayed: rebase.Replayed) -> str:
+def refresh_event(pull: PullRequest, replayed: rebase.Replayed) -> str:
     """The PR event of a refresh: where it went, the proof, what the builder rewrote."""
     rewritten = ", ".join(replayed.rewritten) or "nothing"
     return (
@@ -188,7 +201,7 @@ def _event(pull: PullRequest, replayed: rebase.Replayed) -> str:
     )
 
 
-def _moved_reason(repo: TargetRepo, pull: PullRequest, tip: str | None) -> str:
+def moved_reason(repo: TargetRepo, pull: PullRequest, tip: str | None) -> str:
     """Why a PR whose branch is not at its pinned commit will not be rewritten."""
     head = pull.head_commit
     if tip is None:

@@ -80,6 +80,9 @@ def create_app(
         try:
             yield
         finally:
+            github_builds = getattr(app.state, "github_builds", None)
+            if github_builds is not None:  # its refresh jobs end before the store closes
+                await asyncio.to_thread(github_builds.close)
             await asyncio.to_thread(service.stop)
 
     app = FastAPI(

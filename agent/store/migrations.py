@@ -70,6 +70,18 @@ MIGRATIONS = (
     # tree it tested, recorded when it committed.
     "ALTER TABLE builds ADD COLUMN base_commit TEXT",
     "ALTER TABLE builds ADD COLUMN commit_tree TEXT",
+    # A forge pull request refreshed onto its base (or refused): the commit it is pinned to
+    # now, for the build whose commit it replayed; a later build of the PR supersedes it.
+    """
+    CREATE TABLE forge_pulls (
+        number INTEGER PRIMARY KEY,
+        build_id TEXT NOT NULL,
+        head_commit TEXT NOT NULL,
+        tested_on TEXT,
+        needs_rebuild TEXT,
+        updated_at {float} NOT NULL
+    )
+    """,
 )
 
 

@@ -7,7 +7,15 @@ import pytest
 
 from agent.errors import RequestError
 from agent.github.builds import check_summary, refine, request_from_issue, unreadable
-from agent.github.events import MARKER, IssueBuild, PullCommand, classify, signature, verify
+from agent.github.events import (
+    MARKER,
+    BaseMoved,
+    IssueBuild,
+    PullCommand,
+    classify,
+    signature,
+    verify,
+)
 from agent.pipeline.result import BuildResult
 from agent.request import FeatureRequest
 from tests.conftest import SEED_TEXT
@@ -82,6 +90,37 @@ def test_a_review_comment_is_a_command_on_its_pull_request() -> None:
     assert classify("pull_request_review_comment", data, repo=REPO, label="petsage") == (
         PullCommand(12, "rebuild", "bob")
     )
+
+
+def test_a_push_or_a_merged_pr_moves_a_base_whoever_made_it() -> None:
+    def push(ref: str, **changes: object) -> dict:
+        sender = {"login": "github-merge-queue[bot]", "type": "Bot"}
+        body = {"ref": ref, "after": "a" * 40, "repository": {"full_name": REPO}}
+        return {**body, "sender": sender, **changes}
+
+    def read(event: str, body: dict) -> object:
+        return classify(event, body, repo=REPO, label="petsage")
+
+    # A bot's push counts: merge queues and merge bots move bases too.
+    assert read("push", push("refs/heads/main")) == BaseMoved(
+        "main", "a" * 40, "github-merge-queue[bot]"
+    )
+    assert read("push", push("refs/heads/release/1.0")) == BaseMoved(
+        "release/1.0", "a" * 40, "github-merge-queue[bot]"
+    )
+    assert read("push", push("refs/heads/feature/diet_plan")) is None  # the builder's own
+    assert read("push", push("refs/tags/v1")) is None
+    assert read("push", push("refs/heads/main", deleted=True)) is None
+    assert read("push", {**push("refs/heads/main"), "repository": {"full_name": "x/y"}}) is None
+
+    def closed(merged: bool, base: str = "main", action: str = "closed") -> dict:
+        pull = {"merged": merged, "base": {"ref": base}, "merge_commit_sha": "b" * 40}
+        return {"action": action, "pull_request": pull, "repository": {"full_name": REPO}}
+
+    assert read("pull_request", closed(True)) == BaseMoved("main", "b" * 40, "")
+    assert read("pull_request", closed(False)) is None  # closed without merging
+    assert read("pull_request", closed(True, action="opened")) is None
+    assert read("pull_request", closed(True, base="feature/x")) is None
 
 
 def test_an_issue_body_in_each_encoding_reads_and_the_title_describes_it() -> None:

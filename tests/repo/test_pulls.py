@@ -130,9 +130,16 @@ def test_a_forge_pr_is_pushed_opened_then_updated_not_duplicated(
             and first.pull_request.url == "https://github.example/pull/1"
         )
         assert git(remote, "rev-parse", "feature/smoke_test").strip() == first.commit
+        approval = {"id": 7, "state": "APPROVED", "user": {"login": "alice"}}
+        github.reviews[1] = [{**approval, "commit_id": first.commit}]
         second = Builder(configured).run(request_for("smoke_test", description="Again"))
         assert second.pull_request is not None and second.pull_request.updated
         calls = [(method, path) for method, path, _, _ in github.calls]
+        # A new build is not a builder-only refresh: the approval of the old commit is reset.
+        assert github.reviews[1][0]["state"] == "DISMISSED"
+        assert ("PUT", "/repos/acme/petsage/pulls/1/reviews/7/dismissals") in calls
+        updated = [c["body"] for c in github.comments.values() if c["body"].startswith("Updated")]
+        assert "the review is reset: dismissed the approval of @alice" in updated[0]
     assert calls.count(("POST", "/repos/acme/petsage/pulls")) == 1
     assert ("PATCH", "/repos/acme/petsage/pulls/1") in calls
     assert ("POST", "/repos/acme/petsage/issues/1/comments") in calls

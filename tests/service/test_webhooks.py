@@ -1,5 +1,6 @@
 """GitHub webhooks over real HTTP: signed deliveries to a real service, a GitHub stand-in, a bare
-remote. An issue becomes a pushed branch, a PR and a check run; `/petsage` on the PR a commit."""
+remote. An issue becomes a pushed branch, a PR and a check run; `/petsage` on the PR a commit;
+a push to main refreshes the builder's PR that fell behind."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import pytest
 
 from agent.github.events import MARKER, signature
 from tests.conftest import git
-from tests.fake_github import FakeGitHub
-from tests.service.conftest import Server
+from tests.fake_github import FakeGitHub, merge_on_github
+from tests.service.conftest import Server, wait_final
 from tests.test_cli import cli
 
 SECRET = "webhook-secret-for-tests"
@@ -218,3 +219,84 @@ def test_bad_signatures_readers_and_unreadable_issues_build_nothing(
         assert client.get("/api/v1/builds").json()["total"] == 0
     assert github.pulls == [] and github.check_runs == []
     assert git(remote, "for-each-ref") == ""
+
+
+def test_a_push_to_main_refreshes_the_builders_pr_behind_it_once_per_delivery(
+    forge: tuple[Server, FakeGitHub, Path],
+) -> None:
+    server, github, remote = forge
+    features = {
+        "kennel_booking": "nights: int >=1 <=30\nkennel: str len>=1 len<=40",
+        "diet_plan": "meal: str len>=1 len<=40\ncalories: int >=0 <=5000",
+    }
+    with server.client() as client:
+        ids = [
+            client.post(
+                "/api/v1/builds",
+                json={"feature": f, "description": f, "requirements": r, "open_pr": True},
+            ).json()["id"]
+            for f, r in features.items()
+        ]
+        for build_id in ids:
+            final = wait_final(client, build_id, timeout=600)
+            assert final["status"] == "succeeded", final["reasons"]
+            assert final["pull_request"]["kind"] == "forge", final["pr_error"]
+    git(server.workspace, "push", "-q", str(remote), "main")
+    number = {p["head"]["ref"]: p["number"] for p in github.pulls}
+    first, second = number["feature/kennel_booking"], number["feature/diet_plan"]
+
+    def tip(branch: str) -> str:
+        return git(remote, "rev-parse", f"refs/heads/{branch}").strip()
+
+    def rebased() -> list[str]:
+        return [
+            c["body"]
+            for c in github.comments.values()
+            if c["issue"] == second and c["body"].startswith("Rebased onto main")
+        ]
+
+    old_main, before = tip("main"), tip("feature/diet_plan")
+    github.pulls[first - 1]["state"] = "closed"
+    merged = merge_on_github(remote, "feature/kennel_booking", first)
+    github.calls.clear()
+    push = {
+        "ref": "refs/heads/main",
+        "before": old_main,
+        "after": merged,
+        "repository": {"full_name": REPO},
+        "sender": {"login": "alice", "type": "User"},
+    }
+    wrong = deliver(server, "push", push, delivery="push-1", secret="not-the-secret")
+    assert wrong.status_code == 401 and wrong.json()["detail"]["error"] == "bad_signature"
+    time.sleep(1.0)
+    assert github.calls == [] and tip("feature/diet_plan") == before
+
+    answer = deliver(server, "push", push, delivery="push-1")
+    assert answer.status_code == 202 and answer.json()["status"] == "accepted", answer.text
+    [comment] = wait_for(rebased, timeout=600)
+    after = tip("feature/diet_plan")
+    assert after != before and git(remote, "rev-parse", f"{after}^").strip() == merged
+    assert f"Rebased onto main at {merged}; the feature's own files are unchanged" in comment
+    for folder in ("src/features/diet_plan", "tests/features/diet_plan"):
+        tree = git(remote, "rev-parse", f"{before}:{folder}").strip()
+        assert git(remote, "rev-parse", f"{after}:{folder}").strip() == tree
+        assert f"| `{folder}` | `{tree}` | `{tree}` |" in comment
+
+    seen = list(github.calls)
+    again = deliver(server, "push", push, delivery="push-1")  # GitHub's redelivery
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    time.sleep(2.0)
+    assert github.calls == seen and tip("feature/diet_plan") == after
+
+    # The merge's other delivery (the PR closed, merged) finds the PR up to date: no new push.
+    closed = {
+        "action": "closed",
+        "pull_request": {"number": first, "merged": True, "base": {"ref": "main"}},
+        "repository": {"full_name": REPO},
+        "sender": {"login": "alice", "type": "User"},
+    }
+    assert deliver(server, "pull_request", closed).status_code == 202
+    listed = ("GET", f"/repos/{REPO}/pulls")
+    wait_for(lambda: calls(github).count(listed) == 2, timeout=60)
+    time.sleep(3.0)
+    assert tip("feature/diet_plan") == after and len(rebased()) == 1

@@ -2,7 +2,9 @@
 
 The signature is checked on the raw body before anything is parsed (401 otherwise); a
 delivery id seen before starts nothing (200); an event the builder does not handle gets 204;
-one it handles gets 202 and runs in the background (`agent.github.builds`).
+one it handles gets 202 and runs in the background (`agent.github.builds`): a build, or, for a
+push to a base or a PR merged into it, a refresh job of the builder's PRs on that base
+(`agent.github.follow`).
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ async def github_webhook(
     delivery: Annotated[str, Header(alias="X-GitHub-Delivery", max_length=100)] = "",
 ) -> Response:
     """Issues labelled (or opened with) the trigger label, `/petsage build` on an issue and
-    `/petsage <instruction>` on a pull request start builds; everything else is ignored."""
+    `/petsage <instruction>` on a pull request start builds; a push to a base branch or a pull
+    request merged into it starts a refresh of the builder's pull requests on that base;
+    everything else is ignored."""
     settings = service.settings
     if not settings.forge_repo:
         raise HTTPException(
