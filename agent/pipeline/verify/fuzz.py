@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from agent.box.budget import overrun_error
@@ -105,7 +106,8 @@ def gate(worktree: Path, scratch: Path, feature: str, box: Box) -> GateOutcome:
         f"PATH_REGEX = {('^' + re.escape(url) + '(/|$)')!r}\nEXAMPLES = {EXAMPLES}\n" + _FUZZ_TEST
     )
     (scratch / "pytest.ini").write_text("[pytest]\n")
-    fuzz_box = Box(Path(sys.executable), box.timeout, box.sandboxed)
+    # The builder's interpreter (Schemathesis), with the build's budget and wall ceiling.
+    fuzz_box = replace(box, python=Path(sys.executable))
     run = fuzz_box.run(
         tree,
         scratch,
