@@ -1,6 +1,8 @@
 """`petsage-builder`: the command-line face of the builder.
 
 Exit codes (BLUEPRINT §6): 0 a build succeeded, 1 it failed, 2 bad input (or a rejected request).
+`pr merge` and `pr refresh` also exit 3 when the machine was too busy for their suite run (twice):
+nothing changed, and the same command can pass later.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from agent.cli_common import (
     EXIT_BAD_INPUT,
+    EXIT_BUSY,
     EXIT_FAILED,
     EXIT_OK,
     BadInput,
@@ -129,7 +132,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _pulls(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    from agent.errors import PullRequestError
+    from agent.errors import InfrastructureError, PullRequestError
     from agent.repo.pulls import LocalPulls
     from agent.repo.workspace import TargetRepo
 
@@ -158,6 +161,9 @@ def _pulls(args: argparse.Namespace) -> int:
     except PullRequestError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except InfrastructureError as e:
+        print(f"error: {e}; nothing changed: try again later", file=sys.stderr)
+        return EXIT_BUSY
     if args.json:
         print(pull.model_dump_json(indent=2))
     else:

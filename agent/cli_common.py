@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from agent.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: The machine was too busy to finish (an `infrastructure` reason): nothing is wrong with the
+#: input or the feature, and the same command can pass later.
+EXIT_BUSY = 3
 MARKS = {True: "✓", False: "✗"}
 
 

@@ -3,7 +3,9 @@
 `list` shows each PR's state against its base (up to date, behind, needs rebuild); `refresh ID`
 or `refresh --all` replays PRs that are behind onto their base (`agent.repo.refresh`). A refresh
 the builder refuses (a person's edit, a conflict in the feature's own files, a failing suite)
-exits 1 and says why; one that was not needed is no error.
+exits 1 and says why; one that was not needed is no error. One whose suite run the machine
+starved (twice, `infrastructure`) is not refused: nothing changed, and it exits 3 unless another
+was refused.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from agent.cli_common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from agent.cli_common import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK
 from agent.pipeline.quoting import strip_controls
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ def line(pull: PullRequest) -> str:
 
 def refresh(args: argparse.Namespace, pulls: LocalPulls, settings: Settings) -> int:
     """`pr refresh ID` or `pr refresh --all`: replay PRs that are behind onto their base."""
-    from agent.errors import BuilderError
+    from agent.errors import BuilderError, InfrastructureError
     from agent.repo.refresh import refresh_pull, sync_of
 
     if bool(args.id) == bool(args.all):
@@ -62,6 +64,9 @@ def refresh(args: argparse.Namespace, pulls: LocalPulls, settings: Settings) -> 
         try:
             done = refresh_pull(pulls, pull_id, settings)
             outcomes.append({"id": pull_id, "refreshed": done.moved, "note": done.note})
+        except InfrastructureError as e:
+            code = EXIT_BUSY if code == EXIT_OK else code
+            outcomes.append({"id": pull_id, "refreshed": False, "error": str(e), "retry": True})
         except BuilderError as e:
             code = EXIT_FAILED
             outcomes.append({"id": pull_id, "refreshed": False, "error": str(e)})

@@ -21,10 +21,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from agent.box.cgroups import Cgroup
 from agent.errors import InfrastructureError
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
 
 #: The wall ceiling, as a multiple of the budget, when none is given.
 WALL_FACTOR = 10.0
@@ -38,6 +41,14 @@ Reading = Callable[[], float | None]
 def wall_ceiling(budget: float) -> float:
     """The default wall-clock ceiling of a box whose budget is `budget` seconds."""
     return max(budget * WALL_FACTOR, WALL_FLOOR)
+
+
+def box_wall_seconds(settings: Settings) -> float:
+    """The wall-clock ceiling of every box of the target's Python the settings start (a build's
+    test run and gates, a merge's or refresh's suite run): `test_wall_seconds`, else the
+    default for the CPU budget `test_timeout`."""
+    given = settings.test_wall_seconds
+    return wall_ceiling(settings.test_timeout) if given is None else given
 
 
 @dataclass(frozen=True)

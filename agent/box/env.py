@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.errors import TestRunError
+from agent.errors import InfrastructureError, TestRunError
 from agent.repo.guards import file_lock
 
 if TYPE_CHECKING:
     from agent.repo.workspace import TargetRepo
     from agent.settings import Settings
 
+#: Wall seconds one pip or venv run may take: generous at any admitted load (it installs once
+#: per requirements; a run past it is tried once more, then `InfrastructureError`).
 INSTALL_TIMEOUT = 600.0
 _INSTALL_VARIABLES = (
     "PATH",
@@ -212,17 +214,33 @@ def _run(command: list[str], what: str) -> None:
 
 
 def _output(command: list[str], what: str, env: dict[str, str] | None = None) -> str:
-    try:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT,
-            check=False,
-            env=env,
+    """Run `command`; a run past `INSTALL_TIMEOUT` (a machine too busy, a proxy that hangs) is
+    tried once more, and a second raises `InfrastructureError`: never the fallback environment,
+    which would be kept for good because of a moment's load (issue 28)."""
+    done = _within_timeout(command, what, env) or _within_timeout(command, what, env)
+    if done is None:
+        raise InfrastructureError(
+            f"cannot {what}: it did not finish within {INSTALL_TIMEOUT:g} s, twice: the machine "
+            "was too busy",
+            stage="prepare",
+            limit="install_wall_seconds",
+            figure=INSTALL_TIMEOUT,
+            budget=INSTALL_TIMEOUT,
         )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise TestRunError(f"cannot {what}: {e}") from e
     if done.returncode != 0:
         raise TestRunError(f"cannot {what}: {(done.stderr or done.stdout).strip()[-800:]}")
     return done.stdout
+
+
+def _within_timeout(
+    command: list[str], what: str, env: dict[str, str] | None
+) -> subprocess.CompletedProcess[str] | None:
+    """The finished run, or None when it passed `INSTALL_TIMEOUT` (killed)."""
+    try:
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False, env=env
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    except OSError as e:
+        raise TestRunError(f"cannot {what}: {e}") from e

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.box import boxfiles, sandbox
-from agent.box.budget import Budget, Overrun, wall_ceiling
+from agent.box.budget import Budget, Overrun, box_wall_seconds, overrun_error, wall_ceiling
 from agent.box.channel import ResultChannel
 from agent.box.migration_exchange import MigrationExchange, MigrationRenderer
 from agent.box.report_plugin import FD_VARIABLE
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 
 OUTPUT_TAIL = 12_000
 
+log = logging.getLogger("petsage.box")
+
 
 def run_tests(
     worktree: Path,
@@ -60,19 +63,36 @@ def run_tests(
         return run.wait()
 
 
-def run_suite_on(path: Path, settings: Settings, repo: TargetRepo, start: str) -> TestReport:
+def run_suite_on(
+    path: Path, settings: Settings, repo: TargetRepo, start: str, *, stage: str = "merge"
+) -> TestReport:
     """The target's whole suite on a checkout, in the sandbox (used to vet a merge).
 
     `start` is the base branch's tip: the test environment is built from its requirements.
     A run that did not collect every test function the checkout defines fails (its verdict).
+    The run's budget is the box's CPU time under the builds' wall ceiling
+    (`agent.box.budget`): a run that passes the ceiling having used less than its budget got
+    too little of the machine, and runs once more; a second such run raises
+    `InfrastructureError` (at `stage`), never a failing report (issue 28).
     """
     from agent.box.env import test_python_for
 
     python, _ = test_python_for(settings, repo, start)
-    report = run_tests(
-        path, python=python, timeout=settings.test_timeout, sandboxed=settings.sandbox != "off"
-    )
-    return report
+    overrun: Overrun | None = None
+    for tries_left in (1, 0):
+        with start_tests(
+            path, python=python, timeout=settings.test_timeout, sandboxed=settings.sandbox != "off"
+        ) as run:
+            run.wall_seconds = box_wall_seconds(settings)
+            run.release()
+            report = run.wait()
+        overrun = run.overrun
+        if overrun is None or not overrun.infrastructure:
+            return report
+        if tries_left:
+            log.warning("%s: %s; trying again", stage, overrun.describe("the suite run"))
+    assert overrun is not None
+    raise overrun_error(overrun, stage, "the suite run")
 
 
 class TestRun:

@@ -6,7 +6,9 @@ API only through the shared store. For one build it:
 1. skips it unless it is still queued (a redelivered message, a cancelled build);
 2. takes the feature's lock in the database, so builds of one feature run one at a time on
    every machine, in the order they were posted (a build whose elder is still queued goes
-   back to the queue), and claims the build (`queued` → `running`, held by this worker);
+   back to the queue), and claims the build (`queued` → `running`, held by this worker) once
+   fewer than `PETSAGE_MAX_CONCURRENT_BUILDS` builds run on all workers together, waiting
+   for a slot until then (`agent.store.admission`; the build stays `queued` meanwhile);
 3. fetches every branch from the remote, runs the build, and pushes the branch after a passing
    build, never forced; a refused push fails the build instead of losing a commit;
 4. renews its hold (a lease) while the build runs, which also carries cancel requests.
@@ -34,11 +36,14 @@ from agent.models.base import Model
 from agent.pipeline.result import BuildResult, conclude, ended_for, final_event, recovered, rendered
 from agent.repo.remote import RemoteClone
 from agent.settings import Settings
+from agent.store.admission import admit
 from agent.store.builds import BuildRecord, BuildStore
 
 log = logging.getLogger("petsage.worker")
 
 SETUP_LOCK = "__setup__"
+#: Seconds between a waiting worker's tries for a build slot.
+ADMISSION_POLL = 0.5
 
 
 class BuildWorker:
@@ -59,6 +64,8 @@ class BuildWorker:
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.runner = ServiceRunner(settings, store, model)
         self.clone = RemoteClone(self.runner.repo, settings.git_remote)
+        #: Builds that may run at once on every worker together (issue 28).
+        self.limit = settings.build_slots()
         self._stopping = threading.Event()
         self._sweeper: threading.Thread | None = None
 
@@ -96,7 +103,7 @@ class BuildWorker:
                 time.sleep(0.1)
                 self.requeue(build_id)
                 return "queued"
-            if not held or not self.store.claim(build_id, self.name):
+            if not held or not self._admitted(build_id):
                 current = self.store.get(build_id)
                 return current.status if current is not None else "unknown"
             claimed = self.store.get(build_id)
@@ -104,6 +111,25 @@ class BuildWorker:
             with self._lease(build_id) as should_stop:
                 result = self._run_claimed(claimed, should_stop)
         return result.status
+
+    def _admitted(self, build_id: str) -> bool:
+        """Claim the build once fewer than `limit` builds run on all workers; wait until then.
+        False when the build is no longer queued (cancelled, taken) or this worker stops."""
+        waiting = False
+        while not self._stopping.is_set():
+            outcome = admit(
+                self.store, build_id, self.name, self.limit, self.settings.lease_seconds
+            )
+            if outcome != "full":
+                return outcome == "claimed"
+            if not waiting:
+                waiting = True
+                log.info(
+                    "build %s: %d builds run already; waiting for a slot", build_id, self.limit
+                )
+            self._stopping.wait(ADMISSION_POLL)
+        self.requeue(build_id)  # this worker stops: the build waits in the queue for another
+        return False
 
     def _run_claimed(self, record: BuildRecord, should_stop: Callable[[], bool]) -> BuildResult:
         try:

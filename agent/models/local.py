@@ -28,7 +28,13 @@ class LocalModel(OpenAIChatModel):
     def __init__(self, path: Path, settings: Settings, *, context_tokens: int = 8192) -> None:
         if not path.is_file():
             raise ConfigError(f"PETSAGE_MODEL=local:{path}: no such model file")
-        super().__init__(path.stem, settings)
+        # One server on this machine's CPUs answers every build admitted at once, in turn: a
+        # request may wait for theirs, so its wall-clock limit is `PETSAGE_MODEL_TIMEOUT` per
+        # admitted build, never a limit the machine's load trips (issue 28).
+        slots = settings.build_slots()
+        super().__init__(
+            path.stem, settings.model_copy(update={"model_timeout": settings.model_timeout * slots})
+        )
         self.name = f"local:{path.name}"
         self.path = path
         self.context_tokens = context_tokens

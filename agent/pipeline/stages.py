@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Unpack
 
-from agent.box.budget import overrun_error, wall_ceiling
+from agent.box.budget import box_wall_seconds, overrun_error
 from agent.box.env import test_python_for
 from agent.box.results import TestReport
 from agent.box.run import (
@@ -329,8 +329,7 @@ class Stages:
 
     def _wall_seconds(self) -> float:
         """The wall-clock ceiling of the build's boxes (their timeout is a CPU-time budget)."""
-        given = self.settings.test_wall_seconds
-        return wall_ceiling(self.settings.test_timeout) if given is None else given
+        return box_wall_seconds(self.settings)
 
     def _note_bundle(self, bundle: FileBundle) -> None:
         self.result.summary = bundle.summary

@@ -179,7 +179,9 @@ def _suite(
     def check(path: Path) -> None:
         from agent.box.run import run_suite_on
 
-        report = run_suite_on(path, settings, repo, base_tip)
+        # A run the machine starved raises `InfrastructureError` (after one more try): never a
+        # refusal recorded on the PR, the refresh can be asked again.
+        report = run_suite_on(path, settings, repo, base_tip, stage="refresh")
         if not report.ok:
             reasons = report.reasons(report.passed, "tests")
             raise NeedsRebuild(

@@ -24,6 +24,7 @@ from agent import __version__
 from agent.errors import (
     BuilderError,
     IdempotencyConflict,
+    InfrastructureError,
     JobsUnavailable,
     MergeRefused,
     PullRequestConflict,
@@ -51,6 +52,8 @@ _PULL_STATUS: tuple[tuple[type[PullRequestError], int], ...] = (
     (MergeRefused, 422),
     (PullRequestConflict, 409),
 )
+#: Seconds a client is asked to wait before asking again when the machine was too busy.
+INFRASTRUCTURE_RETRY_AFTER = 30
 
 
 def create_app(
@@ -127,6 +130,7 @@ def _handle_errors(app: FastAPI) -> None:
     app.add_exception_handler(PullRequestError, _pull_request_error)
     app.add_exception_handler(JobsUnavailable, _jobs_unavailable)
     app.add_exception_handler(IdempotencyConflict, _idempotency_conflict)
+    app.add_exception_handler(InfrastructureError, _infrastructure)
 
 
 async def _redacted_http_error(request: Request, exc: Exception) -> Response:
@@ -156,6 +160,16 @@ async def _jobs_unavailable(request: Request, exc: Exception) -> Response:
     detail = errors("jobs_unavailable", [(None, f"{exc}; post it again later")])
     error = HTTPException(503, detail=detail, headers={"Retry-After": "5"})
     return await _redacted_http_error(request, error)
+
+
+async def _infrastructure(request: Request, exc: Exception) -> Response:
+    # The machine was too busy for a suite run (a merge's, a refresh's), twice: nothing changed,
+    # nothing is wrong with the feature, and the same call can pass later (issue 28).
+    assert isinstance(exc, InfrastructureError)
+    where = f"{exc.stage}: {exc.limit} {exc.figure:g} s of {exc.budget:g} s"
+    detail = errors("infrastructure", [(where, f"{exc}; nothing changed: try again later")])
+    headers = {"Retry-After": str(INFRASTRUCTURE_RETRY_AFTER)}
+    return await _redacted_http_error(request, HTTPException(503, detail=detail, headers=headers))
 
 
 async def _idempotency_conflict(request: Request, exc: Exception) -> Response:

@@ -197,15 +197,7 @@ class BuildStore:
     def claim(self, build_id: str, worker: str) -> bool:
         """A worker takes a queued build: it becomes `running`, held by `worker`, one more try."""
         now = time.time()
-        return (
-            self.db.execute(
-                "UPDATE builds SET status = 'running', worker = ?, started_at = ?,"
-                " heartbeat_at = ?, attempts = attempts + 1, updated_at = ?"
-                " WHERE id = ? AND status = 'queued'",
-                (worker, now, now, now, build_id),
-            ).rowcount
-            == 1
-        )
+        return self.db.execute(CLAIM, (worker, now, now, now, build_id)).rowcount == 1
 
     def heartbeat(self, build_id: str, worker: str) -> tuple[bool, bool]:
         """Renew `worker`'s lease on a build: (still held, cancel requested)."""
@@ -359,6 +351,13 @@ class BuildStore:
 _COLUMNS = (
     "id, feature, status, request, result, created_at, updated_at,"
     " worker, started_at, heartbeat_at, attempts, cancel_requested, base_commit, commit_tree"
+)
+
+
+#: A worker's claim of a queued build: (worker, now, now, now, build id).
+CLAIM = (
+    "UPDATE builds SET status = 'running', worker = ?, started_at = ?, heartbeat_at = ?,"
+    " attempts = attempts + 1, updated_at = ? WHERE id = ? AND status = 'queued'"
 )
 
 

@@ -75,6 +75,11 @@ class Database(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    @abstractmethod
+    def serialise(self, name: str) -> None:
+        """Inside a transaction: hold `name`'s lock until it ends, so that transactions that
+        take it (in any process using this database) run one at a time."""
+
     def render(self, migration: str) -> str:
         return migration.format(**_TYPES[self.dialect])
 
@@ -109,6 +114,10 @@ class SqliteDatabase(Database):
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def serialise(self, name: str) -> None:
+        # Its transactions are immediate: each holds the database's one write lock already.
+        return None
 
     @contextmanager
     def feature_lock(self, feature: str, should_stop: Callable[[], bool]) -> Iterator[bool]:
@@ -180,12 +189,14 @@ class PostgresDatabase(Database):
         with self._lock, self._live().transaction():
             yield self
 
+    def serialise(self, name: str) -> None:
+        # A transaction-level advisory lock: the server lets go at COMMIT, ROLLBACK or death.
+        self.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(f"petsage-serial:{name}"),))
+
     @contextmanager
     def feature_lock(self, feature: str, should_stop: Callable[[], bool]) -> Iterator[bool]:
         # A connection of its own: the lock lives exactly as long as its holder's session.
-        key = int.from_bytes(
-            hashlib.sha256(f"petsage:{feature}".encode()).digest()[:8], "big", signed=True
-        )
+        key = _lock_key(f"petsage:{feature}")
         with self._connect() as connection:
 
             def take() -> bool:
@@ -231,6 +242,11 @@ def _holding(
         yield True
     finally:
         release()
+
+
+def _lock_key(name: str) -> int:
+    """An advisory lock's number for `name` (64 bits of its hash)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def _first_line(error: Exception) -> str:

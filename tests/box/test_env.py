@@ -13,7 +13,9 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from agent.box import env as test_env
 from agent.box.env import ensure_test_env
+from agent.errors import InfrastructureError
 from agent.prompt_files import skeleton_files
 from tests.conftest import SMOKE_REQUEST
 
@@ -50,6 +52,31 @@ def test_requirements_that_cannot_install_fall_back_and_say_so(tmp_path: Path) -
     env = ensure_test_env("petsage-no-such-package-anywhere==0.0.0\n", cache=tmp_path)
     assert env.note is not None and "could not be installed" in env.note
     assert run(env.python, "import fastapi").returncode == 0
+
+
+def test_an_install_past_its_timeout_runs_once_more_then_is_the_machines_fault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pip or venv run killed at its wall-clock limit (issue 28): tried twice, then a typed
+    `infrastructure` error, and never the fallback environment kept for good."""
+    monkeypatch.setattr(test_env, "INSTALL_TIMEOUT", 0.3)
+    runs = tmp_path / "runs"
+    code = f"open({str(runs)!r}, 'a').write('x')\nimport time\ntime.sleep(30)\n"
+    with pytest.raises(InfrastructureError) as e:
+        test_env._output([sys.executable, "-c", code], "sleep")
+    assert runs.read_text() == "xx"
+    assert (e.value.stage, e.value.limit, e.value.budget) == (
+        "prepare",
+        "install_wall_seconds",
+        0.3,
+    )
+    assert "the machine was too busy" in str(e.value)
+    # Not even the venv can be made in time: nothing is marked ready, the next build tries again.
+    monkeypatch.setattr(test_env, "INSTALL_TIMEOUT", 0.001)
+    cache = tmp_path / "cache"
+    with pytest.raises(InfrastructureError):
+        ensure_test_env("# nothing to install\n", cache=cache)
+    assert not list(cache.rglob(".petsage-ready"))
 
 
 def test_installing_sees_no_secret_and_runs_no_setup_py(

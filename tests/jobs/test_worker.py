@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,9 @@ def store(tmp_path: Path) -> Iterator[BuildStore]:
     opened.close()
 
 
-def worker_on(tmp_path: Path, store: BuildStore, name: str, requeued: list[str]) -> BuildWorker:
+def worker_on(
+    tmp_path: Path, store: BuildStore, name: str, requeued: list[str], **changes: object
+) -> BuildWorker:
     remote = tmp_path / "remote.git"
     if not remote.exists():
         git(tmp_path, "init", "-q", "--bare", str(remote))
@@ -32,7 +35,7 @@ def worker_on(tmp_path: Path, store: BuildStore, name: str, requeued: list[str])
         git_remote=str(remote),
         lease_seconds=1,
         max_attempts=2,
-    )
+    ).model_copy(update=changes)
     worker = BuildWorker(settings, store, requeue=requeued.append, name=name)
     worker.clone.prepare()
     worker.clone.seed()
@@ -146,3 +149,36 @@ def test_a_build_queued_too_long_is_sent_again_once(tmp_path: Path, store: Build
     worker.sweep()
     other.sweep()
     assert requeued == ["b1"]
+
+
+def test_workers_together_run_no_more_builds_than_the_limit(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Two workers on one PostgreSQL store, each handed a build at the same time, with a limit
+    of one: the second waits queued for the first's slot, then runs; both succeed."""
+    shared = BuildStore.open(postgres_url, tmp_path / "unused.db")
+    workers = [
+        worker_on(tmp_path, shared, name, [], max_concurrent_builds=1) for name in ("a", "b")
+    ]
+    for n in range(2):
+        shared.create(f"b{n}", FeatureRequest(feature=f"slot_{n}", description="d"))
+    statuses: dict[str, str] = {}
+    threads = [
+        threading.Thread(target=lambda n=n: statuses.update({f"b{n}": workers[n].handle(f"b{n}")}))
+        for n in range(2)
+    ]
+    seen: list[tuple[int, int]] = []  # (running, queued), sampled while they run
+    try:
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            counts = shared.count_by_status()
+            seen.append((counts.get("running", 0), counts.get("queued", 0)))
+            time.sleep(0.05)
+    finally:
+        for thread in threads:
+            thread.join()
+        shared.close()
+    assert statuses == {"b0": "succeeded", "b1": "succeeded"}
+    assert max(running for running, _ in seen) == 1
+    assert (1, 1) in seen  # one ran while the other waited, queued

@@ -13,6 +13,7 @@ import pytest
 
 from agent.errors import ConfigError
 from agent.models import create_model
+from agent.models.local import LocalModel
 from agent.pipeline.loop import Builder
 from agent.settings import Settings
 from tests.conftest import SMOKE_REQUEST, refs
@@ -29,6 +30,19 @@ def smollm2_path() -> Path | None:
 def test_a_missing_model_file_is_a_config_error(settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such model file"):
         create_model(f"local:{tmp_path / 'nope.gguf'}", settings)
+
+
+def test_a_local_requests_limit_holds_at_the_admitted_concurrency(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The local server answers every admitted build in turn: a request's wall-clock limit is
+    the model timeout per build admitted at once (issue 28). Nothing is loaded to see it."""
+    weights = tmp_path / "weights.gguf"
+    weights.write_bytes(b"GGUF")
+    busy = settings.model_copy(update={"max_concurrent_builds": 4, "model_timeout": 100.0})
+    model = create_model(f"local:{weights}", busy)
+    assert isinstance(model, LocalModel)
+    assert model.settings.model_timeout == 400.0 and busy.model_timeout == 100.0
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import NeedsRebuild, PullRequestConflict
+from agent.errors import InfrastructureError, NeedsRebuild, PullRequestConflict
 from agent.pipeline.loop import Builder
 from agent.repo.pulls import LocalPulls
 from agent.repo.refresh import refresh_pull, sync_of, with_sync
@@ -258,3 +258,45 @@ def test_the_cli_lists_states_and_refreshes(built: Built) -> None:
     )
     states = {p["id"]: p["sync"] for p in json.loads(listed.stdout)}
     assert set(states.values()) == {"up_to_date"}
+
+
+def test_a_refresh_the_machine_starves_twice_is_infrastructure_and_refuses_nothing(
+    built: Built,
+) -> None:
+    """The refresh's suite run passes a wall ceiling no run can meet, twice: a typed
+    `infrastructure` error, the PR neither moved nor marked as needing a rebuild; the CLI says
+    so with its own exit code, and the refresh passes once the machine can hold it."""
+    from tests.test_cli import cli
+
+    pulls = built.restore()
+    first, second = built.ids["kennel_booking"], built.ids["diet_plan"]
+    workspace = built.settings.workspace
+    git(workspace, "update-ref", "refs/heads/main", pulls.get(first).head_commit or "")
+    before = refs(workspace)
+    tight = built.settings.model_copy(update={"test_wall_seconds": 0.05})
+    with pytest.raises(InfrastructureError) as e:
+        refresh_pull(pulls, second, tight)
+    assert (e.value.stage, e.value.limit) == ("refresh", "wall_seconds")
+    assert refs(workspace) == before
+    assert pulls.get(second).needs_rebuild is None and sync_of(pulls.repo, pulls.get(second)) == (
+        "behind"
+    )
+    env = {
+        "PETSAGE_TEST_WALL_SECONDS": "0.05",
+        "PETSAGE_STATE_DIR": str(built.settings.resolved_state_dir()),
+    }
+    shown = cli(
+        "pr",
+        "refresh",
+        second,
+        "--workspace",
+        str(workspace),
+        "--json",
+        cwd=workspace.parent,
+        env=env,
+    )
+    assert shown.returncode == 3, shown.stderr
+    [outcome] = json.loads(shown.stdout)
+    assert outcome["retry"] is True and "the machine was too busy" in outcome["error"]
+    assert refs(workspace) == before
+    assert refresh_pull(pulls, second, built.settings).moved

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,9 @@ from tests.service.test_app import (
 class Worker:
     """`petsage-builder worker` in its own process, with its own clone."""
 
-    def __init__(self, name: str, workspace: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, workspace: Path, env: dict[str, str], concurrency: int = 1
+    ) -> None:
         self.name = name
         self.workspace = workspace
         self.log = workspace.parent / f"{name}.log"
@@ -50,6 +53,8 @@ class Worker:
                     str(workspace),
                     "--name",
                     name,
+                    "--concurrency",
+                    str(concurrency),
                 ],
                 env=environment,
                 stdout=log,
@@ -80,8 +85,8 @@ class Cluster:
         self.api = Server(root / "api", env={**self.env, "PETSAGE_JOBS": "celery"}).start()
         self.workers: list[Worker] = []
 
-    def worker(self, name: str) -> Worker:
-        started = Worker(name, self.root / name, self.env)
+    def worker(self, name: str, concurrency: int = 1) -> Worker:
+        started = Worker(name, self.root / name, self.env, concurrency)
         self.workers.append(started)
         return started
 
@@ -233,3 +238,40 @@ def test_cancel_reaches_a_build_running_on_a_worker(tmp_path: Path, shared: dict
         assert "feature/smoke_test" not in cluster.remote_branches()
     finally:
         cluster.stop()
+
+
+def test_workers_together_run_at_most_the_limit_and_health_shows_it(
+    tmp_path: Path, shared: dict[str, str]
+) -> None:
+    """Two workers of two threads each, and a limit of one build at once: the builds run one
+    after another, the others wait queued, and /health says so as it happens."""
+    cluster = Cluster(
+        tmp_path, {**shared, "PETSAGE_LEASE_SECONDS": "3", "PETSAGE_MAX_CONCURRENT_BUILDS": "1"}
+    )
+    try:
+        cluster.worker("alpha", concurrency=2)
+        cluster.worker("beta", concurrency=2)
+        with cluster.api.client() as client:
+            features = [f"one_at_a_time_{n}" for n in range(3)]
+            ids = [
+                client.post("/api/v1/builds", json=request_for(f)).json()["id"] for f in features
+            ]
+            seen: list[tuple[int, int, int]] = []
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                health = client.get("/api/v1/health").json()
+                seen.append((health["running"], health["queued"], health["limit"]))
+                if health["running"] == health["queued"] == 0:
+                    break
+                time.sleep(0.1)
+            results = [wait_final(client, build_id) for build_id in ids]
+    finally:
+        cluster.stop()
+    assert [r["status"] for r in results] == ["succeeded"] * 3, [r["reasons"] for r in results]
+    assert {limit for _, _, limit in seen} == {1}
+    assert max(running for running, _, _ in seen) == 1
+    assert any(running == 1 and queued >= 1 for running, queued, _ in seen)
+    # No two builds overlapped: each started after the one before it ended.
+    spans = sorted((datetime.fromisoformat(r["started_at"]), r["finished_at"]) for r in results)
+    ends = [datetime.fromisoformat(end) for _, end in spans]
+    assert all(later[0] >= end for end, later in zip(ends, spans[1:], strict=False)), spans

@@ -3,7 +3,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,30 +14,6 @@ from agent.pipeline.result import BuildResult
 from agent.request import FeatureRequest
 from agent.store.builds import BuildStore
 from agent.store.migrations import MIGRATIONS
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where a store lives: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'builds.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-def open_store(database: str) -> Iterator[Callable[[], BuildStore]]:
-    """Opens the test's store as often as asked (each is another connection); closes them all."""
-    opened: list[BuildStore] = []
-
-    def opener() -> BuildStore:
-        opened.append(BuildStore.open(database, Path("unused.db")))
-        return opened[-1]
-
-    yield opener
-    for store in opened:
-        store.close()
-
 
 PETS = FeatureRequest(feature="pets", description="Pets")
 TOYS = FeatureRequest(feature="toys", description="Toys")

@@ -17,6 +17,7 @@ import importlib.util
 import re
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from agent.box.budget import overrun_error
@@ -148,7 +149,8 @@ def gate(worktree: Path, scratch: Path, feature: str, box: Box) -> GateOutcome:
         f"SOCKET = {str(socket_path)!r}\nWAIT_SECONDS = {box.timeout}\n" + _FUZZ_TEST
     )
     (scratch / "pytest.ini").write_text("[pytest]\n")
-    fuzz_box = Box(Path(sys.executable), box.timeout, box.sandboxed)
+    # The builder's interpreter (Schemathesis), with the build's budget and wall ceiling.
+    fuzz_box = replace(box, python=Path(sys.executable))
     args = ["-m", "pytest", str(test), "-q", "-p", "no:cacheprovider", *REPORTING]
     args += ["-c", str(scratch / "pytest.ini"), f"--rootdir={scratch}"]
     fuzzer = BoxProcess(fuzz_box, empty, scratch, args)

@@ -4,7 +4,8 @@ Listed PRs carry `sync`, their state against their base (`up_to_date`, `behind`,
 `needs_rebuild`); a refresh replays one (or every one behind) onto its base.
 
 A pull-request error is mapped to its status code once, by the app's exception handlers
-(`PullRequestNotFound` 404, `PullRequestConflict` 409, `MergeRefused` 422).
+(`PullRequestNotFound` 404, `PullRequestConflict` 409, `MergeRefused` 422); a merge's or
+refresh's suite run the machine starved twice is a 503 with Retry-After (`InfrastructureError`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
-from agent.errors import BuilderError
+from agent.errors import BuilderError, InfrastructureError
 from agent.pipeline.result import PullRequest
 from agent.repo.pulls import LocalPulls, open_pull_request
 from agent.repo.refresh import PublishBranch, refresh_pull, sync_of, with_sync
@@ -53,6 +54,9 @@ class RefreshOutcome(BaseModel):
     refreshed: bool
     note: str = ""
     error: str | None = None
+    #: True when the machine was too busy for its suite run (twice): nothing changed, and the
+    #: same refresh can pass later (an `infrastructure` reason, never a refusal).
+    retry: bool = False
 
 
 @router.get("/pulls", response_model=list[PullRequest])
@@ -84,14 +88,15 @@ def refresh_pulls(service: ServiceDep) -> list[RefreshOutcome]:
             done = refresh_pull(pulls, pull.id, service.settings, publish)
             outcomes.append(RefreshOutcome(id=pull.id, refreshed=done.moved, note=done.note))
         except BuilderError as e:
-            outcomes.append(RefreshOutcome(id=pull.id, refreshed=False, error=str(e)))
+            retry = isinstance(e, InfrastructureError)
+            outcomes.append(RefreshOutcome(id=pull.id, refreshed=False, error=str(e), retry=retry))
     return outcomes
 
 
 @router.post(
     "/pulls/{pull_id}/refresh",
     response_model=PullRequest,
-    responses=_errors(404, 409, 422),
+    responses=_errors(404, 409, 422, 503),
     summary="Replay a pull request onto its base's tip",
 )
 def refresh_one(pull_id: str, service: ServiceDep) -> PullRequest:
@@ -104,7 +109,9 @@ def refresh_one(pull_id: str, service: ServiceDep) -> PullRequest:
     return with_sync(pulls.repo, pulls.get(pull_id))
 
 
-@router.post("/pulls/{pull_id}/merge", response_model=PullRequest, responses=_errors(404, 409, 422))
+@router.post(
+    "/pulls/{pull_id}/merge", response_model=PullRequest, responses=_errors(404, 409, 422, 503)
+)
 def merge_pull(pull_id: str, service: ServiceDep) -> PullRequest:
     """Merge exactly the PR's recorded commit, only after the whole suite passes on the result.
 
