@@ -147,7 +147,12 @@ def build_box(
     argv += ["--", *command]
     group = Cgroup.create(name, limits.processes, limits.memory_bytes)
     missing += group.missing
-    processes = limits.processes + count_processes(uid)
+    # RLIMIT_NPROC counts every task (thread) of the uid, in every box of it on the machine:
+    # boxes of builds that run beside this one, or start after it, count against it. Where the
+    # pids cgroup bounds this box, RLIMIT_NPROC is only a backstop, with room for as many
+    # other boxes as the machine would run (issue 28: a busy machine never fails a build).
+    others = limits.processes * CONCURRENT_BOXES if group.pids is not None else 0
+    processes = limits.processes + count_processes(uid) + others
     prlimit = [
         shutil.which("prlimit") or "prlimit",
         f"--cpu={limits.cpu_seconds}",
@@ -158,6 +163,10 @@ def build_box(
         "--",
     ]
     return Box(group.enter() + prlimit + argv, group, uid, missing, seccomp_fd)
+
+
+#: Boxes of the same uid the backstop leaves room for, beside this one.
+CONCURRENT_BOXES = 64
 
 
 def _parents(folder: str, made: set[str]) -> list[str]:
@@ -201,13 +210,13 @@ def _system_mounts() -> list[str]:
 
 
 def count_processes(uid: int) -> int:
-    """Processes of `uid` now: RLIMIT_NPROC counts them all, so the bound sits above."""
+    """Tasks (threads) of `uid` now: RLIMIT_NPROC counts them all, so the bound sits above."""
     count = 0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if entry.stat().st_uid == uid:
-                    count += 1
+                    count += sum(1 for _ in (entry / "task").iterdir())
             except OSError:
                 continue
     return count

@@ -51,6 +51,12 @@ REACH_MODULES = frozenset(
         "tokenize",
         "fileinput",
         "tracemalloc",
+        "dis",
+        "pydoc",
+        "pty",
+        "weakref",
+        "ctypes",
+        "platform",
     }
 )
 #: Attribute names that lead from an object to the interpreter, a frame or a module.
@@ -93,7 +99,32 @@ REACH_ATTRIBUTES = frozenset(
         "sys",
         "os",
         "builtins",
+        "__call__",
+        "co_code",
+        "co_consts",
+        "co_names",
+        "co_varnames",
+        "get_instructions",
+        "get_type_hints",
+        "ForwardRef",
+        "_eval_type",
+        "create_subprocess_exec",
+        "create_subprocess_shell",
+        "finalize",
+        # What tells the box from a host (a test that expects one thing in each).
+        "environ",
+        "getenv",
+        "getuid",
+        "geteuid",
+        "getpid",
+        "getppid",
+        "uname",
     }
+)
+#: In a test module: what tells one of the builder's runs from another (the mutants' `-x`, the
+#: unwired copy's folder) or from a host run.
+RUN_SENSING = frozenset(
+    {"pytestconfig", "config", "getoption", "rootpath", "rootdir", "invocation_params", "argv"}
 )
 #: What a feature module would call to change the app beyond its own decorated routes.
 APP_CHANGES = frozenset(
@@ -140,12 +171,13 @@ class _Reach(ast.NodeVisitor):
         self.called: set[int] = set()
         #: Names bound to `unittest.mock` (or its `patch`), and pytest-mock's fixture.
         self.mock_names: set[str] = {"mock", "mocker"}
-        #: Names bound by an import, and names bound only as loop targets or parameters.
-        self.imported: set[str] = set()
-        self.bound_by_loops: set[str] = set()
+        #: Names bound at module level (imports at any depth included), and the
+        #: (key, value) targets of `for key, value in x.items()` loops.
+        self.module_names: set[str] = set()
+        self.item_loops: set[tuple[str, str]] = set()
 
     def visit_Module(self, node: ast.Module) -> None:
-        self.imported, self.bound_by_loops = _bindings(node)
+        self.module_names, self.item_loops = _bindings(node)
         self.generic_visit(node)
 
     def _flag(self, node: ast.AST, reason: str) -> None:
@@ -173,7 +205,51 @@ class _Reach(ast.NodeVisitor):
         self._check_attribute(node, node.attr)
         if node.attr in FILE_READS and self.is_test:
             self._flag(node, f"reads a file with `.{node.attr}`: a test calls the API")
+        if node.attr in RUN_SENSING and self.is_test:
+            self._flag(node, f"uses `.{node.attr}`: a test does not look at how it is run")
+        if isinstance(node.ctx, ast.Store | ast.Del):
+            if node.attr.startswith("__"):
+                self._flag(node, f"assigns `{node.attr}`: a feature does not patch objects")
+            elif isinstance(node.value, ast.Name) and node.value.id in self.module_names:
+                self._flag(
+                    node,
+                    f"assigns `{node.value.id}.{node.attr}`: a feature does not patch a module, "
+                    "a class or a module-level object",
+                )
         self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        value = node.value if isinstance(node.value, str) else ""
+        if value.startswith("__") and value.endswith("__") and value != "__main__":
+            self._flag(node, f"names `{value}` in a string: write the attribute out")
+        self.generic_visit(node)
+
+    def visit_arg(self, node: ast.arg) -> None:
+        self._check_annotation(node.annotation)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._check_annotation(node.annotation)
+        self.generic_visit(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._check_annotation(node.returns)
+        self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def _check_annotation(self, annotation: ast.expr | None) -> None:
+        """A string annotation is code that `typing.get_type_hints`, pydantic or FastAPI
+        evaluate: it may name types, never call or reach anything."""
+        for node in ast.walk(annotation) if annotation is not None else ():
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            try:
+                parsed = ast.parse(node.value.strip(), mode="eval")
+            except SyntaxError:
+                continue
+            if any(isinstance(n, ast.Call | ast.Lambda) for n in ast.walk(parsed)):
+                self._flag(node, "a string annotation that calls: annotations name types")
 
     def _check_attribute(self, node: ast.AST, name: str) -> None:
         if name in REACH_ATTRIBUTES:
@@ -182,6 +258,8 @@ class _Reach(ast.NodeVisitor):
             self._flag(node, f"uses `{name}`: a feature changes the app only by its router")
 
     def visit_Name(self, node: ast.Name) -> None:
+        if node.id in RUN_SENSING and self.is_test:
+            self._flag(node, f"uses `{node.id}`: a test does not look at how it is run")
         if node.id in REACH_NAMES:
             self._flag(node, f"uses `{node.id}`, which reaches the interpreter")
         elif node.id in DYNAMIC_ATTRIBUTE_CALLS and id(node) not in self.called:
@@ -203,18 +281,24 @@ class _Reach(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _check_named(self, node: ast.Call, call: str) -> None:
-        """A literal name is checked like an attribute. A variable name is the idiom
-        `for name, value in changes.items(): setattr(row, name, value)`: allowed when the name
-        is a loop target or a parameter and the object is not an imported name."""
+        """A literal name is checked like an attribute. A variable name only in the update
+        idiom: `for name, value in changes.items(): setattr(row, name, value)`, on an object
+        that is neither imported nor a module-level name."""
         target = node.args[0] if node.args else None
         name = node.args[1] if len(node.args) > 1 else None
         if isinstance(name, ast.Constant) and isinstance(name.value, str):
             self._check_attribute(node, name.value)
-        elif not (
-            isinstance(name, ast.Name)
-            and name.id in self.bound_by_loops
-            and not (isinstance(target, ast.Name) and target.id in self.imported)
-        ):
+            return
+        value = node.args[2] if len(node.args) > 2 else None
+        idiom = (
+            call == "setattr"
+            and isinstance(target, ast.Name)
+            and target.id not in self.module_names
+            and isinstance(name, ast.Name)
+            and isinstance(value, ast.Name)
+            and (name.id, value.id) in self.item_loops
+        )
+        if not idiom:
             self._flag(node, f"`{call}` with a name built at run time: write the attribute out")
 
     def _check_target(self, node: ast.Call, call: str) -> None:
@@ -242,28 +326,33 @@ def _root(node: ast.expr) -> str:
     return node.id if isinstance(node, ast.Name) else ""
 
 
-def _bindings(tree: ast.Module) -> tuple[set[str], set[str]]:
-    """The names `tree` binds by import (module or from-import, any depth), and the names it
-    binds only as a `for`/comprehension target or a function parameter (never assigned)."""
-    imported: set[str] = set()
-    loops: set[str] = set()
-    assigned: set[str] = set()
+def _bindings(tree: ast.Module) -> tuple[set[str], set[tuple[str, str]]]:
+    """The names bound at module level or by an import anywhere, and the (key, value) target
+    pairs of every `for key, value in <x>.items()` loop."""
+    names: set[str] = set()
+    loops: set[tuple[str, str]] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
-            imported |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        elif isinstance(node, ast.For | ast.comprehension):
-            loops |= _names(node.target)
-        elif isinstance(node, ast.arg):
-            loops.add(node.arg)
-        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.NamedExpr):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif (
+            isinstance(node, ast.For)
+            and isinstance(node.target, ast.Tuple)
+            and len(node.target.elts) == 2
+            and all(isinstance(e, ast.Name) for e in node.target.elts)
+            and isinstance(node.iter, ast.Call)
+            and isinstance(node.iter.func, ast.Attribute)
+            and node.iter.func.attr == "items"
+        ):
+            key, value = (e.id for e in node.target.elts if isinstance(e, ast.Name))
+            loops.add((key, value))
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign | ast.AnnAssign):
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
             for target in targets:
-                assigned |= _names(target)
-        elif isinstance(node, ast.With | ast.AsyncWith):
-            for item in node.items:
-                if item.optional_vars is not None:
-                    assigned |= _names(item.optional_vars)
-    return imported, loops - assigned - imported
+                names |= _names(target)
+        elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(statement.name)
+    return names, loops
 
 
 def _names(target: ast.AST) -> set[str]:

@@ -18,6 +18,7 @@ import pytest
 from agent.box.interpreter import interpreter_paths
 from agent.box.sandbox import (
     BOX_UID,
+    CONCURRENT_BOXES,
     UNSANDBOXED_NOTE,
     Limits,
     build_box,
@@ -132,7 +133,7 @@ def test_the_builders_files_are_not_visible(settings: Settings) -> None:
 def test_a_fork_bomb_is_contained(settings: Settings) -> None:
     body = "    fork = getattr(os, 'fo' + 'rk')\n    while True:\n        fork()\n"
     _, elapsed = build(settings, body, timeout=20)
-    assert elapsed < 60
+    assert elapsed < 150  # bounded, with room for a busy machine (speed is in bench/)
     assert subprocess.run(["true"], check=False).returncode == 0
 
 
@@ -202,6 +203,11 @@ def test_the_box_shows_only_the_interpreter_and_usr(tmp_path: Path) -> None:
             os.environ.get("OPENAI_API_KEY", "x") not in " ".join(argv)
             or "OPENAI_API_KEY" not in os.environ
         )
+        # RLIMIT_NPROC counts every thread of the box's uid machine-wide: where the pids cgroup
+        # bounds this box, other builds' boxes must not use up its room (issue 28).
+        nproc = next(int(a.split("=", 1)[1]) for a in argv if a.startswith("--nproc="))
+        if box.cgroup.pids is not None:
+            assert nproc >= Limits().processes * (CONCURRENT_BOXES + 1)
     finally:
         box.close()
         box.cgroup.remove()

@@ -41,10 +41,30 @@ def reasons(source: str, path: str = ROUTER) -> list[str]:
         ("def t(monkeypatch):\n    monkeypatch.setattr('o' + 's._exit', f)", "built at run"),
         ("def t(monkeypatch):\n    monkeypatch.setattr('sys.exit', f)", "reaches `sys.exit`"),
         ("def t(monkeypatch, o):\n    monkeypatch.setattr(o, 'se' + 'nd', f)", "built at run"),
+        # A helper that takes the name as a parameter (the third review's way in).
+        ("def _pick(o, n):\n    return getattr(o, n)\n_pick(x, 'sy' + 's')", "built at run"),
+        ("def read(row, fields):\n    return {f: getattr(row, f) for f in fields}", "built at"),
+        (
+            "for k, v in d.items():\n    setattr(FastAPI, k, v)\nfrom fastapi import FastAPI",
+            "built at",
+        ),
+        ("from fastapi import FastAPI\nFastAPI.__call__ = f", "assigns `__call__`"),
+        ("from fastapi import FastAPI\nFastAPI.openapi = f", "assigns `FastAPI.openapi`"),
+        ("x = {'__call__': f}", "names `__call__`"),
+        ("import dis\n", "imports `dis`"),
+        ("import pydoc\npydoc.locate('os')", "imports `pydoc`"),
+        ("import weakref\n", "imports `weakref`"),
+        ("import asyncio\nasyncio.create_subprocess_exec('x')", "create_subprocess_exec"),
+        ("def f(x: \"__import__('os').getcwd()\"): ...", "string annotation that calls"),
+        ("import typing\ntyping.get_type_hints(f)", "get_type_hints"),
+        ("import os\nos.environ.get('PYTHONHASHSEED')", "uses `environ`"),
+        ("import os\nos.getuid()", "uses `getuid`"),
+        ("def test_x(pytestconfig):\n    pytestconfig.getoption('maxfail')", "how it is run"),
+        ("def test_x(request):\n    request.config.rootpath.name", "how it is run"),
     ],
 )
 def test_each_reaching_shape_is_found(source: str, needle: str) -> None:
-    found = reasons(source, TESTS if "monkeypatch" in source else ROUTER)
+    found = reasons(source, TESTS if "def t" in source else ROUTER)
     assert any(needle in reason for reason in found), found
 
 
@@ -69,7 +89,6 @@ def test_a_test_that_reads_files_is_found(source: str) -> None:
         "def update(row, changes):\n"
         "    for name, value in changes.model_dump().items():\n"
         "        setattr(row, name, value)\n",
-        "def read(row, fields):\n    return {f: getattr(row, f) for f in fields}\n",
         "x = getattr(obj, 'name', None)\nhasattr(obj, 'id')\n",
         "class Row:\n    __tablename__ = 'x'\n",
         "print(Row.__name__, Row.__table__)\n",
@@ -77,7 +96,9 @@ def test_a_test_that_reads_files_is_found(source: str) -> None:
         "def test_m(monkeypatch):\n    monkeypatch.setattr(clock, 'now', lambda: 1)\n",
         "def test_o(app):\n    app.dependency_overrides[get_session] = lambda: None\n",
         "from unittest import mock\nmock.patch('src.features.f.f_router.now')\n",
-        "import os\nos.environ.get('X')\n",
+        "for key, value in data.items():\n    if key in ('a', 'b'):\n        print(key, value)\n",
+        "if __name__ == '__main__':\n    pass\n",
+        "def f(x: 'Pet | None', y: 'list[int]') -> 'Pet':\n    return x\n",
     ],
 )
 def test_plain_feature_code_passes(source: str) -> None:
