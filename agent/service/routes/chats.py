@@ -6,8 +6,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, field_validator
 
-from agent.chat.assistant import ChatState
 from agent.chat.model_assistant import assistant_for
+from agent.chat.state import ChatState
 from agent.errors import JobsUnavailable
 from agent.pipeline.result import BuildResult
 from agent.service.deps import Service, ServiceDep
