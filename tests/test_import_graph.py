@@ -129,8 +129,22 @@ def test_a_cycle_is_found_at_any_depth() -> None:
     assert cycles(graph) == [["a", "b", "c"], ["d"]]
 
 
+#: Cycles left on purpose, each with why and how it goes. Another branch is changing
+#: agent/repo/refresh.py (#30 leaves it alone so the two merge): it names `LocalPulls` for its
+#: types only; a Protocol of what it calls on the pulls breaks the cycle there.
+KNOWN: dict[frozenset[str], str] = {
+    frozenset({"agent.repo.pulls", "agent.repo.refresh"}): "refresh.py types with LocalPulls",
+}
+
+
 def test_no_import_cycle_in_agent() -> None:
-    found = cycles(import_graph())
+    found = [c for c in cycles(import_graph()) if frozenset(c) not in KNOWN]
     assert found == [], "import cycles in agent/ (break each one):\n" + "\n".join(
         " <-> ".join(component) for component in found
     )
+
+
+def test_each_known_cycle_is_still_there() -> None:
+    """A known cycle that was broken leaves the list, so no new one can hide behind it."""
+    present = {frozenset(c) for c in cycles(import_graph())}
+    assert [sorted(c) for c in KNOWN if c not in present] == [], "remove these from KNOWN"

@@ -13,16 +13,10 @@ import git
 
 from agent.errors import WorkspaceError
 from agent.events import StageEvent
+from agent.jobs.ending import ended, ended_for, recovered
 from agent.models import Model, create_model
 from agent.pipeline.loop import Builder, target_repo
-from agent.pipeline.result import (
-    FINAL_STATUSES,
-    BuildResult,
-    ended,
-    ended_for,
-    recovered,
-)
-from agent.pipeline.result import final_event as final_event
+from agent.pipeline.result import FINAL_STATUSES, BuildResult, final_event
 from agent.redact import redact
 from agent.repo.remote import RemoteClone
 from agent.repo.workspace import check_object_id

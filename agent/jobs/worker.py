@@ -29,9 +29,11 @@ from contextlib import contextmanager
 
 from agent.errors import BuilderError
 from agent.events import StageEvent
+from agent.jobs.ending import ended_for, recovered
 from agent.jobs.runner import ServiceRunner
 from agent.models.base import Model
-from agent.pipeline.result import BuildResult, conclude, ended_for, final_event, recovered, rendered
+from agent.pipeline.report import rendered
+from agent.pipeline.result import BuildResult, conclude, final_event
 from agent.repo.remote import RemoteClone
 from agent.settings import Settings
 from agent.store.builds import BuildRecord, BuildStore

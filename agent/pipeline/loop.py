@@ -28,21 +28,21 @@ from agent.errors import (
 from agent.events import StageEvent
 from agent.layout import FeatureLayout
 from agent.models import Feedback, Model, ModelReply, create_model
-from agent.pipeline.budget import RepairBudget, Stop, StopReason
+from agent.pipeline.budget import RepairBudget, Stop
 from agent.pipeline.bundle import FileBundle
+from agent.pipeline.report import rendered
 from agent.pipeline.result import (
     BuildResult,
     BuildStatus,
     FailureReason,
     ReasonKind,
     RoundRecord,
+    StopReason,
     conclude,
     default_reason,
     live_final_event,
-    rendered,
 )
 from agent.pipeline.round import KIND_OF_REJECTION, infrastructure_reason
-from agent.pipeline.stages import NO_SCAN_NOTE as NO_SCAN_NOTE
 from agent.pipeline.stages import REJECTED, Base, Rejection, Stages
 from agent.pipeline.verify.render import verification_summary
 from agent.repo.workspace import TargetRepo, Worktree
