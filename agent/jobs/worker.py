@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from agent.errors import BuilderError
-from agent.events import StageEvent
+from agent.events import Progress
 from agent.jobs.ending import ended_for, recovered
 from agent.jobs.runner import ServiceRunner
 from agent.models.base import Model
@@ -220,7 +220,7 @@ class BuildWorker:
             taken.append(record.id)
             if result is None:
                 self.store.append_event(
-                    StageEvent(
+                    Progress(
                         build_id=record.id,
                         stage="requeued",
                         message=f"its worker ({record.worker}) stopped; queued again "

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from agent.events import EventData, StageEvent
+from agent.events import Done, Failed
 from agent.pipeline.verify.outcome import Verification
 from agent.request import FeatureRequest
 
@@ -266,31 +266,24 @@ def default_reason(status: BuildStatus, reasons: list[str], stage: str = "") -> 
     return FailureReason(kind=kind, stage=where, message="; ".join(reasons)[:500])
 
 
-def final_event(result: BuildResult) -> StageEvent:
+def final_event(result: BuildResult) -> Done | Failed:
     """The stored end of a build's events: `done` or `failed`, with its status."""
-    ok = result.status == "succeeded"
-    return StageEvent(
+    if result.status == "succeeded":
+        return Done(build_id=result.id, message="succeeded", status=result.status)
+    reason = result.reason.model_dump() if result.reason is not None else None
+    return Failed(
         build_id=result.id,
-        stage="done" if ok else "failed",
-        message=f"{result.status}: {'; '.join(result.reasons)[:300]}" if not ok else "succeeded",
-        ok=ok,
-        data=_final_data(result),
+        message=f"{result.status}: {'; '.join(result.reasons)[:300]}",
+        status=result.status,
+        reason=reason,
     )
 
 
-def _final_data(result: BuildResult) -> EventData:
-    data = EventData(status=result.status)
-    if result.reason is not None and result.status != "succeeded":
-        data["reason"] = result.reason.model_dump()
-    return data
-
-
-def live_final_event(result: BuildResult) -> StageEvent:
+def live_final_event(result: BuildResult) -> Done | Failed:
     """The end of a build's events as its run emits them: the branch and commit when done."""
     if result.status == "succeeded":
-        return StageEvent(
+        return Done(
             build_id=result.id,
-            stage="done",
             message=f"{result.status}: {result.branch} at {(result.commit or '')[:12]}",
         )
     return final_event(result)
