@@ -142,6 +142,10 @@ class TargetRepo:
         """`git <args>` in the repository, hooks off; its output without the last newline."""
         return self._run(*args)
 
+    def archive(self, commit: str) -> bytes:
+        """`git archive` of `commit`: its tree as a tar stream."""
+        return self._run.output([*self._run.options, "archive", commit])
+
     def tree_of(self, commit: str) -> str:
         """The tree id of `commit`."""
         return check_object_id(
