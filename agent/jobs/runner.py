@@ -17,8 +17,8 @@ from agent.models import Model, create_model
 from agent.pipeline.loop import Builder, target_repo
 from agent.pipeline.result import FINAL_STATUSES, BuildResult, final_event
 from agent.redact import redact
+from agent.repo.guards import check_object_id
 from agent.repo.remote import RemoteClone
-from agent.repo.workspace import check_object_id
 from agent.settings import Settings
 from agent.store.builds import BuildRecord, BuildStore
 
