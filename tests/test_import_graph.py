@@ -148,3 +148,20 @@ def test_each_known_cycle_is_still_there() -> None:
     """A known cycle that was broken leaves the list, so no new one can hide behind it."""
     present = {frozenset(c) for c in cycles(import_graph())}
     assert [sorted(c) for c in KNOWN if c not in present] == [], "remove these from KNOWN"
+
+
+def test_the_build_path_never_imports_the_layers_above_it() -> None:
+    """docs/architecture.md walks a request down: service, jobs, store, then the pipeline and
+    what it runs on. No module of those lower folders imports the store, the jobs or the
+    service."""
+    lower = ("agent.pipeline", "agent.box", "agent.repo", "agent.models")
+    upper = ("agent.store", "agent.jobs", "agent.service")
+    graph = import_graph()
+    upward = sorted(
+        f"{name} -> {target}"
+        for name, targets in graph.items()
+        if name.startswith(lower)
+        for target in targets
+        if target.startswith(upper)
+    )
+    assert upward == []
