@@ -22,6 +22,7 @@ from agent.cli_common import (
     read_payload,
     settings_from,
 )
+from agent.events import Checked
 from agent.pipeline.quoting import strip_controls
 
 if TYPE_CHECKING:
@@ -114,7 +115,8 @@ def _build_with(
             f"{strip_controls(redact(event.message))}",
             file=sys.stderr,
         )
-        for reason in event.data.get("reasons", [])[:10]:
+        reasons = event.reasons if isinstance(event, Checked) else None
+        for reason in (reasons or [])[:10]:
             print(f"{'':20}- {strip_controls(redact(str(reason)))}", file=sys.stderr)
 
     request: bytes | FeatureRequest = raw

@@ -26,7 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.chat.assistant import ChatState, respond  # noqa: E402
+from agent.chat.assistant import respond  # noqa: E402
+from agent.chat.state import ChatState  # noqa: E402
 from tests.chat.corpus import DEV, HELD_OUT, misread  # noqa: E402
 
 SETS = {"development": DEV, "held-out": HELD_OUT}

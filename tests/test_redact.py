@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import StateLocked
-from agent.events import StageEvent
+from agent.events import Failed
 from agent.pipeline.result import BuildResult
 from agent.redact import install_log_redaction, redact
 from agent.request import FeatureRequest
@@ -66,9 +66,7 @@ def test_the_store_keeps_no_credentials_in_results_or_events(tmp_path: Path) -> 
     result = BuildResult(id=record.id, status="failed", reasons=[f"push to {URL} failed"])
     result.report = f"# Report\n\nRemote: {URL}\n"
     store.finish(result)
-    store.append_event(
-        StageEvent(build_id="b1", stage="failed", message=f"push to {URL}", ok=False)
-    )
+    store.append_event(Failed(build_id="b1", message=f"push to {URL}", status="failed"))
     store.close()
     raw = sqlite3.connect(tmp_path / "builds.db")
     dump = "\n".join(raw.iterdump())

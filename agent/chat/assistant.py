@@ -17,15 +17,16 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from agent.chat.forms import MAX_READ_CHARS, MAX_READ_LINES, complete_request, reads_as_draft
 from agent.chat.names import suggest_name, word_set
 from agent.chat.questions import answer_to_type, guessed_note, not_read, take_untyped
 from agent.chat.refine import apply_instruction, describe_change, with_fields
-from agent.chat.understand import Reading, Untyped, read_message
+from agent.chat.state import ChatState
+from agent.chat.understand import Reading, read_message
 from agent.errors import InstructionError
-from agent.fields import MAX_FIELDS, OPERATIONS, FieldSpec, ResourceSpec, field_line
+from agent.fields import MAX_FIELDS, OPERATIONS, ResourceSpec, field_line
 from agent.request import FeatureRequest
 
 Action = Literal["build", "ask", "status", "diff", "report"]
@@ -54,33 +55,6 @@ _COMMANDS: dict[str, Action] = {
     "show report": "report",
     "show the report": "report",
 }
-
-
-class ChatState(BaseModel):
-    """What the assistant knows so far: a draft, the request awaiting "build it", and the last
-    request it built."""
-
-    feature: str | None = None
-    description: str | None = None
-    fields: list[FieldSpec] = []
-    operations: list[str] = list(OPERATIONS)
-    status_only: bool = False
-    #: Why the draft's name needs a confirmation ("from “Weight Log”"), and a proposed name.
-    name_note: str | None = None
-    suggested_name: str | None = None
-    #: The request "build it" builds, and the requests it replaced (for "undo").
-    pending: FeatureRequest | None = None
-    previous: list[FeatureRequest] = []
-    #: True when the pending request renames onto a feature that already has a branch.
-    replacing: bool = False
-    last_request: FeatureRequest | None = None
-    last_build_id: str | None = None
-    #: With a real model: the recent messages.
-    history: list[dict[str, str]] = []
-    #: Fields named without a type the assistant could tell: it asked what type each is.
-    untyped: list[Untyped] = []
-    #: Fields whose type was taken from their names (`note` is text), said back as guesses.
-    guessed: list[str] = []
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import ValidationError
 
 from agent.chat.assistant import (
-    ChatState,
     Turn,
     propose_change,
     respond,
@@ -31,6 +30,7 @@ from agent.chat.assistant import (
 from agent.chat.forms import MAX_READ_CHARS, reads_as_draft
 from agent.chat.items import read_item
 from agent.chat.refine import rename_feature, with_fields
+from agent.chat.state import ChatState
 from agent.chat.understand import read_message
 from agent.errors import InstructionError, ModelError, RequestError
 from agent.field_words import looks_like_field_lines

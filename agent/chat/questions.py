@@ -6,15 +6,11 @@ The assistant (agent/chat/assistant.py) calls these on its draft; nothing here b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from agent.chat.names import word_set
+from agent.chat.state import ChatState
 from agent.chat.understand import Reading
 from agent.field_words import read_field
 from agent.fields import FieldSpec
-
-if TYPE_CHECKING:
-    from agent.chat.assistant import ChatState
 
 
 def answer_to_type(state: ChatState, text: str) -> ChatState | None:

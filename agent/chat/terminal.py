@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any, TextIO, cast
 
-from agent.chat.assistant import ChatState
+from agent.chat.state import ChatState
 from agent.pipeline.quoting import strip_controls
 from agent.settings import Settings
 

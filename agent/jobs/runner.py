@@ -6,26 +6,19 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import git
 
 from agent.errors import WorkspaceError
-from agent.events import StageEvent
+from agent.events import Failed, StageEvent
+from agent.jobs.ending import ended, ended_for, recovered
 from agent.models import Model, create_model
 from agent.pipeline.loop import Builder, target_repo
-from agent.pipeline.result import (
-    FINAL_STATUSES,
-    BuildResult,
-    ended,
-    ended_for,
-    recovered,
-)
-from agent.pipeline.result import final_event as final_event
+from agent.pipeline.result import FINAL_STATUSES, BuildResult, final_event
 from agent.redact import redact
+from agent.repo.guards import check_object_id
 from agent.repo.remote import RemoteClone
-from agent.repo.workspace import check_object_id
 from agent.settings import Settings
 from agent.store.builds import BuildRecord, BuildStore
 
@@ -120,10 +113,13 @@ class ServiceRunner:
             final = []
         for event in final or [final_event(result)]:
             if result.status == "interrupted":
-                event = replace(
-                    event,
+                event = Failed(
+                    build_id=event.build_id,
                     message=f"interrupted: {result.reasons[0]}",
-                    data={"status": "interrupted"},
+                    ok=event.ok,
+                    round=event.round,
+                    at=event.at,
+                    status="interrupted",
                 )
             self.store.append_event(event)
         return result
@@ -148,7 +144,7 @@ class ServiceRunner:
                 return
             if event.stage == "committed":
                 # Before the commit is published: recovery recognises it by these alone.
-                self.store.record_commit(record.id, event.data["base"], event.data["tree"])
+                self.store.record_commit(record.id, event.base, event.tree)
             self.store.append_event(event)
 
         try:

@@ -1,7 +1,8 @@
 """Where builds run: a small job-backend interface and its in-process implementation.
 
-The service only submits and cancels build ids; a distributed engine (Celery on Redis) can take
-the same place later without touching the pipeline.
+The service only submits and cancels build ids; the distributed backend (Celery on Redis,
+`agent/jobs/celery_jobs.py`, `PETSAGE_JOBS=celery`) takes the same place without touching the
+pipeline.
 """
 
 from __future__ import annotations

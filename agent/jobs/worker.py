@@ -30,10 +30,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from agent.errors import BuilderError
-from agent.events import StageEvent
+from agent.events import Progress
+from agent.jobs.ending import ended_for, recovered
 from agent.jobs.runner import ServiceRunner
 from agent.models.base import Model
-from agent.pipeline.result import BuildResult, conclude, ended_for, final_event, recovered, rendered
+from agent.pipeline.report import rendered
+from agent.pipeline.result import BuildResult, conclude, final_event
 from agent.repo.remote import RemoteClone
 from agent.settings import Settings
 from agent.store.admission import admit
@@ -244,7 +246,7 @@ class BuildWorker:
             taken.append(record.id)
             if result is None:
                 self.store.append_event(
-                    StageEvent(
+                    Progress(
                         build_id=record.id,
                         stage="requeued",
                         message=f"its worker ({record.worker}) stopped; queued again "

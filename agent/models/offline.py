@@ -147,10 +147,9 @@ def _resource_values(
         fields.append(
             {
                 "name": field.name,
+                # Also in the PATCH body: a required field may be left out there but not set to
+                # null, and its schema says so (not nullable): the OpenAPI document tells the truth.
                 "annotation": annotation if field.required else f"{annotation} | None",
-                # PATCH: a required field may be left out but not set to null, and its
-                # schema says so (not nullable), so the OpenAPI document tells the truth.
-                "optional_annotation": annotation if field.required else f"{annotation} | None",
                 "create_suffix": _default_suffix(rules, required=field.required),
                 "update_suffix": _default_suffix(rules, required=False),
             }

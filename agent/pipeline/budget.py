@@ -11,26 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING
+
+from agent.pipeline.result import StopReason
 
 if TYPE_CHECKING:
     from agent.pipeline.round import Rejection
     from agent.settings import Settings
-
-#: Why a build's rounds ended: the one that passed, or what stopped the repairs.
-StopReason = Literal[
-    "passed",
-    "max_rounds",
-    "no_progress",
-    "repeated_reply",
-    "token_cap",
-    "cost_cap",
-    "model_error",
-    "rejected",
-    "cancelled",
-    "error",
-]
-STOP_REASONS: tuple[StopReason, ...] = get_args(StopReason)
 
 
 @dataclass(frozen=True)

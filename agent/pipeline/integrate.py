@@ -1,6 +1,6 @@
 """Write and wire: put a checked bundle into the worktree and connect it to the app.
 
-The database layer's upgrade, the feature's table registered in `src/db/tables.py`, its router
+The database layer's upgrade, the feature's table registered in `src/tables.py`, its router
 included in `src/main.py`; after the test run, the Alembic revision that run made.
 """
 

@@ -25,25 +25,25 @@ from agent.errors import (
     Problem,
     RequestError,
 )
-from agent.events import StageEvent
+from agent.events import PullOpened, StageEvent
 from agent.layout import FeatureLayout
 from agent.models import Feedback, Model, ModelReply, create_model
-from agent.pipeline.budget import RepairBudget, Stop, StopReason
+from agent.pipeline.budget import RepairBudget, Stop
 from agent.pipeline.bundle import FileBundle
+from agent.pipeline.report import rendered
 from agent.pipeline.result import (
     BuildResult,
     BuildStatus,
     FailureReason,
     ReasonKind,
     RoundRecord,
+    StopReason,
     conclude,
     default_reason,
     live_final_event,
-    rendered,
 )
-from agent.pipeline.round import KIND_OF_REJECTION, infrastructure_reason
-from agent.pipeline.stages import NO_SCAN_NOTE as NO_SCAN_NOTE
-from agent.pipeline.stages import REJECTED, Base, Rejection, Stages
+from agent.pipeline.round import KIND_OF_REJECTION, REJECTED, Base, Rejection, infrastructure_reason
+from agent.pipeline.stages import Stages
 from agent.pipeline.verify.render import verification_summary
 from agent.repo.workspace import TargetRepo, Worktree
 from agent.request import FeatureRequest, decode_request
@@ -140,7 +140,7 @@ class _BuildRun(Stages):
     # --- the pipeline ----------------------------------------------------------------------------
 
     def execute(self, raw: FeatureRequest | bytes | str | dict[str, Any]) -> BuildStream:
-        yield self._event("received", "request received")
+        yield self._progress("received", "request received")
         try:
             with self._timed("decode"):
                 request = (
@@ -154,7 +154,7 @@ class _BuildRun(Stages):
         self.result.feature = request.feature
         self.result.base_branch = request.base_branch
         self.result.branch = request.branch
-        yield self._event("decoded", f"{request.feature}: {request.title}")
+        yield self._progress("decoded", f"{request.feature}: {request.title}")
         try:
             self.model.check(request)
         except ModelRefused as e:
@@ -204,9 +204,7 @@ class _BuildRun(Stages):
         last = Rejection("validation", [], "no round ran")
         for number in range(1, self.settings.max_rounds + 1):
             self._check_stop()
-            yield self._event(
-                "generating", f"asking {self.model.name} (round {number})", round=number
-            )
+            yield self._progress("generating", f"asking {self.model.name} (round {number})", number)
             record = RoundRecord(round=number, outcome="accepted")
             self.result.rounds.append(record)
             self._prepare_round(base, stack)
@@ -219,7 +217,7 @@ class _BuildRun(Stages):
                 # The attempt kept is the earlier round's: its files, diff and test output.
                 self.result.attempt = earlier
                 record.outcome, record.reasons = "repeated", [stop.message]
-                yield self._event("validated", stop.message, ok=False, round=number)
+                yield self._checked("validated", stop.message, number, ok=False)
                 return self._stopped(stop, reasons)
             rejection = yield from self._attempt(request, base, reply, number, stack)
             if rejection is None:
@@ -266,9 +264,8 @@ class _BuildRun(Stages):
         if isinstance(bundle, Rejection):
             return bundle
         self._note_bundle(bundle)
-        yield self._event(
-            "validated", f"{len(bundle.files)} files pass the blueprint's checks", round=number
-        )
+        passed = f"{len(bundle.files)} files pass the blueprint's checks"
+        yield self._checked("validated", passed, number)
         self._check_stop()
         try:
             return (yield from self._test_verify_commit(request, base, bundle, number, stack))
@@ -276,11 +273,11 @@ class _BuildRun(Stages):
             # The machine, not the reply, ended it: once more with the same files, no repair
             # round spent and nothing told to the model (issue 28).
             reason = infrastructure_reason(e, retried=False)
-            yield self._event(
-                e.stage,  # type: ignore[arg-type]  # a stage name, from the stage that raised
+            yield self._checked(
+                "tested" if e.stage == "tested" else "verified",  # the two stages that raise it
                 f"{e}; trying again",
+                number,
                 ok=False,
-                round=number,
                 reasons=[str(e)],
                 reason=reason.model_dump(),
             )
@@ -301,13 +298,13 @@ class _BuildRun(Stages):
         if not tested.passed:
             tested.verifier.close()
             return tested.rejection(FeatureLayout(request.feature).tests_dir)
-        yield self._event("tested", f"{report.passed} passed", round=number)
+        yield self._checked("tested", f"{report.passed} passed", number)
         self._check_stop()
         verification = self._verify(tested)
         if not verification.ok:
             reasons = verification.reasons
             return Rejection("verification", reasons, f"{len(reasons)} gate failure(s)")
-        yield self._event("verified", verification_summary(verification), round=number)
+        yield self._checked("verified", verification_summary(verification), number)
         yield from self._commit(request, base, tested)
         return None
 
@@ -319,8 +316,8 @@ class _BuildRun(Stages):
         record.outcome, record.reasons = outcome, rejection.reasons
         if rejection.kind in ("tests", "verification") and self.worktree is not None:
             self._attempt_now.diff = self.worktree.diff()
-        yield self._event(
-            stage, rejection.message, ok=False, round=record.round, reasons=rejection.reasons
+        yield self._checked(
+            stage, rejection.message, record.round, ok=False, reasons=rejection.reasons
         )
         return Feedback(rejection.kind, tuple(rejection.reasons), rejection.details)
 
@@ -361,8 +358,12 @@ class _BuildRun(Stages):
         else:
             self.result.pull_request = pull
             verb = "updated" if pull.updated else "opened"
-            yield self._event(
-                "pr_opened", f"pull request {pull.id} {verb}", url=pull.url, kind=pull.kind
+            self.last_stage = "pr_opened"
+            yield PullOpened(
+                build_id=self.result.id,
+                message=f"pull request {pull.id} {verb}",
+                url=pull.url,
+                kind=pull.kind,
             )
 
 

@@ -20,6 +20,14 @@ from agent.request import FeatureRequest
 _RULE = "\n---\n"
 
 
+def rendered(
+    result: BuildResult, *, repo_name: str = "petsage_backend", wiring: str = ""
+) -> BuildResult:
+    """The result with its report rendered from what it holds now."""
+    result.report = render_report(result, repo_name=repo_name, wiring=wiring)
+    return result
+
+
 def render_report(
     result: BuildResult, *, repo_name: str = "petsage_backend", wiring: str = ""
 ) -> str:

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from agent.events import EventData, StageEvent
-from agent.pipeline.budget import StopReason
+from agent.events import Done, Failed
 from agent.pipeline.verify.outcome import Verification
 from agent.request import FeatureRequest
 
 if TYPE_CHECKING:
     from agent.box.results import TestReport
-    from agent.store.builds import BuildRecord
 
 BuildStatus = Literal[
     "queued", "running", "succeeded", "failed", "rejected", "cancelled", "interrupted"
 ]
 FINAL_STATUSES = frozenset({"succeeded", "failed", "rejected", "cancelled", "interrupted"})
+
+#: Why a build's rounds ended: the one that passed, or what stopped the repairs
+#: (agent.pipeline.budget decides the stops).
+StopReason = Literal[
+    "passed",
+    "max_rounds",
+    "no_progress",
+    "repeated_reply",
+    "token_cap",
+    "cost_cap",
+    "model_error",
+    "rejected",
+    "cancelled",
+    "error",
+]
 
 
 class TestCounts(BaseModel):
@@ -253,66 +266,24 @@ def default_reason(status: BuildStatus, reasons: list[str], stage: str = "") -> 
     return FailureReason(kind=kind, stage=where, message="; ".join(reasons)[:500])
 
 
-def rendered(
-    result: BuildResult, *, repo_name: str = "petsage_backend", wiring: str = ""
-) -> BuildResult:
-    """The result with its report rendered from what it holds now."""
-    from agent.pipeline.report import render_report
-
-    result.report = render_report(result, repo_name=repo_name, wiring=wiring)
-    return result
-
-
-def ended(build_id: str, status: BuildStatus, reasons: list[str]) -> BuildResult:
-    """A result for a build that ended outside its own run (a crash, a cancel, a recovery)."""
-    now = datetime.now(UTC)
-    result = BuildResult(
-        id=build_id, status=status, reasons=reasons, started_at=now, finished_at=now
-    )
-    return rendered(conclude(result, status, reasons))
-
-
-def ended_for(record: BuildRecord, status: BuildStatus, reasons: list[str]) -> BuildResult:
-    """`ended`, with the stored build's request, feature and branches."""
-    result = ended(record.id, status, reasons)
-    result.feature, result.request = record.feature, record.request
-    result.branch, result.base_branch = record.request.branch, record.request.base_branch
-    return rendered(result)
-
-
-def recovered(record: BuildRecord, commit: str, note: str) -> BuildResult:
-    """A build whose commit landed, though whoever ran it stopped before storing its result."""
-    result = ended_for(record, "succeeded", [])
-    result.commit = commit
-    result.notes = [note]
-    return rendered(result)
-
-
-def final_event(result: BuildResult) -> StageEvent:
+def final_event(result: BuildResult) -> Done | Failed:
     """The stored end of a build's events: `done` or `failed`, with its status."""
-    ok = result.status == "succeeded"
-    return StageEvent(
+    if result.status == "succeeded":
+        return Done(build_id=result.id, message="succeeded", status=result.status)
+    reason = result.reason.model_dump() if result.reason is not None else None
+    return Failed(
         build_id=result.id,
-        stage="done" if ok else "failed",
-        message=f"{result.status}: {'; '.join(result.reasons)[:300]}" if not ok else "succeeded",
-        ok=ok,
-        data=_final_data(result),
+        message=f"{result.status}: {'; '.join(result.reasons)[:300]}",
+        status=result.status,
+        reason=reason,
     )
 
 
-def _final_data(result: BuildResult) -> EventData:
-    data = EventData(status=result.status)
-    if result.reason is not None and result.status != "succeeded":
-        data["reason"] = result.reason.model_dump()
-    return data
-
-
-def live_final_event(result: BuildResult) -> StageEvent:
+def live_final_event(result: BuildResult) -> Done | Failed:
     """The end of a build's events as its run emits them: the branch and commit when done."""
     if result.status == "succeeded":
-        return StageEvent(
+        return Done(
             build_id=result.id,
-            stage="done",
             message=f"{result.status}: {result.branch} at {(result.commit or '')[:12]}",
         )
     return final_event(result)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from agent.errors import InfrastructureError
-from agent.events import Stage
+from agent.events import CheckStage
 from agent.pipeline.result import FailureReason, ReasonKind
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class Tested:
 
 
 #: Per rejection kind: the round's outcome and the stage whose event says so.
-REJECTED: dict[str, tuple[Literal["invalid", "tests_failed", "unverified"], Stage]] = {
+REJECTED: dict[str, tuple[Literal["invalid", "tests_failed", "unverified"], CheckStage]] = {
     "length": ("invalid", "validated"),
     "validation": ("invalid", "validated"),
     "tests": ("tests_failed", "tested"),

@@ -23,7 +23,16 @@ from agent.box.run import (
 )
 from agent.box.sandbox import UNSANDBOXED_NOTE
 from agent.errors import BuildCancelled, BundleError, ModelError, Problem, RequestError
-from agent.events import EventData, Stage, StageEvent
+from agent.events import (
+    Checked,
+    CheckStage,
+    Committed,
+    Found,
+    Progress,
+    ProgressStage,
+    Stage,
+    StageEvent,
+)
 from agent.layout import FeatureLayout
 from agent.models import Feedback, GenerationTask, Model, ModelReply
 from agent.models.context import load_context
@@ -33,10 +42,7 @@ from agent.pipeline.checks import check_bundle
 from agent.pipeline.integrate import add_migration, changes_schema, integrate
 from agent.pipeline.migration_ops import MigrationPlan
 from agent.pipeline.result import Attempt, AttemptFile, BuildResult, RoundRecord, counts_of
-from agent.pipeline.round import REJECTED as REJECTED
-from agent.pipeline.round import Base as Base
-from agent.pipeline.round import Rejection as Rejection
-from agent.pipeline.round import Tested
+from agent.pipeline.round import Base, Rejection, Tested
 from agent.repo.workspace import TargetRepo, Worktree
 from agent.request import FeatureRequest
 from agent.settings import Settings
@@ -213,16 +219,13 @@ class Stages:
         with self._timed("write"):
             self.worktree_dirty = True
             worktree.write(bundle.files)
-        yield self._event("written", f"{len(bundle.files)} files written", round=number)
+        yield self._progress("written", f"{len(bundle.files)} files written", number)
         with self._timed("integrate"):
             paths, self.wiring = integrate(worktree, bundle, request.feature)
             # The commit's tree is recorded now, before any generated code runs.
             worktree.record(paths)
-        yield self._event(
-            "integrated",
-            "router wired into src/main.py" if self.wiring else "already wired",
-            round=number,
-        )
+        wired = "router wired into src/main.py" if self.wiring else "already wired"
+        yield self._progress("integrated", wired, number)
         return paths
 
     def _verify(self, tested: Tested) -> Verification:
@@ -255,9 +258,10 @@ class Stages:
                 previous_tip=base.previous_tip,
             )
         self.result.files = tested.paths
-        yield self._event(
-            "committed",
-            f"{request.branch} at {self.result.commit[:12]}",
+        self.last_stage = "committed"
+        yield Committed(
+            build_id=self.result.id,
+            message=f"{request.branch} at {self.result.commit[:12]}",
             commit=self.result.commit,
             base=base.start,
             tree=self.repo.tree_of(self.result.commit),
@@ -367,19 +371,15 @@ class Stages:
 
     # --- bookkeeping -----------------------------------------------------------------------------
 
-    def _event(
-        self,
-        stage: Stage,
-        message: str,
-        *,
-        ok: bool = True,
-        round: int | None = None,
-        **data: Unpack[EventData],
-    ) -> StageEvent:
+    def _progress(self, stage: ProgressStage, message: str, round: int | None = None) -> Progress:
         self.last_stage = stage
-        return StageEvent(
-            build_id=self.result.id, stage=stage, message=message, ok=ok, round=round, data=data
-        )
+        return Progress(build_id=self.result.id, stage=stage, message=message, round=round)
+
+    def _checked(
+        self, stage: CheckStage, message: str, round: int, **found: Unpack[Found]
+    ) -> Checked:
+        self.last_stage = stage
+        return Checked(build_id=self.result.id, stage=stage, message=message, round=round, **found)
 
     def _add_time(self, stage: str, seconds: float) -> None:
         self.result.timings[stage] = self.result.timings.get(stage, 0.0) + seconds

@@ -13,7 +13,8 @@ from agent.errors import (
 )
 from agent.pipeline.result import BuildResult, PullRequest
 from agent.repo.forge import error_message, forge_client, send, standing_approvals
-from agent.repo.workspace import TargetRepo, check_object_id
+from agent.repo.guards import check_object_id
+from agent.repo.workspace import TargetRepo
 from agent.settings import Settings
 
 

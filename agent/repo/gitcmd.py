@@ -44,6 +44,11 @@ class Git:
 
     def run(self, args: list[str], *, keep_newline: bool = False) -> str:
         """`git <args>` exactly as given (no `-c` options added)."""
+        out = self.output(args).decode("utf-8", errors="replace")
+        return out if keep_newline or not out.endswith("\n") else out[:-1]
+
+    def output(self, args: list[str]) -> bytes:
+        """`git <args>` exactly as given, its output as it came (an archive is not text)."""
         if not self.cwd.is_dir():
             raise GitFailed(-1, f"{self.cwd} is not a folder")
         try:
@@ -57,8 +62,8 @@ class Git:
             )
         except OSError as e:
             raise GitFailed(-1, f"cannot run git: {e}") from e
-        out = done.stdout.decode("utf-8", errors="replace")
         if done.returncode != 0:
+            out = done.stdout.decode("utf-8", errors="replace")
             detail = done.stderr.decode("utf-8", errors="replace").strip() or out.strip()
             raise GitFailed(done.returncode, detail)
-        return out if keep_newline or not out.endswith("\n") else out[:-1]
+        return done.stdout

@@ -33,8 +33,9 @@ from agent.pipeline.report import facts, request_lines
 from agent.pipeline.result import BuildResult, PullRequest
 from agent.pipeline.verify.render import verification_section
 from agent.repo.forge_pull import forge_pull, scrubbed
+from agent.repo.guards import check_object_id, file_lock
 from agent.repo.refresh import PublishBranch, follow_base, refresh_held
-from agent.repo.workspace import TargetRepo, check_object_id, file_lock, git_as
+from agent.repo.workspace import TargetRepo, git_as
 from agent.settings import Settings
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import git
 
 from agent.errors import ConfigError, WorkspaceError
-from agent.repo.workspace import TargetRepo, check_object_id
+from agent.repo.guards import check_object_id
+from agent.repo.workspace import TargetRepo
 
 _MIRROR = "+refs/heads/*:refs/heads/*"
 

@@ -20,9 +20,11 @@ from agent.errors import GitFailed, WorkspaceError
 from agent.pipeline.bundle import BundleFile
 from agent.prompt_files import skeleton_files
 from agent.repo.gitcmd import Git
-from agent.repo.guards import check_build_id, refuse_escaping_symlinks
+from agent.repo.guards import check_build_id, file_lock, refuse_escaping_symlinks
+
+# Re-exported for agent/repo/refresh.py and rebase.py only (another branch is changing them):
+# they import it from agent.repo.guards once merged, and this line goes.
 from agent.repo.guards import check_object_id as check_object_id
-from agent.repo.guards import file_lock as file_lock
 
 if TYPE_CHECKING:
     import git
@@ -141,6 +143,10 @@ class TargetRepo:
     def run_git(self, *args: str) -> str:
         """`git <args>` in the repository, hooks off; its output without the last newline."""
         return self._run(*args)
+
+    def archive(self, commit: str) -> bytes:
+        """`git archive` of `commit`: its tree as a tar stream."""
+        return self._run.output([*self._run.options, "archive", commit])
 
     def tree_of(self, commit: str) -> str:
         """The tree id of `commit`."""
@@ -294,7 +300,7 @@ class Worktree:
         """Commit the tree `record` took, on the start commit; no hook, no work-tree config."""
         if self.tree is None:
             raise WorkspaceError("no tree was recorded before the tests ran")
-        command = [*_git_as(self.author)[1:], *_safe_options(), "commit-tree", self.tree]
+        command = [*git_as(self.author)[1:], *_safe_options(), "commit-tree", self.tree]
         command += ["-p", self.start, "-m", message]
         return self._git.run(command).strip()
 
@@ -305,7 +311,7 @@ class Worktree:
     def merge(self, head: str, message: str) -> list[str]:
         """Merge `head` into this checkout; on conflict, abort and return the conflicting paths."""
         command = [
-            *_git_as(self.author)[1:],
+            *git_as(self.author)[1:],
             *_safe_options(),
             "merge",
             "--no-ff",
@@ -322,9 +328,6 @@ class Worktree:
             self._git("merge", "--abort")
             return conflicts or ["(unknown)"]
         return []
-
-    def head(self) -> str:
-        return self._git("rev-parse", "HEAD")
 
     def commit(self, message: str) -> str:
         _commit(self._git, message, self.author)
@@ -349,12 +352,12 @@ def _safe_options() -> list[str]:
 
 def _commit(runner: Git, message: str, author: tuple[str, str]) -> None:
     """Commit the index; a rebuild with identical files still records its own commit."""
-    command = [*_git_as(author)[1:], *_safe_options(), "commit", "--quiet", "--no-verify"]
+    command = [*git_as(author)[1:], *_safe_options(), "commit", "--quiet", "--no-verify"]
     command += ["--allow-empty", "-m", message]
     runner.run(command)
 
 
-def _git_as(author: tuple[str, str]) -> list[str]:
+def git_as(author: tuple[str, str]) -> list[str]:
     """`git` as the builder: its own name and email, never signing (no prompt can block it)."""
     name, email = author
     return [
@@ -366,10 +369,6 @@ def _git_as(author: tuple[str, str]) -> list[str]:
         "-c",
         "commit.gpgsign=false",
     ]
-
-
-#: The same, for plumbing run elsewhere (a PR's merge commit).
-git_as = _git_as
 
 
 def _make_dirs(root: Path, folder: Path) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -18,6 +20,7 @@ from agent.jobs.threads import JobBackend, ThreadJobs
 from agent.models.base import Model
 from agent.pipeline.warm import warm_up
 from agent.redact import redact
+from agent.request import FeatureRequest
 from agent.service.guard import StreamSlots
 from agent.service.schemas import errors
 from agent.settings import Settings
@@ -34,6 +37,17 @@ def _freeze_start_up() -> None:
     stalls a request. Before any build starts, so that nothing of a build is frozen."""
     gc.collect()
     gc.freeze()
+
+
+@dataclass(frozen=True)
+class Started:
+    """A build stored and sent (`Service.start_build`)."""
+
+    record: BuildRecord
+    #: False when the idempotency key named a build stored before (it is not sent again).
+    created: bool
+    #: Why the job backend did not take it (`JobsUnavailable`: a 503); the build is failed.
+    refused: BuilderError | None = None
 
 
 class Service:
@@ -115,6 +129,17 @@ class Service:
         finally:
             gc.unfreeze()  # an app in a process that goes on (tests, a bench) leaves none behind
             statelock.release(self.state_dir)
+
+    def start_build(self, request: FeatureRequest, idempotency_key: str | None = None) -> Started:
+        """Store a new build and send it to the job backend: how every route starts one."""
+        record, created = self.store.create(uuid.uuid4().hex[:12], request, idempotency_key)
+        if not created:
+            return Started(record, created=False)
+        try:
+            self.submit(record)
+        except BuilderError as e:
+            return Started(record, created=True, refused=e)
+        return Started(record, created=True)
 
     def submit(self, record: BuildRecord) -> None:
         """Send a stored build to the job backend, or end it now, saying why it never ran.

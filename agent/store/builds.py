@@ -20,7 +20,7 @@ from agent.errors import IdempotencyConflict
 from agent.events import StageEvent
 from agent.pipeline.result import FINAL_STATUSES, BuildResult, BuildStatus
 from agent.redact import redact
-from agent.repo.workspace import check_object_id
+from agent.repo.guards import check_object_id
 from agent.request import FeatureRequest
 from agent.store.database import Database, open_database
 from agent.store.migrations import migrate

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent.chat.assistant import ChatState, Turn, respond
+from agent.chat.assistant import Turn, respond
+from agent.chat.state import ChatState
 from agent.fields import field_line
 
 DATA = Path(__file__).parents[1] / "data"

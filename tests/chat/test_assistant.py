@@ -4,8 +4,9 @@ import time
 
 import pytest
 
-from agent.chat.assistant import ChatState, Turn, respond
+from agent.chat.assistant import Turn, respond
 from agent.chat.refine import apply_instruction
+from agent.chat.state import ChatState
 from agent.chat.understand import read_message
 from agent.errors import InstructionError
 from agent.fields import field_line

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from agent.chat.assistant import ChatState, respond
+from agent.chat.assistant import respond
 from agent.chat.model_assistant import (
     ToolCallError,
     _act,
@@ -14,6 +14,7 @@ from agent.chat.model_assistant import (
     respond_with_model,
     tools,
 )
+from agent.chat.state import ChatState
 from agent.fields import field_line
 from agent.models.offline import OfflineModel
 from agent.models.openai_chat import OpenAIChatModel

@@ -4,8 +4,9 @@ whenever the model cannot."""
 
 import pytest
 
-from agent.chat.assistant import ChatState, respond
+from agent.chat.assistant import respond
 from agent.chat.model_assistant import respond_with_model
+from agent.chat.state import ChatState
 from agent.field_words import parse_field_lines
 from agent.fields import FieldSpec, field_line
 from agent.models.openai_chat import OpenAIChatModel

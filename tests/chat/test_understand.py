@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from agent.chat.assistant import ChatState, Turn, respond
+from agent.chat.assistant import Turn, respond
+from agent.chat.state import ChatState
 from agent.chat.understand import read_message
 from agent.fields import field_line
 from tests.chat.corpus import DEV, HELD_OUT, HELD_OUT_FLOOR, accuracy, misread

@@ -390,11 +390,11 @@ def test_a_ceiling_no_run_can_meet_fails_as_infrastructure_after_one_retry_and_n
     assert "**Why:** infrastructure at `tested`: wall_seconds" in result.report
     retries = [e for e in events if e.stage == "tested" and not e.ok]
     assert len(retries) == 1
-    assert retries[0].data["reason"]["retried"] is False
-    assert retries[0].data["reason"]["limit"] == "wall_seconds"
+    assert retries[0].to_dict()["data"]["reason"]["retried"] is False
+    assert retries[0].to_dict()["data"]["reason"]["limit"] == "wall_seconds"
     final = events[-1]
     assert final.stage == "failed"
-    assert final.data["reason"]["kind"] == "infrastructure"
+    assert final.to_dict()["data"]["reason"]["kind"] == "infrastructure"
     assert_untouched(settings, before)
 
 
@@ -434,7 +434,7 @@ def test_a_starved_test_run_is_retried_once_and_the_build_succeeds_without_a_rep
     model.assert_consumed()
     retries = [e for e in events if not e.ok]
     assert len(retries) == 1, [e.message for e in retries]
-    reason = retries[0].data["reason"]
+    reason = retries[0].to_dict()["data"]["reason"]
     if reason["limit"] != "wall_seconds":
         pytest.skip(f"no cgroup counts the box's CPU time here: {reason['message']}")
     assert (reason["kind"], reason["stage"]) == ("infrastructure", "tested")

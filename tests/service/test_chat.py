@@ -41,7 +41,14 @@ def test_a_conversation_builds_a_resource_then_adds_a_field(server: Server) -> N
             first["build_id"]: "succeeded",
             second["build_id"]: "succeeded",
         }
-        assert client.get("/api/v1/chats/nope").status_code == 404
+        missing = client.get("/api/v1/chats/nope")
+        assert missing.status_code == 404
+        assert missing.json() == {  # as a missing build's: the one mapping's body
+            "detail": {
+                "error": "not_found",
+                "detail": [{"field": "chat_id", "reason": "no chat 'nope'"}],
+            }
+        }
     log = git(server.workspace, "log", "--format=%s", "feature/pet_profile").splitlines()
     assert len(log) == 3 and log[-1] == "chore: PetSage backend skeleton"
 

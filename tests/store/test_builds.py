@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import ConfigError, IdempotencyConflict
-from agent.events import StageEvent
+from agent.events import Checked, Done, Progress
 from agent.pipeline.result import BuildResult
 from agent.request import FeatureRequest
 from agent.store.builds import BuildStore
@@ -42,8 +42,9 @@ def test_builds_are_stored_listed_newest_first_and_filtered(
 def test_results_and_events_survive_a_reopen(open_store: Callable[[], BuildStore]) -> None:
     store = open_store()
     store.create("b1", PETS)
-    for stage in ("received", "decoded", "done"):
-        store.append_event(StageEvent(build_id="b1", stage=stage, message=stage))  # type: ignore[arg-type]
+    for stage in ("received", "decoded"):
+        store.append_event(Progress(build_id="b1", stage=stage, message=stage))
+    store.append_event(Done(build_id="b1", message="done"))
     store.finish(BuildResult(id="b1", status="succeeded", feature="pets", commit="c" * 40))
     store.close()
     again = open_store()
@@ -118,7 +119,7 @@ def test_events_from_many_writers_are_numbered_without_gaps(
 
     def write(store: BuildStore) -> None:
         for number in range(10):
-            store.append_event(StageEvent(build_id="b1", stage="tested", message=str(number)))
+            store.append_event(Checked(build_id="b1", stage="tested", message=str(number)))
 
     threads = [threading.Thread(target=write, args=(store,)) for store in stores]
     for thread in threads:

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from agent.box.budget import overrun_error
 from agent.box.results import TestReport
@@ -38,30 +38,12 @@ from agent.request import FeatureRequest
 from agent.settings import Settings
 
 
-def verify(
-    worktree: Path,
-    request: FeatureRequest,
-    bundle: FileBundle,
-    *,
-    repo: TargetRepo,
-    base: str,
-    report: TestReport,
-    settings: Settings,
-    box: Box,
-) -> Verification:
-    """Every gate of `settings.verify` on the built `worktree`; `base` is the commit built on."""
-    with Verifier(
-        worktree, request, bundle, repo=repo, base=base, settings=settings, box=box
-    ) as verifier:
-        return verifier.finish(report)
-
-
 class Verifier:
     """The gates of one round, started as soon as the files are in place.
 
     The box work that does not need the test report (the OpenAPI documents and the unwired
     run) starts at once in a thread, so it runs while the main test run does; `finish(report)`
-    waits for it and runs the rest. `close()` (or leaving the `with`) stops and cleans up.
+    waits for it and runs the rest. `close()` stops and cleans up.
     """
 
     def __init__(
@@ -111,12 +93,6 @@ class Verifier:
         if self._held is not None:
             self._held.close()
             self._held = None
-
-    def __enter__(self) -> Verifier:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def finish(self, report: TestReport) -> Verification:
         """Every gate's outcome, given the main run's report."""
@@ -186,9 +162,8 @@ class Verifier:
         request, bundle, settings = self.request, self.bundle, self.settings
         assert self._probe is not None
         probe = self._probe
-        unwired_cases, unwired_note, built, built_error, before, base_error = probe
         prefix = f"tests.features.{request.feature}."
-        off = unwired.outcomes(unwired_cases, prefix)
+        off = unwired.outcomes(probe.unwired_cases, prefix)
         for name in tests:
             off.setdefault(name, "weak")
         operations: list[str] = (
@@ -196,28 +171,33 @@ class Verifier:
         )
         if request.resource is None and request.requirements is not None:
             operations = []
-        unwired_gate, not_exercising = unwired.gate(tests, off, operations, run_note=unwired_note)
+        unwired_gate, not_exercising = unwired.gate(
+            tests, off, operations, run_note=probe.unwired_note
+        )
         gates.insert(0, unwired_gate)
         diff = None
-        if built is None:
+        if probe.built is None:
             gates.append(
                 GateOutcome(
                     gate="contract",
                     ok=False,
-                    reasons=[f"the built app's OpenAPI document cannot be made: {built_error}"],
+                    reasons=[
+                        f"the built app's OpenAPI document cannot be made: {probe.built_error}"
+                    ],
                 )
             )
-        elif before is None:
+        elif probe.base is None:
             gates.append(
                 GateOutcome(
                     gate="contract",
                     figures={
-                        "note": f"the base app's OpenAPI document cannot be made: {base_error}"
+                        "note": "the base app's OpenAPI document cannot be made: "
+                        + probe.base_error
                     },
                 )
             )
         else:
-            diff = contract.diff(before, built)
+            diff = contract.diff(probe.base, probe.built)
             gates.append(contract.gate(diff, request.feature, rebuild=rebuild))
         results = unwired.outcomes(report.cases, prefix)
         requirement_gate, rows = requirements_map.gate(
@@ -241,7 +221,16 @@ def _base_files(repo: TargetRepo, base: str, folder: str) -> list[str]:
     return [name if name.startswith(folder) else f"{folder}/{name}" for name in names]
 
 
-_Probe = tuple[list[Any], str, dict[str, Any] | None, str, dict[str, Any] | None, str]
+class _Probe(NamedTuple):
+    """What the probe found: the unwired run's cases (or why there are none), and each app's
+    OpenAPI document (or why it cannot be made)."""
+
+    unwired_cases: list[Any]
+    unwired_note: str
+    built: dict[str, Any] | None
+    built_error: str
+    base: dict[str, Any] | None
+    base_error: str
 
 
 def _probe(
@@ -261,10 +250,7 @@ def _probe(
     main.write_text(unwired.unwire(main.read_text(), request.feature))
     base_tree = scratch / "base"
     base_tree.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(repo.path), "archive", base], capture_output=True, check=True
-    )
-    subprocess.run(["tar", "-x", "-C", str(base_tree)], input=archive.stdout, check=True)
+    subprocess.run(["tar", "-x", "-C", str(base_tree)], input=repo.archive(base), check=True)
     pytest_args = [
         FeatureLayout(request.feature).tests_dir,
         "-q",
@@ -285,7 +271,7 @@ def _probe(
     note = "; ".join(run.breaches) if run.breaches else ("" if cases else _note(run))
     base_doc, base_error = _document(run, "base")
     built_doc, built_error = _document(run, "built")
-    return cases, note, built_doc, built_error, base_doc, base_error
+    return _Probe(cases, note, built_doc, built_error, base_doc, base_error)
 
 
 def _document(run: BoxRun, name: str) -> tuple[dict[str, Any] | None, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
@@ -85,11 +84,10 @@ def _take(
     service: Service, body: bytes, limit: int, idempotency_key: str | None
 ) -> tuple[BuildRecord, bool]:
     """Decode, store and send a new build: (its record, False when the key replayed one)."""
-    feature_request = decode_request(body, max_bytes=limit)
-    record, created = service.store.create(uuid.uuid4().hex[:12], feature_request, idempotency_key)
-    if created:
-        service.submit(record)
-    return record, created
+    started = service.start_build(decode_request(body, max_bytes=limit), idempotency_key)
+    if started.refused is not None:
+        raise started.refused
+    return started.record, started.created
 
 
 @router.get("/builds", response_model=BuildList, summary="List builds, newest first")

@@ -6,12 +6,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, field_validator
 
-from agent.chat.assistant import ChatState
 from agent.chat.model_assistant import assistant_for
+from agent.chat.state import ChatState
 from agent.errors import JobsUnavailable
 from agent.pipeline.result import BuildResult
-from agent.service.deps import Service, ServiceDep
-from agent.store.builds import BuildRecord
+from agent.service.deps import Service, ServiceDep, Started
+from agent.service.schemas import errors
 
 
 class NewChat(BaseModel):
@@ -62,10 +62,10 @@ def post_message(chat_id: str, message: ChatMessage, service: ServiceDep) -> Cha
     reply = turn.reply
     new_state = turn.state
     if turn.build is not None:
-        record, _ = service.store.create(uuid.uuid4().hex[:12], turn.build)
-        build_id = record.id
+        started = service.start_build(turn.build)
+        build_id = started.record.id
         new_state = new_state.model_copy(update={"last_build_id": build_id})
-        reply = _started(service, record, reply)
+        reply = _started(started, reply)
     elif turn.action in ("status", "diff", "report"):
         reply = _about_last_build(service, state, turn.action)
     service.store.save_chat_turn(
@@ -91,22 +91,17 @@ def get_chat(chat_id: str, service: ServiceDep) -> ChatHistory:
 
 
 def _no_chat(chat_id: str) -> HTTPException:
-    return HTTPException(
-        404,
-        detail={
-            "error": "not_found",
-            "detail": [{"field": "chat_id", "reason": f"no chat {chat_id!r}"}],
-        },
-    )
+    return HTTPException(404, detail=errors("not_found", [("chat_id", f"no chat {chat_id!r}")]))
 
 
-def _started(service: Service, record: BuildRecord, reply: str) -> str:
+def _started(started: Started, reply: str) -> str:
     """The reply once the chat's build is submitted, or why it could not start."""
-    try:
-        service.submit(record)
-    except JobsUnavailable as e:
-        return f"I could not start build `{record.id}`: {e}. Ask me again in a moment."
-    return f"{reply} Build `{record.id}` is queued: /api/v1/builds/{record.id}/events."
+    build_id = started.record.id
+    if isinstance(started.refused, JobsUnavailable):
+        return f"I could not start build `{build_id}`: {started.refused}. Ask me again in a moment."
+    if started.refused is not None:
+        raise started.refused
+    return f"{reply} Build `{build_id}` is queued: /api/v1/builds/{build_id}/events."
 
 
 def _features(service: Service) -> frozenset[str]:
