@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.pipeline.result import BuildResult, PullRequest, ended
+from agent.jobs.ending import ended
+from agent.pipeline.result import BuildResult, PullRequest
 from agent.request import FeatureRequest
 from agent.store.builds import BuildStore
 from agent.store.forge_pulls import ForgePin, ForgePins
