@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.errors import Problem, RequestError
-from agent.field_words import looks_like_field_lines, parse_field_lines
 from agent.fields import ResourceSpec
+from agent.fields.words import looks_like_field_lines, parse_field_lines
 
 RESERVED_NAMES = frozenset({"main", "api", "features", "tests", "conftest", "src"})
 FEATURE_PATTERN = r"^[a-z][a-z0-9_]{1,47}$"

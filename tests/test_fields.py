@@ -1,8 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
-from agent.field_words import looks_like_field_lines, parse_field_lines
 from agent.fields import FieldSpec, ResourceSpec
+from agent.fields.words import looks_like_field_lines, parse_field_lines
 
 
 def test_every_type_and_rule_of_the_text_form() -> None:

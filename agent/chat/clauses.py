@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 
 from agent.chat.items import BULLET
-from agent.field_types import TYPE_WORDS
-from agent.field_words import looks_like_field_lines
+from agent.fields.kinds import TYPE_WORDS
+from agent.fields.words import looks_like_field_lines
 
 #: Words after which a full stop does not end a sentence.
 _ABBREVIATIONS = frozenset({"e.g", "i.e", "etc", "vs", "approx", "incl", "no", "nr"})

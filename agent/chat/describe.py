@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from agent.chat.names import FILLER, LEAD, TOKEN, NameGuess, name_tokens
-from agent.field_types import near
+from agent.fields.kinds import near
 
 _TAIL = frozenset(
     {"please", "thanks", "thank", "you", "pls", "feature", "endpoint", "fields", "field"}

@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agent.field_types import MEASURES, TYPE_WORDS
-from agent.field_words import read_field
 from agent.fields import MAX_FIELDS
+from agent.fields.kinds import MEASURES, TYPE_WORDS
+from agent.fields.words import read_field
 
 _CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _FIELD_INTRO = re.compile(
@@ -377,5 +377,6 @@ def _field_name(words: list[str]) -> str | None:
     return snake_case(" ".join(words))
 
 
-#: Units a name may end in ("a dose in mg" → `dose_mg`); agent/field_words.py reads them as no rule.
+#: Units a name may end in ("a dose in mg" → `dose_mg`); agent/fields/words.py reads them as
+#: no rule.
 UNITS = MEASURES

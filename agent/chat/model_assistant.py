@@ -33,8 +33,8 @@ from agent.chat.refine import rename_feature, with_fields
 from agent.chat.state import ChatState
 from agent.chat.understand import read_message
 from agent.errors import InstructionError, ModelError, RequestError
-from agent.field_words import looks_like_field_lines
 from agent.fields import FieldSpec, ResourceSpec
+from agent.fields.words import looks_like_field_lines
 from agent.models.openai_chat import OpenAIChatModel
 from agent.prompt_files import read_prompt
 from agent.request import FeatureRequest, decode_request

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from agent.chat.items import snake_case
-from agent.field_types import near
+from agent.fields.kinds import near
 from agent.request import FEATURE_PATTERN
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from agent.chat.names import word_set
 from agent.chat.state import ChatState
 from agent.chat.understand import Reading
-from agent.field_words import read_field
 from agent.fields import FieldSpec
+from agent.fields.words import read_field
 
 
 def answer_to_type(state: ChatState, text: str) -> ChatState | None:

@@ -20,9 +20,9 @@ from agent.chat.clauses import split_clauses
 from agent.chat.items import read_item, snake_case, split_items
 from agent.chat.names import word_set
 from agent.errors import InstructionError
-from agent.field_types import near
-from agent.field_words import looks_like_field_lines, parse_field_lines, read_field
 from agent.fields import FieldSpec, ResourceSpec, field_line
+from agent.fields.kinds import near
+from agent.fields.words import looks_like_field_lines, parse_field_lines, read_field
 from agent.request import FEATURE_RULE, FeatureRequest
 
 _WORDS = re.compile(r"[A-Za-z0-9_]+(?:['\u2019][A-Za-z]+)?|[^\sA-Za-z0-9_]+")

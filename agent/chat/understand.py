@@ -38,9 +38,9 @@ from agent.chat.names import (
     label_name,
     title_name,
 )
-from agent.field_types import type_from_name
-from agent.field_words import looks_like_field_lines, read_field
 from agent.fields import MAX_FIELDS, FieldSpec
+from agent.fields.kinds import type_from_name
+from agent.fields.words import looks_like_field_lines, read_field
 
 _NAME_LABELS = frozenset(
     {"name", "feature", "feature name", "title", "new feature", "the name", "name of the feature"}

@@ -7,8 +7,8 @@ import pytest
 from agent.chat.assistant import respond
 from agent.chat.model_assistant import respond_with_model
 from agent.chat.state import ChatState
-from agent.field_words import parse_field_lines
 from agent.fields import FieldSpec, field_line
+from agent.fields.words import parse_field_lines
 from agent.models.openai_chat import OpenAIChatModel
 from agent.settings import Settings
 from tests.chat.corpus import DEV, HELD_OUT, misread, understood

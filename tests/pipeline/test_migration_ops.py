@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from agent.errors import MigrationRefused
-from agent.field_words import parse_field_lines
+from agent.fields.words import parse_field_lines
 from agent.pipeline.migration_ops import MigrationPlan
 from agent.pipeline.migration_sql import check_sql
 

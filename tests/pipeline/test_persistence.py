@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.field_words import parse_field_lines
+from agent.fields.words import parse_field_lines
 from agent.pipeline import persistence
 from agent.pipeline.loop import Builder
 from agent.pipeline.result import BuildResult

@@ -15,7 +15,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from agent.cli_common import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK
+from agent.cli.common import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK
 from agent.pipeline.quoting import strip_controls
 
 if TYPE_CHECKING:

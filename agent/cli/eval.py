@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.cli_common import EXIT_FAILED, EXIT_OK, BadInput, settings_from
+from agent.cli.common import EXIT_FAILED, EXIT_OK, BadInput, settings_from
 
 if TYPE_CHECKING:
     from agent.evals.scoring import EvalRun, TaskResult

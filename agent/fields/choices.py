@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from agent.field_types import TYPE_WORDS
+from agent.fields.kinds import TYPE_WORDS
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 

@@ -9,8 +9,6 @@ import math
 import re
 from typing import Any
 
-from agent.field_choices import YES_OR_NO, enum_choices, optional_mark
-from agent.field_types import MEASURES, TYPE_WORDS, type_word
 from agent.fields import (
     FEATURE_NAME,
     MAX_BOUND,
@@ -19,6 +17,8 @@ from agent.fields import (
     FieldSpec,
     ResourceSpec,
 )
+from agent.fields.choices import YES_OR_NO, enum_choices, optional_mark
+from agent.fields.kinds import MEASURES, TYPE_WORDS, type_word
 
 # --- the text form -------------------------------------------------------------------------------
 

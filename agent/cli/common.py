@@ -1,7 +1,7 @@
 """What the command-line faces share: exit codes, bad-input errors, the payload, the settings.
 
-Its own module, so that `python -m agent.cli` (which runs `agent/cli.py` as `__main__`) and
-`agent.cli_build` raise and catch the same `BadInput`.
+Its own module, so that `python -m agent.cli` (which runs `agent/cli/__init__.py` as `__main__`) and
+`agent.cli.build` raise and catch the same `BadInput`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The words people use for a field's type (`text`, `whole number`, `yes/no`), typos of them,
-and units of measure said beside a number; agent/field_words.py reads a field's rules with them.
+and units of measure said beside a number; agent/fields/words.py reads a field's rules with them.
 """
 
 from __future__ import annotations

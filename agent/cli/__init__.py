@@ -12,7 +12,7 @@ import gc
 import sys
 from pathlib import Path
 
-from agent.cli_common import (
+from agent.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_BUSY,
     EXIT_FAILED,
@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         "--concurrency", type=int, default=1, metavar="N", help="builds at once (default 1)"
     )
     worker.set_defaults(handler=_worker)
-    from agent.cli_eval import add_parser as add_eval_parser
+    from agent.cli.eval import add_parser as add_eval_parser
 
     add_eval_parser(commands)
     hook = commands.add_parser(
@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from agent.cli_build import run_build
+    from agent.cli.build import run_build
 
     return run_build(args)
 
@@ -143,7 +143,7 @@ def _pulls(args: argparse.Namespace) -> int:
     )
     pulls = LocalPulls(target)
     if args.action in ("list", "refresh"):
-        from agent import cli_pulls
+        from agent.cli import pulls as cli_pulls
 
         if args.action == "list":
             return cli_pulls.list_pulls(args, pulls)
@@ -286,7 +286,3 @@ def _webhook_test(args: argparse.Namespace) -> int:
     if response.content:
         print(response.text)
     return EXIT_OK if response.is_success else EXIT_FAILED
-
-
-if __name__ == "__main__":
-    sys.exit(main())
