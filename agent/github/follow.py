@@ -35,8 +35,9 @@ from agent.pipeline.result import PullRequest
 from agent.repo import rebase
 from agent.repo.forge import GitHub
 from agent.repo.forge_pull import push_replacing
+from agent.repo.guards import check_object_id
 from agent.repo.refresh import replay_pull
-from agent.repo.workspace import TargetRepo, check_object_id
+from agent.repo.workspace import TargetRepo
 from agent.settings import Settings
 from agent.store.builds import BuildStore
 from agent.store.forge_pulls import ForgePin, ForgePins

@@ -27,7 +27,8 @@ from agent.layout import FeatureLayout
 from agent.pipeline import persistence
 from agent.pipeline.bundle import BundleFile, FileBundle
 from agent.pipeline.integrate import integrate
-from agent.repo.workspace import TargetRepo, Worktree, check_object_id
+from agent.repo.guards import check_object_id
+from agent.repo.workspace import TargetRepo, Worktree
 
 BRANCH_PREFIX = "feature/"
 _DOWN_LINE = re.compile(r"^down_revision = .*$", re.M)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from agent.errors import (
     BuilderError,
@@ -27,11 +28,27 @@ from agent.errors import (
 )
 from agent.pipeline.result import PullRequest, PullSync
 from agent.repo import rebase
-from agent.repo.workspace import TargetRepo, check_object_id
+from agent.repo.guards import check_object_id
+from agent.repo.workspace import TargetRepo
 from agent.settings import Settings
 
-if TYPE_CHECKING:
-    from agent.repo.pulls import LocalPulls
+
+class LocalPulls(Protocol):
+    """What a refresh needs of the local pull requests (`agent.repo.pulls.LocalPulls`): named
+    here, so that the pulls, which refresh on every merge, and the refresh import one way."""
+
+    repo: TargetRepo
+
+    def all(self) -> list[PullRequest]: ...
+
+    def get(self, pull_id: str) -> PullRequest: ...
+
+    def base_lock(self, base: str) -> AbstractContextManager[None]: ...
+
+    def note(self, pull_id: str, event: str, **changes: Any) -> PullRequest: ...
+
+    def diff_of(self, base: str, head: str) -> str: ...
+
 
 log = logging.getLogger("petsage.pulls")
 

@@ -20,11 +20,7 @@ from agent.errors import GitFailed, WorkspaceError
 from agent.pipeline.bundle import BundleFile
 from agent.prompt_files import skeleton_files
 from agent.repo.gitcmd import Git
-from agent.repo.guards import check_build_id, file_lock, refuse_escaping_symlinks
-
-# Re-exported for agent/repo/refresh.py and rebase.py only (another branch is changing them):
-# they import it from agent.repo.guards once merged, and this line goes.
-from agent.repo.guards import check_object_id as check_object_id
+from agent.repo.guards import check_build_id, check_object_id, file_lock, refuse_escaping_symlinks
 
 if TYPE_CHECKING:
     import git

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from agent.repo.workspace import check_object_id
+from agent.repo.guards import check_object_id
 from agent.store.builds import BuildRecord, BuildStore
 
 
