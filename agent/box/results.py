@@ -4,10 +4,11 @@ check that a run collected every test its checkout defines.
 
 from __future__ import annotations
 
-import ast
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from agent.syntax import parse
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def expected_functions(root: Path) -> set[str]:
             if name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")):
                 path = Path(dirpath) / name
                 try:
-                    tree = ast.parse(path.read_text(encoding="utf-8"))
+                    tree = parse(path.read_text(encoding="utf-8"))
                 except (SyntaxError, UnicodeDecodeError, OSError):
                     continue
                 relative = path.relative_to(root).as_posix()

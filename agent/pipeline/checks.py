@@ -13,6 +13,7 @@ from agent.layout import FeatureLayout
 from agent.pipeline.bundle import BundleFile, FileBundle
 from agent.pipeline.code_scan import find_dangerous_code, find_pytest_tampering
 from agent.pipeline.reach_scan import find_reaching_code
+from agent.syntax import parse
 
 MAX_FILES = 30
 MAX_FILE_BYTES = 200 * 1024
@@ -52,7 +53,7 @@ def check_bundle(bundle: FileBundle, feature: str, *, scan: bool = True) -> File
             )
             continue
         try:
-            tree = ast.parse(file.content, filename=file.path)
+            tree = parse(file.content, filename=file.path)
         except SyntaxError as e:
             problems.append(Problem(file.path, f"does not parse as Python: {e.msg}", e.lineno))
             continue

@@ -15,6 +15,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+from agent.syntax import parse
+
 _LINE_END = re.compile(r"(?<=\n)")
 
 
@@ -85,8 +87,8 @@ def _boundary_line(body: list[ast.stmt], insertion: Insertion) -> int | None:
 def _is_expected(edited: str, body: list[ast.stmt], insertions: list[Insertion]) -> bool:
     """Whether `edited` parses to `body` with each inserted statement exactly where it belongs."""
     try:
-        new_body = ast.parse(edited).body
-        added = [[ast.dump(s) for s in ast.parse(i.line).body] for i in insertions]
+        new_body = parse(edited).body
+        added = [[ast.dump(s) for s in parse(i.line).body] for i in insertions]
     except (SyntaxError, ValueError):
         return False
     expected: list[str] = []

@@ -18,6 +18,7 @@ from agent.pipeline.line_edit import Insertion, insert_statements
 from agent.pipeline.requirements import upgraded_requirements
 from agent.pipeline.wiring import import_position
 from agent.prompt_files import skeleton_files
+from agent.syntax import parse
 
 TABLES_PY = "src/tables.py"
 #: Skeleton files a pre-database repository gains whole when it lacks them.
@@ -68,7 +69,7 @@ def register_table(source: str, feature: str) -> str:
     """`source` (src/tables.py) importing the feature's table module; unchanged when it does."""
     module = FeatureLayout(feature).table_module
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError as e:
         raise IntegrationError(f"{TABLES_PY} does not parse: {e.msg} (line {e.lineno})") from e
     for node in tree.body:
@@ -112,7 +113,7 @@ def alembic_heads(root: Path) -> list[str]:
     folder = root / VERSIONS_DIR
     for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
+            tree = parse(path.read_text(encoding="utf-8"))
         except (OSError, SyntaxError, ValueError):
             continue
         values: dict[str, object] = {}

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import ast
 
+from agent.syntax import parse
+
 #: Modules generated code may not import, beyond `code_scan.BANNED_MODULES`: each reaches the
 #: interpreter, the import system, the process's exit or its threads.
 REACH_MODULES = frozenset(
@@ -245,7 +247,7 @@ class _Reach(ast.NodeVisitor):
             if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
                 continue
             try:
-                parsed = ast.parse(node.value.strip(), mode="eval")
+                parsed = parse(node.value.strip(), mode="eval")
             except SyntaxError:
                 continue
             if any(isinstance(n, ast.Call | ast.Lambda) for n in ast.walk(parsed)):

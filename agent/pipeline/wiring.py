@@ -16,6 +16,7 @@ from collections.abc import Callable
 from agent.errors import IntegrationError
 from agent.layout import FeatureLayout
 from agent.pipeline.line_edit import Insertion, insert_statements
+from agent.syntax import parse
 
 MAIN_PY = "src/main.py"
 PREFIX_NAME = "API_V1_PREFIX"
@@ -25,7 +26,7 @@ def wire_router(source: str, feature: str) -> str:
     """`source` with the feature's router imported and included; unchanged when already wired."""
     if is_wired(source, feature):
         return source
-    tree = ast.parse(source)
+    tree = parse(source)
     edited = insert_statements(source, tree, _router_insertions(tree.body, feature))
     if edited is not None:
         return edited
@@ -114,7 +115,7 @@ def is_wired(source: str, feature: str) -> bool:
     """True when `source` imports the feature's router, includes it, and has `API_V1_PREFIX`."""
     layout = FeatureLayout(feature)
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError as e:
         raise IntegrationError(f"src/main.py does not parse: {e.msg} (line {e.lineno})") from e
     body = tree.body

@@ -29,6 +29,7 @@ from agent.pipeline.bundle import BundleFile, FileBundle
 from agent.pipeline.integrate import integrate
 from agent.repo.guards import check_object_id
 from agent.repo.workspace import TargetRepo, Worktree
+from agent.syntax import parse
 
 BRANCH_PREFIX = "feature/"
 _DOWN_LINE = re.compile(r"^down_revision = .*$", re.M)
@@ -184,7 +185,7 @@ def reparent(content: str, path: str, parents: list[str]) -> str:
 def _revision_ids(content: str, path: str) -> tuple[str, set[str]]:
     """(revision, its parents) of a revision file, read without running it."""
     try:
-        body = ast.parse(content).body
+        body = parse(content).body
     except SyntaxError as e:
         raise NeedsRebuild(f"{path} does not parse: {e.msg} (line {e.lineno})") from e
     values: dict[str, object] = {}

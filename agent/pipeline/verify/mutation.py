@@ -24,6 +24,7 @@ from agent.layout import FeatureLayout
 from agent.pipeline.bundle import FileBundle
 from agent.pipeline.verify.box import REPORTING, Box, BoxRun, copy_tree
 from agent.pipeline.verify.outcome import GateOutcome
+from agent.syntax import parse
 
 MAX_MUTANTS = 12
 _BOUND = re.compile(r"\b(ge|gt|le|lt|min_length|max_length)=(-?\d+(?:\.\d+)?)")
@@ -173,7 +174,7 @@ def _status_mutants(path: str, source: str) -> list[Mutant]:
 
 def _route_mutants(path: str, source: str) -> list[Mutant]:
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError:
         return []
     lines = source.splitlines(keepends=True)

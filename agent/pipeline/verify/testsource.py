@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from agent.syntax import parse
+
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -24,7 +26,7 @@ class TestFunction:
 def read_tests(source: str) -> dict[str, TestFunction]:
     """The module's test functions (top level and in `Test*` classes), by name."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError:
         return {}
     helpers = {

@@ -10,6 +10,7 @@ from agent.box.run import TestCase
 from agent.layout import FeatureLayout
 from agent.pipeline.verify.outcome import GateOutcome
 from agent.pipeline.verify.testsource import TestFunction, base_name
+from agent.syntax import parse
 
 # operation → the (method, path kind) calls that exercise it
 OPERATION_CALLS: dict[str, set[tuple[str, str]]] = {
@@ -26,7 +27,7 @@ _WEAK = ("ImportError", "ModuleNotFoundError", "collection", "SyntaxError", "Nam
 def unwire(source: str, feature: str) -> str:
     """`src/main.py` without the feature's router import and `include_router` line."""
     layout = FeatureLayout(feature)
-    tree = ast.parse(source)
+    tree = parse(source)
     drop: set[int] = set()
     for node in tree.body:
         hit = False

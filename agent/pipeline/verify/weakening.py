@@ -8,6 +8,7 @@ import ast
 
 from agent.pipeline.verify.outcome import GateOutcome
 from agent.pipeline.verify.testsource import read_tests
+from agent.syntax import parse
 
 _SKIPPERS = {
     "pytest.skip": "skips",
@@ -30,7 +31,7 @@ _BROAD = ("BaseException", "Exception")
 def scan(path: str, source: str) -> list[str]:
     """Skips, xfails, caught AssertionErrors and constant-only asserts in one test module."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError as e:
         return [f"{path}:{e.lineno}: does not parse: {e.msg}"]
     reasons: list[str] = []
