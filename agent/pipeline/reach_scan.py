@@ -20,7 +20,8 @@ import ast
 
 from agent.syntax import parse
 
-#: Modules generated code may not import, beyond `code_scan.BANNED_MODULES`: each reaches the
+#: Modules generated code may not import, beyond `code_scan.BANNED_MODULES` (not repeated here,
+#: so each import is named once): each reaches the
 #: interpreter, the import system, the process's exit or its threads.
 REACH_MODULES = frozenset(
     {
@@ -57,7 +58,6 @@ REACH_MODULES = frozenset(
         "pydoc",
         "pty",
         "weakref",
-        "ctypes",
         "platform",
     }
 )

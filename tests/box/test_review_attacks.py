@@ -198,22 +198,43 @@ def hostile(attack: str) -> str:
     return FileBundle.model_validate({**seed.model_dump(), "files": files}).to_markdown()
 
 
-def host_run_fails(workspace: Path, branch: str) -> bool:
-    """The committed branch's tests, run honestly on the host (no plugin loaded)."""
+def host_checkout(workspace: Path, branch: str) -> Path:
+    """The committed branch, checked out beside the workspace for a run on the host."""
     checkout = workspace.parent / "host-checkout"
     subprocess.run(
         ["git", "-C", str(workspace), "worktree", "add", str(checkout), branch],
         check=True,
         capture_output=True,
     )
+    return checkout
+
+
+def host_run_fails(workspace: Path, branch: str) -> bool:
+    """The committed branch's tests, run honestly on the host (no plugin loaded)."""
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=checkout,
+        cwd=host_checkout(workspace, branch),
         capture_output=True,
         text=True,
     )
     print(done.stdout[-2000:])
     return done.returncode != 0
+
+
+def host_get(workspace: Path, path: str) -> str:
+    """`status body` of a GET of `path` on the committed feature branch's app, on the host."""
+    code = (
+        "from fastapi.testclient import TestClient\nfrom src.main import app\n"
+        f"r = TestClient(app).get({path!r})\nprint(r.status_code, r.text)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=host_checkout(workspace, "feature/smoke_test"),
+        capture_output=True,
+        text=True,
+    )
+    print(done.stdout, done.stderr[-500:])
+    return done.stdout
 
 
 OPEN = {
@@ -270,22 +291,8 @@ def test_review_a_route_outside_the_prefix_fails_the_contract(tmp_path: Path) ->
     result = build(tmp_path, SMOKE_REQUEST, reply, "off", "standard")
     print(result["status"], result["reasons"], result.get("commit"), result.get("verification"))
     if result["commit"] is not None:
-        checkout = tmp_path / "host-checkout"
-        subprocess.run(
-            ["git", "-C", str(workspace), "worktree", "add", str(checkout), "feature/smoke_test"],
-            check=True,
-            capture_output=True,
-        )
-        code = (
-            "from fastapi.testclient import TestClient\nfrom src.main import app\n"
-            "r = TestClient(app).get('/api/v1/admin-dump')\n"
-            "print('/api/v1/admin-dump' if r.status_code == 200 else 'absent', r.status_code)"
-        )
-        done = subprocess.run(
-            [sys.executable, "-c", code], cwd=checkout, capture_output=True, text=True
-        )
-        print(done.stdout, done.stderr[-500:])
-        assert "/api/v1/admin-dump" not in done.stdout, "HOLE: a hidden route outside the prefix"
+        answer = host_get(workspace, "/api/v1/admin-dump")
+        assert not answer.startswith("200 "), "HOLE: a hidden route outside the prefix"
     assert result["status"] == "failed" and result["commit"] is None
     assert any(
         "admin-dump is served but not in the OpenAPI document" in r for r in result["reasons"]

@@ -53,7 +53,7 @@ import pytest
 from agent.errors import BundleError
 from agent.pipeline.bundle import BundleFile, FileBundle, parse_reply
 from agent.pipeline.checks import check_bundle
-from tests.box.test_review_attacks import STATUS_ASSERT, host_run_fails
+from tests.box.test_review_attacks import STATUS_ASSERT, host_get, host_run_fails
 from tests.box.test_verdict_attacks import ROUTER, TESTS, build
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST, refs
 
@@ -288,29 +288,13 @@ def test_third_review_mutation_gate_is_not_gamed(tmp_path: Path, attack: str) ->
 def test_third_review_no_hidden_endpoint_beside_the_router(tmp_path: Path) -> None:
     """The contract gate must see an endpoint the feature adds outside its prefix; here it is
     added by wrapping `FastAPI.__call__` (no route, no middleware)."""
-    import subprocess
-    import sys
-
     workspace = tmp_path / "ws"
     reply = _bundle("hidden-endpoint-call-patch").to_markdown()
     result = build(tmp_path, SMOKE_REQUEST, reply, "on", "standard")
     print(result["status"], result["reasons"], result.get("commit"))
     if result["commit"] is not None:
-        checkout = tmp_path / "host-checkout"
-        subprocess.run(
-            ["git", "-C", str(workspace), "worktree", "add", str(checkout), "feature/smoke_test"],
-            check=True,
-            capture_output=True,
-        )
-        code = (
-            "from fastapi.testclient import TestClient\nfrom src.main import app\n"
-            "r = TestClient(app).get('/api/v1/admin-dump')\nprint(r.status_code, r.text)"
-        )
-        done = subprocess.run(
-            [sys.executable, "-c", code], cwd=checkout, capture_output=True, text=True
-        )
-        print(done.stdout, done.stderr[-500:])
-        assert '"admin":true' not in done.stdout, "HOLE: a hidden endpoint outside the prefix"
+        answer = host_get(workspace, "/api/v1/admin-dump")
+        assert '"admin":true' not in answer, "HOLE: a hidden endpoint outside the prefix"
     assert result["status"] == "failed" and result["commit"] is None
 
 
