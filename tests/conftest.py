@@ -130,3 +130,16 @@ def run_python(
         timeout=300,
         check=False,
     )
+
+
+def can_mount() -> bool:
+    """Whether this machine lets the builder make a box's folder a sized tmpfs (agent.box.sized)."""
+    import tempfile
+
+    from agent.box.sandbox import Limits
+    from agent.box.sized import SizedFolder
+
+    with tempfile.TemporaryDirectory() as folder:
+        sized = SizedFolder(Path(folder), Limits())
+        sized.unmount()
+        return sized.missing is None

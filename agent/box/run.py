@@ -34,6 +34,7 @@ from agent.box.runspec import has_pytest_config as has_pytest_config
 from agent.box.runspec import pytest_command
 from agent.box.runspec import run_signature as run_signature
 from agent.box.runspec import scrubbed_environment as scrubbed_environment
+from agent.box.sized import SizedFolder
 from agent.box.verdict import breaches, read_session
 from agent.box.watch import watch
 from agent.errors import SandboxUnavailable, TestRunError
@@ -149,6 +150,8 @@ class TestRun:
         outside = self._scratch / "box"
         private.mkdir(mode=0o700)
         outside.mkdir(mode=0o700)
+        # Bounded as the box writes, where this machine lets the builder mount (agent.box.sized).
+        self._sized = SizedFolder(outside, self.limits) if sandboxed else None
         self._log_path = private / "pytest.log"
         self._folders = {name: outside / name for name in ("work", "home", "out", "plugins")}
         for folder in self._folders.values():
@@ -220,7 +223,10 @@ class TestRun:
     @property
     def missing_limits(self) -> list[str]:
         """The limits this machine could not set on the box (empty when all bind)."""
-        return list(self._box.missing) if self._box is not None else []
+        if self._box is None:
+            return []
+        sized = self._sized
+        return [*self._box.missing, *([sized.missing] if sized and sized.missing else [])]
 
     def adopt(self, worktree: Path) -> None:
         """The checkout whose files `release()` copies into the box."""
@@ -277,7 +283,7 @@ class TestRun:
         report.cases = session.cases
         if not timed_out:
             report.breaches += breaches(self._channel, session, returncode, expected=self._expected)
-        if self.sandboxed:
+        if self._sized is not None and not self._sized.mounted:
             report.breaches += boxfiles.written_too_much(
                 [self._folders[n] for n in ("work", "home", "out")], self.limits
             )
@@ -335,6 +341,8 @@ class TestRun:
         if hasattr(self, "_log"):
             self._log.close()
         self._channel.close()
+        if self._sized is not None:
+            self._sized.unmount()
         boxfiles.remove_tree(self._scratch)
 
 

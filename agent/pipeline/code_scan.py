@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 
+from agent.pipeline.built_text import built_text
+
 BANNED_MODULES = frozenset(
     # The last four reach into the interpreter or pytest itself: a verdict could be forged
     # from inside the test process through them (docs/architecture.md, "What the builder
@@ -62,7 +64,7 @@ def find_dangerous_code(tree: ast.Module) -> list[tuple[int, str]]:
     """(line, reason) for every dangerous construct in `tree`."""
     visitor = _Scanner()
     visitor.visit(tree)
-    return sorted(visitor.found)
+    return sorted(set(visitor.found))  # a text built in steps is found at each
 
 
 def _banned_os(name: str) -> bool:
@@ -118,11 +120,23 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str):
-            for text in BANNED_TEXT:
-                if text in node.value:
-                    self._flag(node, f"names `{text}`, part of the builder's test plumbing")
+        self._check_text(node)
         self.generic_visit(node)
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        self._check_text(node)
+        self.generic_visit(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        self._check_text(node)
+        self.generic_visit(node)
+
+    def _check_text(self, node: ast.AST) -> None:
+        """A name of the builder's plumbing, in a constant or built of constants alone."""
+        value = built_text(node)
+        for text in BANNED_TEXT:
+            if value is not None and text in value:
+                self._flag(node, f"names `{text}`, part of the builder's test plumbing")
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in BANNED_CALLS and isinstance(node.ctx, ast.Load):
@@ -130,6 +144,7 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
+        self._check_text(node)
         func = node.func
         if isinstance(func, ast.Name) and func.id == "open":
             self._check_mode(node, node.args[1] if len(node.args) > 1 else None, "open()")

@@ -13,6 +13,8 @@ import pytest
 
 from agent.box.run import TestReport, run_tests
 from agent.box.sandbox import Limits
+from agent.box.sized import SizedFolder
+from tests.conftest import can_mount
 
 PYTHON = Path(sys.executable)
 
@@ -94,21 +96,66 @@ def test_tmp_has_a_size(tmp_path: Path) -> None:
     assert written <= 64 and not report.ok
 
 
-def test_disk_written_past_the_cap_fails_the_run(tmp_path: Path) -> None:
+MOUNTS = pytest.mark.skipif(not can_mount(), reason="the builder may not mount a tmpfs here")
+WRITE_48_MIB = (
+    "def test_write(capsys):\n"
+    "    written = 0\n"
+    "    try:\n"
+    "        for n in range(12):\n"
+    "            with open(f'big{n}.bin', 'wb') as f:\n"
+    "                f.write(b'1' * 4 * 2**20)\n"
+    "            written += 4\n"
+    "    finally:\n"
+    "        say(capsys, f'disk={written}')\n"
+)
+
+
+@MOUNTS
+def test_disk_stops_at_the_cap_as_the_box_writes(tmp_path: Path) -> None:
+    report = run_in_box(tmp_path, WRITE_48_MIB, Limits(disk_bytes=32 * 2**20))
+    written = figure(report, "disk")
+    print(f"the box wrote {written} MiB to its folder, a tmpfs of 32 MiB")
+    assert written <= 32 and report.failed == 1 and not report.ok
+    assert "No space left on device" in report.output
+
+
+@MOUNTS
+def test_files_and_folders_stop_at_the_cap_as_the_box_makes_them(tmp_path: Path) -> None:
     body = (
-        "def test_write(capsys):\n"
-        "    for n in range(12):\n"
-        "        with open(f'big{n}.bin', 'wb') as f:\n"
-        "            f.write(b'1' * 4 * 2**20)\n"
-        "    say(capsys, 'disk=48')\n"
+        "def test_make(capsys):\n"
+        "    made = 0\n"
+        "    try:\n"
+        "        for n in range(5000):\n"
+        "            open(f'empty{n}', 'wb').close()\n"
+        "            made += 1\n"
+        "    finally:\n"
+        "        say(capsys, f'entries={made}')\n"
     )
-    report = run_in_box(tmp_path, body, Limits(disk_bytes=32 * 2**20))
+    report = run_in_box(tmp_path, body, Limits(disk_entries=2000))
+    made = figure(report, "entries")
+    print(f"the box made {made} files with a cap of 2000 entries")
+    assert made < 2000 and report.failed == 1
+
+
+def test_disk_is_measured_after_the_run_where_no_tmpfs_can_be_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Unmounted(SizedFolder):
+        """A machine where mount(2) is refused (no CAP_SYS_ADMIN): a plain folder."""
+
+        def __init__(self, path: Path, limits: Limits, *, mode: int = 0o700) -> None:
+            self.path, self.mounted = path, False
+            self.missing = "disk: refused here (test)"
+
+    monkeypatch.setattr("agent.box.run.SizedFolder", Unmounted)
+    report = run_in_box(tmp_path, WRITE_48_MIB, Limits(disk_bytes=32 * 2**20))
     print(
         f"the box wrote {figure(report, 'disk')} MiB with a disk cap of 32 MiB: {report.breaches}"
     )
     assert report.passed == 1 and not report.ok
     assert any("over the box's 32 MiB" in b for b in report.breaches)
     assert report.reasons(1, "tests") == report.breaches
+    assert "disk: refused here (test)" in report.missing_limits
 
 
 def test_no_user_namespace_can_be_made(tmp_path: Path) -> None:

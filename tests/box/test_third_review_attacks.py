@@ -3,8 +3,9 @@
 Every bundle here passed `check_bundle` with the scan on when the review wrote it; the reach
 scan now refuses each (`test_the_scan_refuses_it`, `test_the_scan_now_refuses`), so the builds
 below fail at the scan. What stays open with the scan off is written in docs/architecture.md
-("What the builder reads back"); the two that are open with the scan on are strict xfails here
-(the disk filled during a run, a plugin name built in an f-string). Each build then runs through the real CLI against the fake
+("What the builder reads back"). The disk filled during a run is closed where the builder may
+mount (each box's folder is a sized tmpfs, agent.box.sized), a strict xfail elsewhere. Each build
+then runs through the real CLI against the fake
 OpenAI server. A build that must fail and commits is a HOLE when its tests fail on the host (or
 when a gate that should have failed passed: the control shows that gate failing without the
 attack).
@@ -35,9 +36,10 @@ attack).
 - sense-unwired-rootdir: the unwired gate's run has `rootdir` `.../unwired`: a test that calls
   the endpoint, checks nothing, and fails only when `pytestconfig.rootpath.name == "unwired"`
   passes the unwired gate (its control, without the line, fails it).
-- fill-the-disk: the box's work folder is a host folder; the 512 MiB disk limit is measured after
-  the run only. A test writes 1 GiB (real blocks) to the host's disk during the run (`io.FileIO`:
-  neither `open` nor `.open`); the build fails afterwards, but the host's disk was used.
+- fill-the-disk: the box's work folder was a host folder, and the 512 MiB disk limit was measured
+  after the run only. A test wrote 1 GiB (real blocks) to the host's disk during the run
+  (`io.FileIO`: neither `open` nor `.open`); the build failed afterwards, but the host's disk was
+  used. Now the folder is a tmpfs of 512 MiB (agent.box.sized): the write fails at the limit.
 - eval-by-annotation: `typing.get_type_hints` (and pydantic, and FastAPI) evaluate string
   annotations: an `eval` the scan never sees (the string is a constant; only a few plugin names
   are refused in constants). Used here to reach `os._exit(0)` from the end of the session.
@@ -55,7 +57,7 @@ from agent.pipeline.bundle import BundleFile, FileBundle, parse_reply
 from agent.pipeline.checks import check_bundle
 from tests.box.test_review_attacks import STATUS_ASSERT, host_get, host_run_fails
 from tests.box.test_verdict_attacks import ROUTER, TESTS, build
-from tests.conftest import SEED_TEXT, SMOKE_REQUEST, refs
+from tests.conftest import SEED_TEXT, SMOKE_REQUEST, can_mount, refs
 
 MODELS = "src/features/smoke_test/smoke_test_models.py"
 
@@ -316,6 +318,10 @@ SCAN_GAPS = {
     ),
     "pty-spawn": "import pty\n\n\ndef _go():\n    pty.spawn(['true'])\n",
     "fstring-plugin-name": "NAME = f\"petsage_{'report'}\"\n",
+    "percent-plugin-name": "NAME = 'petsage_%s' % 'gate'\n",
+    "format-plugin-name": "NAME = 'petsage_{}'.format('migrations')\n",
+    "join-plugin-name": "NAME = '_'.join(['petsage', 'probe'])\n",
+    "sum-fd-variable": "NAME = 'PETSAGE_' + 'REPORT' + '_FD'\n",
     "type-hint-eval": (
         "import typing\n\n\ndef _f(x: \"__import__('os').getpid()\") -> None:\n    pass\n\n\n"
         "PID = typing.get_type_hints(_f)['x']\n"
@@ -325,15 +331,7 @@ SCAN_GAPS = {
 }
 
 
-@pytest.mark.parametrize(
-    "gap",
-    [
-        pytest.param(gap, marks=pytest.mark.xfail(strict=True, reason="open: built in an f-string"))
-        if gap == "fstring-plugin-name"
-        else gap
-        for gap in SCAN_GAPS
-    ],
-)
+@pytest.mark.parametrize("gap", SCAN_GAPS)
 def test_the_scan_now_refuses(gap: str) -> None:
     import ast
 
@@ -369,9 +367,10 @@ FILL = (
 
 
 @pytest.mark.xfail(
+    not can_mount(),
     strict=True,
-    reason="open: the box's writable folders are host folders; the disk limit is measured after "
-    "the run",
+    reason="open where the builder may not mount: the box's writable folders are then host "
+    "folders, and the disk limit is measured after the run (agent.box.sized)",
 )
 def test_third_review_the_box_cannot_fill_the_hosts_disk(tmp_path: Path) -> None:
     import contextlib

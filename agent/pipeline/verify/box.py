@@ -30,6 +30,7 @@ from agent.box.budget import Budget, Overrun
 from agent.box.channel import ResultChannel
 from agent.box.report_plugin import FD_VARIABLE
 from agent.box.run import install_plugins, scrubbed_environment
+from agent.box.sized import SizedFolder
 from agent.box.verdict import Session, breaches, read_session
 from agent.box.watch import watch
 
@@ -89,14 +90,19 @@ class Box:
         """The gates' probe (probe.py) started now in a scratch folder of its own, its Python,
         pytest and FastAPI loading, held until `HeldProbe.release` gives it its arguments."""
         scratch = tempfile.TemporaryDirectory(prefix="petsage-verify-")
+        folder = Path(scratch.name)
+        # A tmpfs of its own where the machine allows (agent.box.sized): the probe, the gates'
+        # runs of generated code, cannot fill the host's disk.
+        sized = SizedFolder(folder, sandbox.Limits()) if self.sandboxed else None
         try:
-            folder = Path(scratch.name)
             probe = str(folder / PLUGINS / PROBE_NAME)
             process = BoxProcess(self, folder, folder, [probe, HELD], held=True)
         except BaseException:
+            if sized is not None:
+                sized.unmount()
             scratch.cleanup()
             raise
-        return HeldProbe(scratch, process)
+        return HeldProbe(scratch, process, sized)
 
 
 class BoxProcess:
@@ -256,6 +262,8 @@ class HeldProbe:
 
     scratch_folder: tempfile.TemporaryDirectory[str]
     process: BoxProcess
+    #: The tmpfs on the scratch folder (None where the machine does not allow one).
+    sized: SizedFolder | None = None
 
     @property
     def scratch(self) -> Path:
@@ -270,6 +278,8 @@ class HeldProbe:
         try:
             self.process.close()
         finally:
+            if self.sized is not None:
+                self.sized.unmount()
             self.scratch_folder.cleanup()
 
 

@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from agent.box.budget import overrun_error
+from agent.box.sized import bounded
 from agent.layout import FeatureLayout
 from agent.pipeline.verify.box import PLUGINS, REPORTING, Box, BoxProcess, BoxRun, copy_tree
 from agent.pipeline.verify.outcome import GateOutcome
@@ -133,9 +134,30 @@ def gate(worktree: Path, scratch: Path, feature: str, box: Box) -> GateOutcome:
                 "skipped": "Schemathesis is not installed: pip install petsage-builder[verify]"
             },
         )
+    # A tmpfs of its own where the machine allows (agent.box.sized): neither box can fill
+    # the host's disk.
+    with bounded(scratch, sandboxed=box.sandboxed):
+        run = _fuzz(worktree, scratch, feature, box)
+    if run.overrun is not None and run.overrun.infrastructure:
+        raise overrun_error(run.overrun, "verified", "the fuzz run")  # the machine's: retried
+    operations, reasons = _read(run)
+    if run.breaches:
+        reasons = [f"the fuzz run's results do not stand: {b}" for b in run.breaches]
+    elif operations == 0:
+        tail = " / ".join(run.output.strip().splitlines()[-3:])[:300]
+        reasons = [f"the fuzz run did not run (exit {run.returncode}): {tail}"]
+    return GateOutcome(
+        gate="fuzz",
+        ok=not reasons,
+        reasons=reasons,
+        figures={"operations": operations, "examples_per_operation": EXAMPLES},
+    )
+
+
+def _fuzz(worktree: Path, scratch: Path, feature: str, box: Box) -> BoxRun:
+    """The fuzz run: the app served from a box of its own, fuzzed from another."""
     # The fuzzer's box first (its folder handed to the box's user while no hostile code runs),
     # then the app's, in a folder inside it: the only thing they share is the socket there.
-    scratch.mkdir(parents=True)
     server = scratch / "server"
     server.mkdir()
     tree = copy_tree(worktree, server)
@@ -170,20 +192,7 @@ def gate(worktree: Path, scratch: Path, feature: str, box: Box) -> GateOutcome:
         run = fuzzer.finish()
     finally:
         app.close()
-    if run.overrun is not None and run.overrun.infrastructure:
-        raise overrun_error(run.overrun, "verified", "the fuzz run")  # the machine's: retried
-    operations, reasons = _read(run)
-    if run.breaches:
-        reasons = [f"the fuzz run's results do not stand: {b}" for b in run.breaches]
-    elif operations == 0:
-        tail = " / ".join(run.output.strip().splitlines()[-3:])[:300]
-        reasons = [f"the fuzz run did not run (exit {run.returncode}): {tail}"]
-    return GateOutcome(
-        gate="fuzz",
-        ok=not reasons,
-        reasons=reasons,
-        figures={"operations": operations, "examples_per_operation": EXAMPLES},
-    )
+    return run
 
 
 def _read(run: BoxRun) -> tuple[int, list[str]]:

@@ -20,6 +20,7 @@ from itertools import zip_longest
 from pathlib import Path
 
 from agent.box.budget import overrun_error
+from agent.box.sized import bounded
 from agent.layout import FeatureLayout
 from agent.pipeline.bundle import FileBundle
 from agent.pipeline.verify.box import REPORTING, Box, BoxRun, copy_tree
@@ -70,18 +71,20 @@ def gate(
 
     def run(index: int, mutant: Mutant) -> bool:
         folder = scratch / f"mutant-{index}"
-        folder.mkdir(parents=True)
-        tree = copy_tree(worktree, folder)
-        # Applied at import by the box's gate: the file keeps its bytes (a test that pins the
-        # source text cannot tell a mutant from the feature).
-        args = ["-m", "pytest", tests_dir, "-x", "-q", "-p", "no:cacheprovider", *REPORTING]
-        result = box.run(
-            tree,
-            folder,
-            [*args, f"--rootdir={tree}"],
-            stop_on_failure=True,
-            gate={"mutant": {"path": mutant.path, "source": mutant.source}},
-        )
+        # A tmpfs of its own where the machine allows (agent.box.sized): a mutant's run that
+        # fills it cannot fill the host's disk, nor starve the copies of the runs beside it.
+        with bounded(folder, sandboxed=box.sandboxed):
+            tree = copy_tree(worktree, folder)
+            # Applied at import by the box's gate: the file keeps its bytes (a test that pins
+            # the source text cannot tell a mutant from the feature).
+            args = ["-m", "pytest", tests_dir, "-x", "-q", "-p", "no:cacheprovider", *REPORTING]
+            result = box.run(
+                tree,
+                folder,
+                [*args, f"--rootdir={tree}"],
+                stop_on_failure=True,
+                gate={"mutant": {"path": mutant.path, "source": mutant.source}},
+            )
         if result.overrun is not None and result.overrun.infrastructure:
             # The machine, not the mutant, ended it: neither killed nor survived (retried).
             raise overrun_error(result.overrun, "verified", "a mutant's run")
