@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent.box.run import TestRun
 from agent.errors import (
@@ -43,14 +43,18 @@ from agent.pipeline.result import (
     live_final_event,
 )
 from agent.pipeline.round import KIND_OF_REJECTION, REJECTED, Base, Rejection, infrastructure_reason
-from agent.pipeline.stages import Stages
+from agent.pipeline.stages.commit_build import Commit
+from agent.pipeline.stages.find_base import FindBase
+from agent.pipeline.stages.generate import Generate
+from agent.pipeline.stages.validate import Validate
+from agent.pipeline.stages.verify_gates import Verify
+from agent.pipeline.stages.write_and_test import WriteAndTest
+from agent.pipeline.state import BuildState
 from agent.pipeline.verify.render import verification_summary
-from agent.repo.workspace import TargetRepo, Worktree
+from agent.pipeline.workbench import Workbench
+from agent.repo.workspace import TargetRepo
 from agent.request import FeatureRequest, decode_request
 from agent.settings import Settings
-
-if TYPE_CHECKING:
-    from agent.pipeline.verify.box import HeldProbe
 
 BuildStream = Generator[StageEvent, None, BuildResult]
 
@@ -87,8 +91,7 @@ class Builder:
 
         `held_tests`: a test process started ahead (agent.box.prestart), taken if it fits.
         """
-        run = _BuildRun(self, build_id or uuid.uuid4().hex[:12], should_stop)
-        run.held_tests = held_tests
+        run = _BuildRun(self, build_id or uuid.uuid4().hex[:12], should_stop, held_tests)
         return run.execute(request)
 
     def run(
@@ -114,75 +117,85 @@ class Builder:
                 on_event(event)
 
 
-class _BuildRun(Stages):
-    """The state of one build while it runs."""
+class _BuildRun:
+    """One build from its request to its result: the round loop, calling the stages in order."""
 
     def __init__(
-        self, builder: Builder, build_id: str, should_stop: Callable[[], bool] | None
+        self,
+        builder: Builder,
+        build_id: str,
+        should_stop: Callable[[], bool] | None,
+        held_tests: TestRun | None,
     ) -> None:
-        self.builder = builder
-        self.settings = builder.settings
-        self.model = builder.model
-        self.repo = builder.repo
-        self.should_stop = should_stop or (lambda: False)
         self.started = time.perf_counter()
-        self.result = BuildResult(
-            id=build_id, status="running", model=self.model.name, started_at=datetime.now(UTC)
+        self.state = BuildState(
+            settings=builder.settings,
+            model=builder.model,
+            repo=builder.repo,
+            result=BuildResult(
+                id=build_id,
+                status="running",
+                model=builder.model.name,
+                started_at=datetime.now(UTC),
+            ),
+            should_stop=should_stop or (lambda: False),
         )
-        self.wiring = ""
-        self.test_env_note: str | None = None
-        self.worktree: Worktree | None = None
-        self.worktree_dirty = False
-        self.held_tests: TestRun | None = None
-        self.held_probe: HeldProbe | None = None
+        self.held_tests = held_tests
         self.stop_reason: StopReason | None = None
+        self.generate = Generate(self.state)
+        self.validate = Validate(self.state)
+        self.write_and_test = WriteAndTest(self.state)
+        self.verify = Verify(self.state)
+        self.commit = Commit(self.state)
 
     # --- the pipeline ----------------------------------------------------------------------------
 
     def execute(self, raw: FeatureRequest | bytes | str | dict[str, Any]) -> BuildStream:
-        yield self._progress("received", "request received")
+        state, result = self.state, self.state.result
+        yield state.progress("received", "request received")
         try:
-            with self._timed("decode"):
+            with state.timed("decode"):
                 request = (
                     raw
                     if isinstance(raw, FeatureRequest)
-                    else decode_request(raw, max_bytes=self.settings.max_request_bytes)
+                    else decode_request(raw, max_bytes=state.settings.max_request_bytes)
                 )
         except RequestError as e:
             return (yield from self._finish("rejected", [str(p) for p in e.problems]))
-        self.result.request = request
-        self.result.feature = request.feature
-        self.result.base_branch = request.base_branch
-        self.result.branch = request.branch
-        yield self._progress("decoded", f"{request.feature}: {request.title}")
+        result.request = request
+        result.feature = request.feature
+        result.base_branch = request.base_branch
+        result.branch = request.branch
+        yield state.progress("decoded", f"{request.feature}: {request.title}")
         try:
-            self.model.check(request)
+            state.model.check(request)
         except ModelRefused as e:
             return (yield from self._finish("rejected", [str(e)]))
         try:
-            with self._timed("prepare"):
+            with state.timed("prepare"):
                 self._prepare(request)
-            with self.repo.feature_lock(request.feature), ExitStack() as stack:
+            with state.repo.feature_lock(request.feature), ExitStack() as stack:
                 status, reasons = yield from self._rounds(request, stack)
         except RequestError as e:
             return (yield from self._finish("rejected", [str(p) for p in e.problems]))
         except BuildCancelled:
             return (yield from self._finish("cancelled", ["cancelled before it finished"]))
         except InfrastructureError as e:
-            self.result.reason = infrastructure_reason(e, retried=True)
-            if self.result.rounds:
-                self.result.rounds[-1].outcome = "infrastructure"
-                self.result.rounds[-1].reasons = [str(e)]
+            result.reason = infrastructure_reason(e, retried=True)
+            if result.rounds:
+                result.rounds[-1].outcome = "infrastructure"
+                result.rounds[-1].reasons = [str(e)]
             return (yield from self._finish("failed", [str(e)]))
         except BuilderError as e:
             kind: ReasonKind = "model" if isinstance(e, ModelError) else "internal"
-            stage = "generating" if kind == "model" else self.last_stage
-            self.result.reason = FailureReason(kind=kind, stage=stage, message=str(e)[:500])
+            stage = "generating" if kind == "model" else state.last_stage
+            result.reason = FailureReason(kind=kind, stage=stage, message=str(e)[:500])
             return (yield from self._finish("failed", [str(e)]))
         return (yield from self._finish(status, reasons))
 
     def _prepare(self, request: FeatureRequest) -> None:
-        if self.repo.needs_skeleton() and request.base_branch != "main":
+        repo = self.state.repo
+        if repo.needs_skeleton() and request.base_branch != "main":
             raise RequestError(
                 [
                     Problem(
@@ -190,48 +203,53 @@ class _BuildRun(Stages):
                     )
                 ]
             )
-        self.repo.ensure()
+        repo.ensure()
 
     def _rounds(
         self, request: FeatureRequest, stack: ExitStack
     ) -> Generator[StageEvent, None, tuple[BuildStatus, list[str]]]:
         """Round after round: generate, validate, write and wire, test, verify, commit."""
-        base = self._base(request)
-        budget = RepairBudget(self.settings, self.model.name)
+        state, result, settings = self.state, self.state.result, self.state.settings
+        base = FindBase(state).run(request)
+        bench = Workbench(state, base, stack, self.held_tests)
+        budget = RepairBudget(settings, state.model.name)
         feedback: Feedback | None = None
         previous_reply: str | None = None
         reasons: list[str] = []
         last = Rejection("validation", [], "no round ran")
-        for number in range(1, self.settings.max_rounds + 1):
-            self._check_stop()
-            yield self._progress("generating", f"asking {self.model.name} (round {number})", number)
+        for number in range(1, settings.max_rounds + 1):
+            state.check_stop()
+            yield state.progress(
+                "generating", f"asking {state.model.name} (round {number})", number
+            )
             record = RoundRecord(round=number, outcome="accepted")
-            self.result.rounds.append(record)
-            self._prepare_round(base, stack)
-            earlier = self.result.attempt
-            reply = self._generate(request, base, record, feedback, previous_reply)
+            result.rounds.append(record)
+            # Its processes load while the model answers.
+            bench.prepare()
+            earlier = result.attempt
+            reply = self.generate.run(request, base, record, feedback, previous_reply)
             budget.spend(record.prompt_tokens, record.completion_tokens)
             previous_reply = reply.text
             stop = budget.repeated(reply.text)
             if stop is not None:
                 # The attempt kept is the earlier round's: its files, diff and test output.
-                self.result.attempt = earlier
+                result.attempt = earlier
                 record.outcome, record.reasons = "repeated", [stop.message]
-                yield self._checked("validated", stop.message, number, ok=False)
+                yield state.checked("validated", stop.message, number, ok=False)
                 return self._stopped(stop, reasons)
-            rejection = yield from self._attempt(request, base, reply, number, stack)
+            rejection = yield from self._attempt(request, base, reply, number, bench)
             if rejection is None:
                 return "succeeded", []
             reasons = rejection.reasons
-            feedback = yield from self._reject(record, rejection)
+            feedback = yield from self._reject(record, rejection, bench)
             last = rejection
-            stop = budget.after(rejection) if number < self.settings.max_rounds else None
+            stop = budget.after(rejection) if number < settings.max_rounds else None
             if stop is not None:
                 return self._stopped(stop, reasons)
         self.stop_reason = "max_rounds"
-        rounds = self.settings.max_rounds
+        rounds = settings.max_rounds
         message = f"no passing reply after {rounds} round(s)"
-        self.result.reason = FailureReason(
+        result.reason = FailureReason(
             kind=KIND_OF_REJECTION[last.kind],
             stage=REJECTED[last.kind][1],
             limit="max_rounds",
@@ -244,7 +262,7 @@ class _BuildRun(Stages):
     def _stopped(self, stop: Stop, reasons: list[str]) -> tuple[BuildStatus, list[str]]:
         """The build's end when the repair budget stops it before its last round."""
         self.stop_reason = stop.reason
-        rounds = len(self.result.rounds)
+        rounds = len(self.state.result.rounds)
         why = f"stopped after {rounds} round(s) ({stop.reason}): {stop.message}"
         return "failed", [why, *reasons]
 
@@ -254,26 +272,23 @@ class _BuildRun(Stages):
         base: Base,
         reply: ModelReply,
         number: int,
-        stack: ExitStack,
+        bench: Workbench,
     ) -> Generator[StageEvent, None, Rejection | None]:
         """One reply through the stages: None once it is committed, else why it was not."""
-        if reply.finish_reason == "length":
-            reasons = ["the reply was cut off at the token limit before it ended"]
-            return Rejection("length", reasons, reasons[0])
-        bundle = self._validate(reply, request.feature)
+        state = self.state
+        bundle = self.validate.run(reply, request.feature, base)
         if isinstance(bundle, Rejection):
             return bundle
-        self._note_bundle(bundle)
         passed = f"{len(bundle.files)} files pass the blueprint's checks"
-        yield self._checked("validated", passed, number)
-        self._check_stop()
+        yield state.checked("validated", passed, number)
+        state.check_stop()
         try:
-            return (yield from self._test_verify_commit(request, base, bundle, number, stack))
+            return (yield from self._test_verify_commit(request, base, bundle, number, bench))
         except InfrastructureError as e:
             # The machine, not the reply, ended it: once more with the same files, no repair
             # round spent and nothing told to the model (issue 28).
             reason = infrastructure_reason(e, retried=False)
-            yield self._checked(
+            yield state.checked(
                 "tested" if e.stage == "tested" else "verified",  # the two stages that raise it
                 f"{e}; trying again",
                 number,
@@ -281,8 +296,9 @@ class _BuildRun(Stages):
                 reasons=[str(e)],
                 reason=reason.model_dump(),
             )
-        self._check_stop()
-        return (yield from self._test_verify_commit(request, base, bundle, number, stack))
+        state.check_stop()
+        bench.prepare()  # a clean worktree and fresh processes for the second try
+        return (yield from self._test_verify_commit(request, base, bundle, number, bench))
 
     def _test_verify_commit(
         self,
@@ -290,33 +306,34 @@ class _BuildRun(Stages):
         base: Base,
         bundle: FileBundle,
         number: int,
-        stack: ExitStack,
+        bench: Workbench,
     ) -> Generator[StageEvent, None, Rejection | None]:
         """A checked bundle written, tested, verified and committed: None, else why not."""
-        tested = yield from self._test(request, base, bundle, number, stack)
+        state = self.state
+        tested = yield from self.write_and_test.run(request, base, bundle, number, bench)
         report = tested.report
         if not tested.passed:
             tested.verifier.close()
             return tested.rejection(FeatureLayout(request.feature).tests_dir)
-        yield self._checked("tested", f"{report.passed} passed", number)
-        self._check_stop()
-        verification = self._verify(tested)
+        yield state.checked("tested", f"{report.passed} passed", number)
+        state.check_stop()
+        verification = self.verify.run(tested)
         if not verification.ok:
             reasons = verification.reasons
             return Rejection("verification", reasons, f"{len(reasons)} gate failure(s)")
-        yield self._checked("verified", verification_summary(verification), number)
-        yield from self._commit(request, base, tested)
+        yield state.checked("verified", verification_summary(verification), number)
+        yield from self.commit.run(request, base, tested, bench.worktree)
         return None
 
     def _reject(
-        self, record: RoundRecord, rejection: Rejection
+        self, record: RoundRecord, rejection: Rejection, bench: Workbench
     ) -> Generator[StageEvent, None, Feedback]:
         """Record why a round's reply was not taken, say so, and return the model's feedback."""
         outcome, stage = REJECTED[rejection.kind]
         record.outcome, record.reasons = outcome, rejection.reasons
-        if rejection.kind in ("tests", "verification") and self.worktree is not None:
-            self._attempt_now.diff = self.worktree.diff()
-        yield self._checked(
+        if rejection.kind in ("tests", "verification"):
+            self.state.attempt.diff = bench.worktree.diff()
+        yield self.state.checked(
             stage, rejection.message, record.round, ok=False, reasons=rejection.reasons
         )
         return Feedback(rejection.kind, tuple(rejection.reasons), rejection.details)
@@ -324,43 +341,43 @@ class _BuildRun(Stages):
     # --- bookkeeping -----------------------------------------------------------------------------
 
     def _finish(self, status: BuildStatus, reasons: list[str]) -> BuildStream:
-        if status != "succeeded" and self.result.reason is None:
-            self.result.reason = default_reason(status, reasons, self.last_stage)
-        conclude(self.result, status, reasons)
-        self.result.stop_reason = self.stop_reason or _stop_reason_of(status, self.result)
-        self.result.finished_at = datetime.now(UTC)
-        self.result.seconds = round(time.perf_counter() - self.started, 4)
-        self.result.cost_usd = self.settings.cost_usd(
-            self.model.name, self.result.prompt_tokens, self.result.completion_tokens
+        state, result = self.state, self.state.result
+        if status != "succeeded" and result.reason is None:
+            result.reason = default_reason(status, reasons, state.last_stage)
+        conclude(result, status, reasons)
+        result.stop_reason = self.stop_reason or _stop_reason_of(status, result)
+        result.finished_at = datetime.now(UTC)
+        result.seconds = round(time.perf_counter() - self.started, 4)
+        result.cost_usd = state.settings.cost_usd(
+            state.model.name, result.prompt_tokens, result.completion_tokens
         )
-        self.result.timings = {
-            stage: round(seconds, 4) for stage, seconds in self.result.timings.items()
-        }
-        request = self.result.request
+        result.timings = {stage: round(seconds, 4) for stage, seconds in result.timings.items()}
+        request = result.request
         if status == "succeeded" and request is not None and request.open_pr:
             self._render()  # the pull request's body carries the report
             yield from self._open_pull_request()
         self._render()
-        yield live_final_event(self.result)
-        return self.result
+        yield live_final_event(result)
+        return result
 
     def _render(self) -> None:
-        rendered(self.result, repo_name=self.repo.path.name, wiring=self.wiring)
+        rendered(self.state.result, repo_name=self.state.repo.path.name, wiring=self.state.wiring)
 
     def _open_pull_request(self) -> Generator[StageEvent, None, None]:
         from agent.errors import PullRequestError
         from agent.repo.pulls import open_pull_request
 
+        state, result = self.state, self.state.result
         try:
-            pull = open_pull_request(self.result, self.settings, self.repo)
+            pull = open_pull_request(result, state.settings, state.repo)
         except PullRequestError as e:
-            self.result.pr_error = str(e)
+            result.pr_error = str(e)
         else:
-            self.result.pull_request = pull
+            result.pull_request = pull
             verb = "updated" if pull.updated else "opened"
-            self.last_stage = "pr_opened"
+            state.last_stage = "pr_opened"
             yield PullOpened(
-                build_id=self.result.id,
+                build_id=result.id,
                 message=f"pull request {pull.id} {verb}",
                 url=pull.url,
                 kind=pull.kind,

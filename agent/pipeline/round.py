@@ -25,6 +25,8 @@ class Base:
     revision: str
     revision_path: str
     revision_message: str
+    #: What choosing the test interpreter has to say (a note the result carries), if anything.
+    test_env_note: str | None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 
-#: The pipeline's parts a build imports on first use (agent.pipeline.stages).
+#: The pipeline's parts a build imports on first use (agent.pipeline.loop, agent.pipeline.stages,
+#: agent.pipeline.workbench).
 BUILD_MODULES = (
     "agent.pipeline.commit",
     "agent.pipeline.report",
