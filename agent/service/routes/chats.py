@@ -10,7 +10,8 @@ from agent.chat.model_assistant import assistant_for
 from agent.chat.state import ChatState
 from agent.errors import JobsUnavailable
 from agent.pipeline.result import BuildResult
-from agent.service.deps import Service, ServiceDep, Started
+from agent.service.deps import ServiceDep
+from agent.service.root import Service, Started
 from agent.service.schemas import errors
 
 
