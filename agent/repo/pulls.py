@@ -27,10 +27,10 @@ from agent.errors import (
     PullRequestNotFound,
 )
 from agent.pipeline import persistence
-from agent.pipeline.quoting import code_span, quoted
 from agent.pipeline.report import facts, request_lines
 from agent.pipeline.result import BuildResult, PullRequest
 from agent.pipeline.verify.render import verification_section
+from agent.quoting import code_span, quoted
 from agent.repo.forge_pull import forge_pull, scrubbed
 from agent.repo.guards import check_object_id, file_lock
 from agent.repo.refresh import PublishBranch, follow_base, refresh_held
