@@ -335,11 +335,4 @@ class LocalPulls:
         temporary.replace(self.path)
 
 
-__all__ = [
-    "LocalPulls",
-    "MergeRefused",
-    "PullRequestConflict",
-    "PullRequestError",
-    "PullRequestNotFound",
-    "open_pull_request",
-]
+__all__ = ["LocalPulls", "open_pull_request", "pr_body", "pr_title"]
