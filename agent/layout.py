@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The target's app: every feature's router is included here.
+MAIN_PY = "src/main.py"
+
 
 @dataclass(frozen=True)
 class FeatureLayout:

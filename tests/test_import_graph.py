@@ -163,3 +163,18 @@ def test_the_build_path_never_imports_the_layers_above_it() -> None:
         if target.startswith(upper)
     )
     assert upward == []
+
+
+def test_nothing_below_the_service_imports_it() -> None:
+    """The service is the top layer: only the CLI (which starts it) imports it. GitHub builds,
+    which its webhook route starts, name what they need of it as a Protocol
+    (`agent.github.host.BuildHost`) instead of importing its `Service`."""
+    graph = import_graph()
+    upward = sorted(
+        f"{name} -> {target}"
+        for name, targets in graph.items()
+        if not name.startswith(("agent.service", "agent.cli"))
+        for target in targets
+        if target.startswith("agent.service")
+    )
+    assert upward == []

@@ -23,6 +23,7 @@ from agent.box.sandbox import Limits
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MNT_DETACH = 0x2
+UMOUNT_NOFOLLOW = 0x8
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
@@ -52,7 +53,7 @@ class SizedFolder:
         """Free its pages (detached: a process still inside keeps only its own view); once."""
         if self.mounted:
             self.mounted = False
-            _libc.umount2(os.fsencode(self.path), MNT_DETACH)
+            _libc.umount2(os.fsencode(self.path), MNT_DETACH | UMOUNT_NOFOLLOW)
 
 
 @contextmanager

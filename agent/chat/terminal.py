@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO, cast
 
 from agent.chat.state import ChatState
-from agent.pipeline.quoting import strip_controls
+from agent.quoting import strip_controls
 from agent.settings import Settings
 
 PROMPT = "you> "

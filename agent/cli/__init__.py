@@ -21,7 +21,7 @@ from agent.cli.common import (
     read_payload,
     settings_from,
 )
-from agent.pipeline.quoting import strip_controls
+from agent.quoting import strip_controls
 
 
 def main(argv: list[str] | None = None) -> int:

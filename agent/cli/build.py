@@ -23,7 +23,7 @@ from agent.cli.common import (
     settings_from,
 )
 from agent.events import Checked
-from agent.pipeline.quoting import strip_controls
+from agent.quoting import strip_controls
 
 if TYPE_CHECKING:
     from agent.box.run import TestRun

@@ -16,7 +16,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from agent.cli.common import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK
-from agent.pipeline.quoting import strip_controls
+from agent.quoting import strip_controls
 
 if TYPE_CHECKING:
     from agent.pipeline.result import PullRequest

@@ -11,13 +11,11 @@ that moved (a push, a merged PR) becomes a job that refreshes the builder's PRs 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -32,12 +30,12 @@ from agent.github.events import (
     Trigger,
 )
 from agent.github.follow import BaseFollower
+from agent.github.host import BuildHost
 from agent.pipeline.loop import target_repo
 from agent.pipeline.result import BuildResult, PullRequest
 from agent.repo.forge import GitHub
 from agent.repo.pulls import open_pull_request
 from agent.request import FeatureRequest, decode_request
-from agent.service.deps import Service
 
 log = logging.getLogger("petsage.github")
 WRITERS = frozenset({"admin", "maintain", "write"})
@@ -49,7 +47,7 @@ _CLOSES = re.compile(r"\bCloses #(\d+)\b")
 class GitHubBuilds:
     """Carries out verified deliveries for one running service."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: BuildHost) -> None:
         self.service = service
         self.settings = service.settings
         self._permissions: dict[str, tuple[str, float]] = {}
@@ -191,11 +189,9 @@ class GitHubBuilds:
     # --- the service's side ----------------------------------------------------------------------
 
     def _store(self, request: FeatureRequest) -> str:
-        """Store a queued build and hand it to the job backend; its id."""
-        record, _ = self.service.store.create(uuid.uuid4().hex[:12], request)
-        with contextlib.suppress(BuilderError):  # submit() ended the build, saying why
-            self.service.submit(record)
-        return record.id
+        """Store a queued build and hand it to the job backend, as every route does; its id.
+        A refused build has already ended, saying why: following it finds its end."""
+        return self.service.start_build(request).record.id
 
     def _run(self, build_id: str, on_stage: Callable[[str, bool], None]) -> BuildResult | None:
         """Follow a build's stored events to its end; its result (None if the service stops)."""

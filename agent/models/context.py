@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-from agent.layout import FeatureLayout
+from agent.layout import MAIN_PY, FeatureLayout
 from agent.models.base import RepoContext
-from agent.pipeline.wiring import MAIN_PY
 from agent.prompt_files import prompts_dir, read_prompt
 from agent.repo.workspace import TargetRepo
 from agent.request import FeatureRequest

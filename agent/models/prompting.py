@@ -11,9 +11,9 @@ import re
 from typing import Literal
 
 from agent.models.base import GenerationTask
-from agent.pipeline.quoting import fence
 from agent.pipeline.verify.requirements_map import requirements_of
 from agent.prompt_files import read_prompt
+from agent.quoting import fence
 
 Message = dict[str, str]
 _SLOT = re.compile(r"\{([a-z_]+)\}")

@@ -2,7 +2,7 @@
 
 Its file sections use the seed's `**File:**` form, so a report fed back as a model's reply parses.
 The builder's own facts (status, test counts, sandbox, commit) come first, rendered from the
-result; everything a model or a requester wrote is quoted (`agent.pipeline.quoting`), never
+result; everything a model or a requester wrote is quoted (`agent.quoting`), never
 interpreted.
 """
 
@@ -12,9 +12,9 @@ from pathlib import PurePosixPath
 
 from agent.box.sandbox import UNSANDBOXED_NOTE
 from agent.layout import FeatureLayout
-from agent.pipeline.quoting import code_span, fence, inline, quoted
 from agent.pipeline.result import BuildResult
 from agent.pipeline.verify.render import verification_section
+from agent.quoting import code_span, fence, inline, quoted
 from agent.request import FeatureRequest
 
 _RULE = "\n---\n"

@@ -18,7 +18,6 @@ from agent.layout import FeatureLayout
 from agent.pipeline.line_edit import Insertion, insert_statements
 from agent.syntax import parse
 
-MAIN_PY = "src/main.py"
 PREFIX_NAME = "API_V1_PREFIX"
 
 

@@ -2,7 +2,8 @@
 
 What a build runs on its path (the skeleton, branches, worktrees, the recorded tree, the commit)
 goes through here rather than GitPython, whose import alone costs a build more than all of its
-git processes; the pull-request and remote code keep GitPython (`TargetRepo.repo`).
+git processes, and so does a local pull request's merge commit (`merge-tree`, `commit-tree`);
+the rest of the pull-request and remote code keeps GitPython (`TargetRepo.repo`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,20 @@ import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from agent.errors import GitFailed
 
 #: As GitPython runs git: messages in English, whatever the user's locale.
 _LOCALE = {"LANGUAGE": "C", "LC_ALL": "C"}
+
+
+class Attempt(NamedTuple):
+    """A git command whose exit status is an answer (`merge-tree`: 1 is "conflicts")."""
+
+    status: int
+    out: str
+    err: str
 
 
 def clean_git_environment(folder: Path) -> dict[str, str]:
@@ -47,12 +57,27 @@ class Git:
         out = self.output(args).decode("utf-8", errors="replace")
         return out if keep_newline or not out.endswith("\n") else out[:-1]
 
+    def attempt(self, *args: str) -> Attempt:
+        """`git <args>` (after the `-c` options) whatever its exit status: the status and both
+        outputs, for the caller to read. Only a git that cannot run at all raises."""
+        done = self._completed([*self.options, *args])
+        out = done.stdout.decode("utf-8", errors="replace")
+        return Attempt(done.returncode, out, done.stderr.decode("utf-8", errors="replace"))
+
     def output(self, args: list[str]) -> bytes:
         """`git <args>` exactly as given, its output as it came (an archive is not text)."""
+        done = self._completed(args)
+        if done.returncode != 0:
+            out = done.stdout.decode("utf-8", errors="replace")
+            detail = done.stderr.decode("utf-8", errors="replace").strip() or out.strip()
+            raise GitFailed(done.returncode, detail)
+        return done.stdout
+
+    def _completed(self, args: list[str]) -> subprocess.CompletedProcess[bytes]:
         if not self.cwd.is_dir():
             raise GitFailed(-1, f"{self.cwd} is not a folder")
         try:
-            done = subprocess.run(
+            return subprocess.run(
                 ["git", *args],
                 cwd=self.cwd,
                 env=self.env,
@@ -62,8 +87,3 @@ class Git:
             )
         except OSError as e:
             raise GitFailed(-1, f"cannot run git: {e}") from e
-        if done.returncode != 0:
-            out = done.stdout.decode("utf-8", errors="replace")
-            detail = done.stderr.decode("utf-8", errors="replace").strip() or out.strip()
-            raise GitFailed(done.returncode, detail)
-        return done.stdout

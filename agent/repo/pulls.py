@@ -10,7 +10,6 @@ result, a report, a log or an error.
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,10 +27,10 @@ from agent.errors import (
     PullRequestNotFound,
 )
 from agent.pipeline import persistence
-from agent.pipeline.quoting import code_span, quoted
 from agent.pipeline.report import facts, request_lines
 from agent.pipeline.result import BuildResult, PullRequest
 from agent.pipeline.verify.render import verification_section
+from agent.quoting import code_span, quoted
 from agent.repo.forge_pull import forge_pull, scrubbed
 from agent.repo.guards import check_object_id, file_lock
 from agent.repo.refresh import PublishBranch, follow_base, refresh_held
@@ -275,47 +274,32 @@ class LocalPulls:
 
     def _merge_commit(self, pull: PullRequest, base: str, head: str) -> str:
         """The merge of `head` into `base` as a new commit, made without a work tree."""
-        found = subprocess.run(
-            [
-                *("git", "-C", str(self.repo.path), "merge-tree", "--write-tree", "--name-only"),
-                *("--no-messages", "--end-of-options", base, head),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
+        found = self.repo.attempt_git(
+            *("merge-tree", "--write-tree", "--name-only", "--no-messages"),
+            *("--end-of-options", base, head),
         )
-        out = found.stdout
-        if found.returncode == 1:
+        out = found.out
+        if found.status == 1:
             conflicts = [line for line in out.splitlines()[1:] if line.strip()]
             raise PullRequestConflict(
                 f"{pull.branch} does not merge cleanly into {pull.base}: conflicts in "
                 f"{', '.join(conflicts) or '(unknown)'}; rebuild the feature on the new {pull.base}"
             )
-        if found.returncode != 0:
+        if found.status != 0:
             raise MergeRefused(
                 f"{pull.branch} cannot be merged into {pull.base}: "
-                f"{found.stderr.strip() or found.returncode}"
+                f"{found.err.strip() or found.status}"
             )
         tree = check_object_id(out.splitlines()[0].strip())
-        name, email = self.repo.author
         message = f"Merge {pull.branch} into {pull.base} ({pull.title})"
         try:
-            commit = self.repo.repo.git.execute(
-                [
-                    *git_as((name, email)),
-                    "commit-tree",
-                    tree,
-                    "-p",
-                    base,
-                    "-p",
-                    head,
-                    "-m",
-                    message,
-                ]
+            commit = self.repo.run_git(
+                *git_as(self.repo.author)[1:],
+                *("commit-tree", tree, "-p", base, "-p", head, "-m", message),
             )
-        except git.GitCommandError as e:
-            raise MergeRefused(f"cannot record the merge: {(e.stderr or '').strip()}") from e
-        return check_object_id(str(commit).strip())
+        except GitFailed as e:
+            raise MergeRefused(f"cannot record the merge: {e.detail}") from e
+        return check_object_id(commit.strip())
 
     def _set(self, pull_id: str, **changes: Any) -> PullRequest:
         with file_lock(self.repo.state_dir / "locks" / "pulls.lock"):
@@ -351,11 +335,4 @@ class LocalPulls:
         temporary.replace(self.path)
 
 
-__all__ = [
-    "LocalPulls",
-    "MergeRefused",
-    "PullRequestConflict",
-    "PullRequestError",
-    "PullRequestNotFound",
-    "open_pull_request",
-]
+__all__ = ["LocalPulls", "open_pull_request", "pr_body", "pr_title"]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from agent.errors import GitFailed, WorkspaceError
 from agent.pipeline.bundle import BundleFile
 from agent.prompt_files import skeleton_files
-from agent.repo.gitcmd import Git
+from agent.repo.gitcmd import Attempt, Git
 from agent.repo.guards import check_build_id, check_object_id, file_lock, refuse_escaping_symlinks
 
 if TYPE_CHECKING:
@@ -139,6 +139,10 @@ class TargetRepo:
     def run_git(self, *args: str) -> str:
         """`git <args>` in the repository, hooks off; its output without the last newline."""
         return self._run(*args)
+
+    def attempt_git(self, *args: str) -> Attempt:
+        """`git <args>` as `run_git` runs it, for a command whose exit status is an answer."""
+        return self._run.attempt(*args)
 
     def archive(self, commit: str) -> bytes:
         """`git archive` of `commit`: its tree as a tar stream."""

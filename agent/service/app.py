@@ -36,8 +36,9 @@ from agent.jobs.runner import ServiceRunner
 from agent.jobs.threads import JobBackend
 from agent.models.base import Model
 from agent.redact import install_log_redaction, redact
-from agent.service.deps import Service, authorised
+from agent.service.deps import authorised
 from agent.service.guard import Guard
+from agent.service.root import Service
 from agent.service.routes import builds, chats, health, pulls, webhooks
 from agent.service.schemas import errors, openapi
 from agent.settings import Settings, get_settings

@@ -18,7 +18,7 @@ from typing import Any
 
 from agent.errors import IdempotencyConflict
 from agent.events import StageEvent
-from agent.pipeline.result import FINAL_STATUSES, BuildResult, BuildStatus
+from agent.pipeline.result import BuildResult, BuildStatus
 from agent.redact import redact
 from agent.repo.guards import check_object_id
 from agent.request import FeatureRequest
@@ -60,7 +60,8 @@ class BuildRecord:
 
 
 class BuildStore:
-    """Builds, events and chats in one database (SQLite file or PostgreSQL)."""
+    """Builds and their events in one database (SQLite file or PostgreSQL); the chats
+    (`agent.store.chats`), webhook deliveries and forge PR pins live beside them."""
 
     def __init__(self, where: Path | Database) -> None:
         self.db = where if isinstance(where, Database) else open_database(None, where)
@@ -306,47 +307,6 @@ class BuildStore:
         ).fetchall()
         return [(int(seq), json.loads(body)) for seq, body in rows]
 
-    # --- chats -----------------------------------------------------------------------------------
-
-    def create_chat(self, chat_id: str, state: str) -> None:
-        self.db.execute(
-            "INSERT INTO chats (id, state, created_at) VALUES (?, ?, ?)",
-            (chat_id, state, time.time()),
-        )
-
-    def chat_state(self, chat_id: str) -> str | None:
-        row = self.db.execute("SELECT state FROM chats WHERE id = ?", (chat_id,)).fetchone()
-        return str(row[0]) if row else None
-
-    def save_chat_turn(
-        self, chat_id: str, state: str, messages: list[tuple[str, str, str | None]]
-    ) -> None:
-        """Store the chat's new state and the turn's messages (role, content, build id)."""
-        with self.db.transaction() as db:
-            db.execute(f"SELECT id FROM chats WHERE id = ?{db.for_update}", (chat_id,))
-            db.execute("UPDATE chats SET state = ? WHERE id = ?", (state, chat_id))
-            seq = db.execute(
-                "SELECT COALESCE(MAX(seq), 0) FROM chat_messages WHERE chat_id = ?", (chat_id,)
-            ).rows[0][0]
-            for role, content, build_id in messages:
-                seq += 1
-                db.execute(
-                    "INSERT INTO chat_messages (chat_id, seq, role, content, build_id, at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (chat_id, seq, role, content, build_id, time.time()),
-                )
-
-    def chat_messages(self, chat_id: str) -> list[dict[str, Any]]:
-        rows = self.db.execute(
-            "SELECT seq, role, content, build_id, at FROM chat_messages"
-            " WHERE chat_id = ? ORDER BY seq",
-            (chat_id,),
-        ).fetchall()
-        return [
-            {"seq": seq, "role": role, "content": content, "build_id": build_id, "at": at}
-            for seq, role, content, build_id, at in rows
-        ]
-
 
 _COLUMNS = (
     "id, feature, status, request, result, created_at, updated_at,"
@@ -382,4 +342,4 @@ def _record(row: tuple[Any, ...]) -> BuildRecord:
     )
 
 
-__all__ = ["FINAL_STATUSES", "BuildRecord", "BuildStore", "IdempotencyConflict"]
+__all__ = ["BuildRecord", "BuildStore"]

@@ -280,6 +280,44 @@ def test_a_merge_takes_the_recorded_commit_and_refuses_a_moved_branch(settings: 
         pulls.merge("orphan01", settings)
 
 
+def test_the_merge_tree_answers_conflicts_by_its_status_whatever_git_variables_are_set(
+    git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`merge-tree` runs through gitcmd (no inherited `GIT_*`): exit 1 names the conflicting
+    files, a clean merge is a commit on both parents, anything else is a typed refusal."""
+    from agent.errors import MergeRefused, PullRequestConflict
+    from agent.pipeline.result import PullRequest
+    from agent.repo.workspace import TargetRepo
+
+    def commit_on(start: str | None, name: str, text: str) -> str:
+        if start is not None:
+            git(git_repo, "checkout", "-q", "--detach", start)
+        (git_repo / name).write_text(text)
+        git(git_repo, "add", name)
+        git(git_repo, "commit", "-qm", f"{name}: {text.strip()}")
+        return git(git_repo, "rev-parse", "HEAD").strip()
+
+    base = commit_on(None, "a.txt", "base\n")
+    ours = commit_on(base, "a.txt", "ours\n")
+    theirs = commit_on(base, "a.txt", "theirs\n")
+    clean = commit_on(base, "b.txt", "beside\n")
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere"))  # would point a raw git away
+    pulls = LocalPulls(TargetRepo(git_repo, tmp_path / "state", author=("t", "t@example.invalid")))
+    pull = PullRequest(kind="local", id="p1", branch="feature/x", base="main", title="X")
+    with pytest.raises(PullRequestConflict, match=r"conflicts in a\.txt;"):
+        pulls._merge_commit(pull, ours, theirs)
+    merged = pulls._merge_commit(pull, ours, clean)
+    monkeypatch.delenv("GIT_DIR")
+    assert git(git_repo, "rev-list", "--parents", "-n", "1", merged).split() == [
+        merged,
+        ours,
+        clean,
+    ]
+    orphan = git(git_repo, "commit-tree", "-m", "orphan", f"{ours}^{{tree}}").strip()
+    with pytest.raises(MergeRefused, match=r"cannot be merged into main: .*unrelated histories"):
+        pulls._merge_commit(pull, ours, orphan)
+
+
 # --- a busy machine (issue 28) -------------------------------------------------------------------
 
 

@@ -1,72 +1,55 @@
-"""The service's one way to start a build: store it, then send it; a refusal fails it."""
+"""The routes' one limited body reader: the body whole under the limit, a 413 past it, with
+each route's own reason (the builds route also refuses a declared length before reading)."""
 
-from collections.abc import Iterator
+from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 import pytest
+from fastapi import HTTPException, Request
 
-from agent.errors import JobsUnavailable
-from agent.jobs.runner import ServiceRunner
-from agent.jobs.threads import JobBackend
-from agent.request import FeatureRequest
-from agent.service.deps import Service
-from agent.settings import Settings
+from agent.service.deps import read_limited
 
-REQUEST = FeatureRequest(feature="weight_log", description="Weights", requirements="kg: float >=0")
-
-
-class Backend(JobBackend):
-    """Takes builds without running them, or refuses them as a broker that is down does."""
-
-    def __init__(self, refuse: bool) -> None:
-        self.refuse = refuse
-        self.sent: list[str] = []
-
-    def start(self) -> None:
-        pass
-
-    def submit(self, build_id: str, feature: str) -> None:
-        if self.refuse:
-            raise JobsUnavailable("the broker is down")
-        self.sent.append(build_id)
-
-    def cancel(self, build_id: str) -> bool:
-        return False
-
-    def shutdown(self) -> None:
-        pass
-
-    @property
-    def stopping(self) -> bool:
-        return False
+BUILDS = {
+    "over": "over the limit of {limit} bytes",
+    "declared": "{size} bytes is over the limit of {limit} bytes",
+}
+WEBHOOKS = {"over": "over {limit} bytes"}
 
 
-@pytest.fixture(params=[False, True], ids=["taken", "refused"])
-def service(
-    request: pytest.FixtureRequest, settings: Settings, workspace: object
-) -> Iterator[Service]:
-    backend = Backend(refuse=request.param)
+def request(chunks: list[bytes], length: int | None = None) -> Request:
+    headers = [] if length is None else [(b"content-length", str(length).encode())]
+    messages = [
+        {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
+        for index, chunk in enumerate(chunks)
+    ]
 
-    def jobs(runner: ServiceRunner) -> JobBackend:
-        return backend
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
 
-    service = Service(settings, None, jobs)
-    try:
-        yield service
-    finally:
-        service.stop()
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
+    return Request(scope, receive)
 
 
-def test_a_started_build_is_stored_then_sent_once(service: Service) -> None:
-    backend = service.jobs
-    assert isinstance(backend, Backend)
-    started = service.start_build(REQUEST, "key-1")
-    again = service.start_build(REQUEST, "key-1")
-    assert started.created and not again.created and again.record.id == started.record.id
-    record = service.store.get(started.record.id)
-    assert record is not None
-    if backend.refuse:
-        assert isinstance(started.refused, JobsUnavailable) and again.refused is None
-        assert record.status == "failed" and backend.sent == []
-    else:
-        assert started.refused is None and record.status == "queued"
-        assert backend.sent == [started.record.id]
+def refusal(chunks: list[bytes], length: int | None, reasons: dict[str, str]) -> Any:
+    with pytest.raises(HTTPException) as refused:
+        asyncio.run(read_limited(request(chunks, length), 10, "too_large_request", **reasons))
+    assert refused.value.status_code == 413
+    return refused.value.detail
+
+
+def test_a_body_under_the_limit_is_read_whole() -> None:
+    body = asyncio.run(read_limited(request([b"abcd", b"efghij"]), 10, "x", **BUILDS))
+    assert body == b"abcdefghij"
+
+
+def test_past_the_limit_each_route_answers_as_it_did() -> None:
+    def detail(reason: str) -> dict[str, Any]:
+        return {"error": "too_large_request", "detail": [{"field": "body", "reason": reason}]}
+
+    assert refusal([b"abcdef", b"ghijk"], None, BUILDS) == detail("over the limit of 10 bytes")
+    assert refusal([b"x"], 11, BUILDS) == detail("11 bytes is over the limit of 10 bytes")
+    assert refusal([b"abcdef", b"ghijk"], None, WEBHOOKS) == detail("over 10 bytes")
+    # The webhook route does not trust a declared length: it reads up to the limit.
+    assert refusal([b"abcdef", b"ghijk"], 11, WEBHOOKS) == detail("over 10 bytes")

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from agent.box.budget import overrun_error
 from agent.box.results import TestReport
 from agent.box.run import has_pytest_config
-from agent.layout import FeatureLayout
+from agent.layout import MAIN_PY, FeatureLayout
 from agent.pipeline.bundle import FileBundle
 from agent.pipeline.verify import (
     contract,
@@ -32,7 +32,6 @@ from agent.pipeline.verify import (
 from agent.pipeline.verify.box import PLUGINS, Box, BoxRun, HeldProbe, copy_tree
 from agent.pipeline.verify.outcome import GateOutcome, Verification
 from agent.pipeline.verify.testsource import TestFunction, read_tests
-from agent.pipeline.wiring import MAIN_PY
 from agent.repo.workspace import TargetRepo
 from agent.request import FeatureRequest
 from agent.settings import Settings

@@ -12,11 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from agent.errors import Problem, RequestError
 from agent.pipeline.result import FINAL_STATUSES, BuildResult, BuildStatus, final_event
 from agent.request import decode_request
-from agent.service.deps import BuildDep, Service, ServiceDep, record_of
+from agent.service.deps import BuildDep, ServiceDep, read_limited, record_of
 from agent.service.guard import client_key
+from agent.service.root import Service
 from agent.service.schemas import (
     BuildAccepted,
     BuildList,
@@ -67,7 +67,13 @@ async def create_build(
             415, detail=errors("unsupported_media_type", [("content-type", reason)])
         )
     limit = service.settings.max_request_bytes
-    body = await _read_limited(request, limit)
+    body = await read_limited(
+        request,
+        limit,
+        "too_large_request",
+        over="over the limit of {limit} bytes",
+        declared="{size} bytes is over the limit of {limit} bytes",
+    )
     # Off the event loop, in one hop for all three steps (each hop costs the loop a wake-up and
     # a turn for the interpreter lock), on the service's own threads: no request can stall the
     # others. Once started, the three steps end together even if the client goes: no build is
@@ -198,22 +204,6 @@ async def build_events(
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        reason = f"{declared} bytes is over the limit of {limit} bytes"
-        raise RequestError([Problem("body", reason)], kind="too_large")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(
-                [Problem("body", f"over the limit of {limit} bytes")], kind="too_large"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _ended_result(record: BuildRecord) -> BuildResult:

@@ -10,8 +10,10 @@ from agent.chat.model_assistant import assistant_for
 from agent.chat.state import ChatState
 from agent.errors import JobsUnavailable
 from agent.pipeline.result import BuildResult
-from agent.service.deps import Service, ServiceDep, Started
+from agent.service.deps import ServiceDep
+from agent.service.root import Service, Started
 from agent.service.schemas import errors
+from agent.store.chats import Chats
 
 
 class NewChat(BaseModel):
@@ -47,13 +49,14 @@ router = APIRouter(prefix="/chats", tags=["chat"])
 @router.post("", response_model=NewChat, status_code=201, summary="Start a chat")
 def new_chat(service: ServiceDep) -> NewChat:
     chat_id = uuid.uuid4().hex[:12]
-    service.store.create_chat(chat_id, ChatState().model_dump_json())
+    Chats(service.store).create(chat_id, ChatState().model_dump_json())
     return NewChat(id=chat_id)
 
 
 @router.post("/{chat_id}/messages", response_model=ChatReply, summary="Say something")
 def post_message(chat_id: str, message: ChatMessage, service: ServiceDep) -> ChatReply:
-    raw = service.store.chat_state(chat_id)
+    chats = Chats(service.store)
+    raw = chats.state(chat_id)
     if raw is None:
         raise _no_chat(chat_id)
     state = ChatState.model_validate_json(raw)
@@ -68,7 +71,7 @@ def post_message(chat_id: str, message: ChatMessage, service: ServiceDep) -> Cha
         reply = _started(started, reply)
     elif turn.action in ("status", "diff", "report"):
         reply = _about_last_build(service, state, turn.action)
-    service.store.save_chat_turn(
+    chats.save_turn(
         chat_id,
         new_state.model_dump_json(),
         [("user", message.content, None), ("assistant", reply, build_id)],
@@ -78,9 +81,10 @@ def post_message(chat_id: str, message: ChatMessage, service: ServiceDep) -> Cha
 
 @router.get("/{chat_id}", response_model=ChatHistory, summary="The conversation and its builds")
 def get_chat(chat_id: str, service: ServiceDep) -> ChatHistory:
-    if service.store.chat_state(chat_id) is None:
+    chats = Chats(service.store)
+    if chats.state(chat_id) is None:
         raise _no_chat(chat_id)
-    messages = service.store.chat_messages(chat_id)
+    messages = chats.messages(chat_id)
     builds: dict[str, str] = {}
     for message in messages:
         if message["build_id"]:

@@ -10,16 +10,18 @@ push to a base or a PR merged into it, a refresh job of the builder's PRs on tha
 from __future__ import annotations
 
 import json
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from agent.github.builds import GitHubBuilds
 from agent.github.events import classify, verify
-from agent.service.deps import Service, ServiceDep
+from agent.service.deps import ServiceDep, read_limited
+from agent.service.root import Service
 from agent.service.schemas import ErrorBody, errors
+from agent.store.deliveries import first_delivery
 
 #: GitHub caps a delivery at 25 MB; the events handled here are far smaller.
 MAX_DELIVERY_BYTES = 5 * 1024 * 1024
@@ -56,7 +58,9 @@ async def github_webhook(
         raise HTTPException(
             404, detail=errors("webhook_not_configured", [(None, "set PETSAGE_FORGE_REPO")])
         )
-    body = await _read(request)
+    body = await read_limited(
+        request, MAX_DELIVERY_BYTES, "too_large_request", over="over {limit} bytes"
+    )
     if not verify(settings.webhook_key, body, signature):  # never, without a secret
         raise HTTPException(
             401,
@@ -80,23 +84,10 @@ async def github_webhook(
         return Response(status_code=204)
     if not delivery:
         raise HTTPException(400, detail=errors("bad_payload", [("X-GitHub-Delivery", "missing")]))
-    if not _first_delivery(service, delivery, event):
+    if not await run_in_threadpool(first_delivery, service.store, delivery, event):
         return JSONResponse({"status": "duplicate", "delivery": delivery}, status_code=200)
     _builds(request, service).start(trigger)
     return JSONResponse({"status": "accepted", "delivery": delivery}, status_code=202)
-
-
-def _first_delivery(service: Service, delivery: str, event: str) -> bool:
-    """Record a delivery id; False when it was recorded before (a redelivery)."""
-    db = service.store.db
-    try:
-        db.execute(
-            "INSERT INTO webhook_deliveries (id, event, received_at) VALUES (?, ?, ?)",
-            (delivery, event, time.time()),
-        )
-    except db.integrity_errors:
-        return False
-    return True
 
 
 def _builds(request: Request, service: Service) -> GitHubBuilds:
@@ -105,16 +96,3 @@ def _builds(request: Request, service: Service) -> GitHubBuilds:
     if builds is None or builds.service is not service:
         builds = state.github_builds = GitHubBuilds(service)
     return builds
-
-
-async def _read(request: Request) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_DELIVERY_BYTES:
-            raise HTTPException(
-                413,
-                detail=errors("too_large_request", [("body", f"over {MAX_DELIVERY_BYTES} bytes")]),
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -17,8 +17,8 @@ from agent.models.offline import render_bundle
 from agent.models.recording import FORMAT
 from agent.models.scripted import ScriptedModel
 from agent.pipeline.loop import Builder
-from agent.pipeline.quoting import code_span, fence, inline, quoted, strip_controls
 from agent.pipeline.result import BuildResult
+from agent.quoting import code_span, fence, inline, quoted, strip_controls
 from agent.request import FeatureRequest
 from agent.settings import Settings
 from tests.conftest import SMOKE_REQUEST
