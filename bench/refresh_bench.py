@@ -3,7 +3,7 @@
 Two resource features are built from one `main` with local PRs (once). Then, N times, from the
 same branches and PRs:
 
-- replay: the feature re-created on the new main (`agent.repo.rebase.replay`, no suite): git,
+- replay: the feature re-created on the new main (`agent.review.rebase.replay`, no suite): git,
   the builder's wiring, the revision re-parented, the proof that the feature's files are unchanged;
 - refresh: `pr refresh` of the PR behind main (the replay, the whole suite in the sandbox, the
   branch moved compare-and-swap, the PR pinned and its event recorded);
@@ -101,9 +101,9 @@ def main() -> None:
     args = parser.parse_args()
     from agent.box.run import run_suite_on
     from agent.pipeline.loop import Builder
-    from agent.repo.pulls import LocalPulls
-    from agent.repo.rebase import replay
-    from agent.repo.refresh import refresh_pull
+    from agent.review.pulls import LocalPulls
+    from agent.review.rebase import replay
+    from agent.review.refresh import refresh_pull
     from agent.settings import Settings
 
     retries = Retries()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.pipeline.bundle import BundleFile, FileBundle
+from agent.bundle import BundleFile, FileBundle
 from agent.settings import Settings
 from tests.scaleout import postgres_url, redis_url  # noqa: F401  (fixtures)
 

@@ -3,7 +3,7 @@
 import ast
 from concurrent.futures import ThreadPoolExecutor
 
-from agent.pipeline.bundle import parse_reply
+from agent.bundle import parse_reply
 from agent.pipeline.checks import check_bundle
 from agent.syntax import parse
 from tests.conftest import SEED_TEXT

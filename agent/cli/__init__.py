@@ -133,8 +133,8 @@ def _build(args: argparse.Namespace) -> int:
 def _pulls(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     from agent.errors import InfrastructureError, PullRequestError
-    from agent.repo.pulls import LocalPulls
     from agent.repo.workspace import TargetRepo
+    from agent.review.pulls import LocalPulls
 
     target = TargetRepo(
         settings.workspace,

@@ -1,7 +1,7 @@
 """`petsage-builder pr list` and `pr refresh`: local pull requests against their base.
 
 `list` shows each PR's state against its base (up to date, behind, needs rebuild); `refresh ID`
-or `refresh --all` replays PRs that are behind onto their base (`agent.repo.refresh`). A refresh
+or `refresh --all` replays PRs that are behind onto their base (`agent.review.refresh`). A refresh
 the builder refuses (a person's edit, a conflict in the feature's own files, a failing suite)
 exits 1 and says why; one that was not needed is no error. One whose suite run the machine
 starved (twice, `infrastructure`) is not refused: nothing changed, and it exits 3 unless another
@@ -20,7 +20,7 @@ from agent.quoting import strip_controls
 
 if TYPE_CHECKING:
     from agent.pipeline.result import PullRequest
-    from agent.repo.pulls import LocalPulls
+    from agent.review.pulls import LocalPulls
     from agent.settings import Settings
 
 #: How `pr list` words each state.
@@ -29,7 +29,7 @@ SYNC_WORDS = {"up_to_date": "up to date", "behind": "behind", "needs_rebuild": "
 
 def list_pulls(args: argparse.Namespace, pulls: LocalPulls) -> int:
     """Every local PR, with its state against its base."""
-    from agent.repo.refresh import with_sync
+    from agent.review.refresh import with_sync
 
     found = [with_sync(pulls.repo, pull) for pull in pulls.all()]
     if args.json:
@@ -51,7 +51,7 @@ def line(pull: PullRequest) -> str:
 def refresh(args: argparse.Namespace, pulls: LocalPulls, settings: Settings) -> int:
     """`pr refresh ID` or `pr refresh --all`: replay PRs that are behind onto their base."""
     from agent.errors import BuilderError, InfrastructureError
-    from agent.repo.refresh import refresh_pull, sync_of
+    from agent.review.refresh import refresh_pull, sync_of
 
     if bool(args.id) == bool(args.all):
         print("error: pr refresh takes a pull request id or --all, not both", file=sys.stderr)

@@ -34,8 +34,8 @@ from agent.github.host import BuildHost
 from agent.pipeline.loop import target_repo
 from agent.pipeline.result import BuildResult, PullRequest
 from agent.repo.forge import GitHub
-from agent.repo.pulls import open_pull_request
 from agent.request import FeatureRequest, decode_request
+from agent.review.pulls import open_pull_request
 
 log = logging.getLogger("petsage.github")
 WRITERS = frozenset({"admin", "maintain", "write"})

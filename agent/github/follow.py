@@ -1,4 +1,5 @@
-"""The builder's pull requests on GitHub follow their base, as local ones do (`agent.repo.refresh`).
+"""The builder's pull requests on GitHub follow their base, as local ones do
+(`agent.review.refresh`).
 
 After a push to a base branch, or a pull request merged into it (a verified `push` or
 `pull_request.closed` delivery), a job lists the open pull requests into that base, fetches the
@@ -32,12 +33,12 @@ from agent.errors import BuilderError, ConfigError, NeedsRebuild, WorkspaceError
 from agent.github.events import MARKER, BaseMoved
 from agent.jobs.threads import ThreadJobs
 from agent.pipeline.result import PullRequest
-from agent.repo import rebase
 from agent.repo.forge import GitHub
-from agent.repo.forge_pull import push_replacing
 from agent.repo.guards import check_object_id
-from agent.repo.refresh import replay_pull
 from agent.repo.workspace import TargetRepo
+from agent.review import rebase
+from agent.review.forge_pull import push_replacing
+from agent.review.refresh import replay_pull
 from agent.settings import Settings
 from agent.store.builds import BuildStore
 from agent.store.forge_pulls import ForgePin, ForgePins

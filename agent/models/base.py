@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from agent.pipeline.bundle import FileBundle
+from agent.bundle import FileBundle
 from agent.request import FeatureRequest
 
 

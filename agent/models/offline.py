@@ -9,12 +9,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from agent.bundle import BundleFile, FileBundle, normalise_content
 from agent.errors import ModelError, ModelRefused
 from agent.fields import FieldSpec, ResourceSpec
 from agent.layout import FeatureLayout
 from agent.models.base import GenerationTask, Model, ModelReply
 from agent.models.samples import bad_values, edge_values, py_literal, valid_value
-from agent.pipeline.bundle import BundleFile, FileBundle, normalise_content
 from agent.pipeline.verify.requirements_map import field_requirements
 from agent.prompt_files import prompts_dir
 from agent.request import FeatureRequest

@@ -187,7 +187,7 @@ def bundle_schema() -> dict[str, Any]:
     OpenAI's strict mode wants every property required, no extra properties, no references and
     no constraints beyond types; `requirements` is sent as rows (which `FileBundle` also reads).
     """
-    from agent.pipeline.bundle import FileBundle
+    from agent.bundle import FileBundle
 
     fields: dict[str, Any] = {
         name: (field.annotation, ...) for name, field in FileBundle.model_fields.items()

@@ -127,7 +127,7 @@ def _example_reply(form: OutputForm) -> str:
     text = _read("example_reply.md")
     if form == "markdown":
         return text
-    from agent.pipeline.bundle import parse_reply
+    from agent.bundle import parse_reply
 
     bundle = parse_reply(text, "smoke_test")
     bundle.summary = "A health-check endpoint: GET /api/v1/smoke-test answers status and message."

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from agent.bundle import FileBundle
 from agent.errors import ModelError
 from agent.models.base import GenerationTask, Model, ModelReply
-from agent.pipeline.bundle import FileBundle
 
 ScriptedReply = (
     str | FileBundle | ModelReply | BaseException | Callable[[GenerationTask], ModelReply | str]

@@ -8,9 +8,9 @@ from __future__ import annotations
 import ast
 from pathlib import PurePosixPath
 
+from agent.bundle import BundleFile, FileBundle
 from agent.errors import BundleError, Problem
 from agent.layout import FeatureLayout
-from agent.pipeline.bundle import BundleFile, FileBundle
 from agent.pipeline.code_scan import find_dangerous_code, find_pytest_tampering
 from agent.pipeline.reach_scan import find_reaching_code
 from agent.syntax import parse

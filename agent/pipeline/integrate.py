@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.bundle import FileBundle
 from agent.layout import MAIN_PY, FeatureLayout
 from agent.pipeline import persistence
-from agent.pipeline.bundle import FileBundle
 from agent.pipeline.wiring import patch, wire_router
 from agent.repo.workspace import Worktree
 

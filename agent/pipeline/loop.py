@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.box.run import TestRun
+from agent.bundle import FileBundle
 from agent.errors import (
     BuildCancelled,
     BuilderError,
@@ -29,7 +30,6 @@ from agent.events import PullOpened, StageEvent
 from agent.layout import FeatureLayout
 from agent.models import Feedback, Model, ModelReply, create_model
 from agent.pipeline.budget import RepairBudget, Stop
-from agent.pipeline.bundle import FileBundle
 from agent.pipeline.report import rendered
 from agent.pipeline.result import (
     BuildResult,
@@ -365,7 +365,7 @@ class _BuildRun:
 
     def _open_pull_request(self) -> Generator[StageEvent, None, None]:
         from agent.errors import PullRequestError
-        from agent.repo.pulls import open_pull_request
+        from agent.review.pulls import open_pull_request
 
         state, result = self.state, self.state.result
         try:

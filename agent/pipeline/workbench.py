@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from agent.box.budget import box_wall_seconds
 from agent.box.run import TestRun, default_limits, has_pytest_config, run_signature, start_tests
-from agent.pipeline.bundle import BundleFile
+from agent.bundle import BundleFile
 from agent.pipeline.round import Base
 from agent.pipeline.state import BuildState
 from agent.repo.workspace import Worktree

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.bundle import BundleFile
 from agent.errors import GitFailed, WorkspaceError
-from agent.pipeline.bundle import BundleFile
 from agent.prompt_files import skeleton_files
 from agent.repo.gitcmd import Attempt, Git
 from agent.repo.guards import check_build_id, check_object_id, file_lock, refuse_escaping_symlinks

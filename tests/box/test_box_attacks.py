@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.pipeline.bundle import BundleFile, FileBundle, parse_reply
+from agent.bundle import BundleFile, FileBundle, parse_reply
 from agent.repo.workspace import TargetRepo
 from agent.settings import Settings
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST, git, refs

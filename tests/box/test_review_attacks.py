@@ -41,8 +41,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.bundle import BundleFile, FileBundle, parse_reply
 from agent.errors import BundleError
-from agent.pipeline.bundle import BundleFile, FileBundle, parse_reply
 from agent.pipeline.checks import check_bundle
 from tests.box.test_verdict_attacks import ROUTER, TESTS, build
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST, refs

@@ -24,8 +24,8 @@ from agent.box.sandbox import (
     build_box,
     check_available,
 )
+from agent.bundle import BundleFile, parse_reply
 from agent.models.scripted import ScriptedModel
-from agent.pipeline.bundle import BundleFile, parse_reply
 from agent.pipeline.loop import Builder
 from agent.settings import Settings
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST, refs

@@ -52,8 +52,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.bundle import BundleFile, FileBundle, parse_reply
 from agent.errors import BundleError
-from agent.pipeline.bundle import BundleFile, FileBundle, parse_reply
 from agent.pipeline.checks import check_bundle
 from tests.box.test_review_attacks import STATUS_ASSERT, host_get, host_run_fails
 from tests.box.test_verdict_attacks import ROUTER, TESTS, build

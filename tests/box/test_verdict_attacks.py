@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.bundle import BundleFile, FileBundle, parse_reply
 from agent.models.offline import render_bundle
-from agent.pipeline.bundle import BundleFile, FileBundle, parse_reply
 from agent.repo.workspace import TargetRepo
 from agent.request import decode_request
 from agent.settings import Settings

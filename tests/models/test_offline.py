@@ -2,10 +2,10 @@ import ast
 
 import pytest
 
+from agent.bundle import parse_reply
 from agent.errors import ModelError, ModelRefused
 from agent.models import Feedback, GenerationTask, create_model
 from agent.models.offline import OfflineModel, render_bundle
-from agent.pipeline.bundle import parse_reply
 from agent.pipeline.checks import check_bundle
 from agent.request import decode_request
 from tests.conftest import SEED_TEXT

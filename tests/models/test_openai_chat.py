@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.bundle import parse_reply
 from agent.errors import ModelError
 from agent.models import create_model
 from agent.models.base import GenerationTask
 from agent.models.openai_chat import OpenAIChatModel
-from agent.pipeline.bundle import parse_reply
 from agent.pipeline.loop import Builder
 from agent.request import decode_request
 from agent.settings import Settings

@@ -1,9 +1,9 @@
 import pytest
 
+from agent.bundle import parse_reply
 from agent.errors import ModelError
 from agent.models import GenerationTask, ModelReply, Usage
 from agent.models.scripted import ScriptedModel
-from agent.pipeline.bundle import parse_reply
 from agent.request import decode_request
 from tests.conftest import SEED_TEXT
 

@@ -3,9 +3,9 @@ real sandboxed pytest where a round gets as far as the tests)."""
 
 from pathlib import Path
 
+from agent.bundle import FileBundle
 from agent.models import ModelReply, Usage
 from agent.models.scripted import ScriptedModel
-from agent.pipeline.bundle import FileBundle
 from agent.pipeline.loop import Builder
 from agent.settings import Settings
 from tests.conftest import SEED_TEXT, SMOKE_REQUEST, refs, with_file

@@ -1,7 +1,7 @@
 import pytest
 
+from agent.bundle import BundleFile, FileBundle, parse_reply
 from agent.errors import BundleError
-from agent.pipeline.bundle import BundleFile, FileBundle, parse_reply
 from agent.pipeline.checks import MAX_FILE_BYTES, check_bundle
 from tests.conftest import SEED_TEXT, with_file
 

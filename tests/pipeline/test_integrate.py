@@ -2,8 +2,8 @@
 
 import pytest
 
+from agent.bundle import BundleFile, FileBundle, parse_reply
 from agent.models.offline import render_bundle
-from agent.pipeline.bundle import BundleFile, FileBundle, parse_reply
 from agent.pipeline.integrate import changes_schema
 from agent.request import FeatureRequest
 from tests.conftest import SEED_TEXT

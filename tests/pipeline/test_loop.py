@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.bundle import FileBundle, parse_reply
 from agent.errors import ModelError
 from agent.events import StageEvent
 from agent.models.scripted import ScriptedModel
-from agent.pipeline.bundle import FileBundle, parse_reply
 from agent.pipeline.loop import Builder
 from agent.prompt_files import skeleton_files
 from agent.settings import Settings

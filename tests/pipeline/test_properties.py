@@ -7,8 +7,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agent.bundle import FileBundle, parse_reply
 from agent.errors import BundleError, RequestError
-from agent.pipeline.bundle import FileBundle, parse_reply
 from agent.pipeline.checks import check_bundle
 from agent.request import FeatureRequest, decode_request
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.bundle import BundleFile
 from agent.errors import WorkspaceError
-from agent.pipeline.bundle import BundleFile
 from agent.prompt_files import skeleton_files
 from agent.repo.workspace import TargetRepo
 from tests.conftest import branch_files, git, refs

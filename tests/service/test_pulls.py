@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import git
-from tests.repo.test_refresh import check_main, round_trip
+from tests.review.test_refresh import check_main, round_trip
 from tests.service.conftest import Server, wait_final
 
 SIX = {

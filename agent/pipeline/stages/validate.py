@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from agent.bundle import FileBundle, parse_reply
 from agent.errors import BundleError
 from agent.models import ModelReply
-from agent.pipeline.bundle import FileBundle, parse_reply
 from agent.pipeline.checks import check_bundle
 from agent.pipeline.result import AttemptFile
 from agent.pipeline.round import Base, Rejection

@@ -14,8 +14,8 @@ from agent.box.budget import box_wall_seconds, overrun_error
 from agent.box.results import TestReport
 from agent.box.run import TestRun
 from agent.box.sandbox import UNSANDBOXED_NOTE
+from agent.bundle import FileBundle
 from agent.events import StageEvent
-from agent.pipeline.bundle import FileBundle
 from agent.pipeline.integrate import add_migration, changes_schema, integrate
 from agent.pipeline.migration_ops import MigrationPlan
 from agent.pipeline.result import counts_of

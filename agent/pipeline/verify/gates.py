@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 from agent.box.budget import overrun_error
 from agent.box.results import TestReport
 from agent.box.run import has_pytest_config
+from agent.bundle import FileBundle
 from agent.layout import MAIN_PY, FeatureLayout
-from agent.pipeline.bundle import FileBundle
 from agent.pipeline.verify import (
     contract,
     fuzz,

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from agent.box.budget import overrun_error
 from agent.box.sized import bounded
+from agent.bundle import FileBundle
 from agent.layout import FeatureLayout
-from agent.pipeline.bundle import FileBundle
 from agent.pipeline.verify.box import REPORTING, Box, BoxRun, copy_tree
 from agent.pipeline.verify.outcome import GateOutcome
 from agent.syntax import parse

@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from agent.errors import BuilderError, InfrastructureError
 from agent.pipeline.result import PullRequest
-from agent.repo.pulls import LocalPulls, open_pull_request
-from agent.repo.refresh import PublishBranch, refresh_pull, sync_of, with_sync
+from agent.review.pulls import LocalPulls, open_pull_request
+from agent.review.refresh import PublishBranch, refresh_pull, sync_of, with_sync
 from agent.service.deps import BuildDep, ServiceDep, bad_gateway
 from agent.service.root import Service
 from agent.service.schemas import ErrorBody, errors

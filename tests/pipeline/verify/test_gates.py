@@ -193,7 +193,7 @@ def test_requirement_ids_of_a_resource_and_of_free_text() -> None:
 def test_a_reply_maps_requirements_in_a_markdown_table_or_json_rows() -> None:
     import json
 
-    from agent.pipeline.bundle import parse_reply
+    from agent.bundle import parse_reply
 
     text = (
         "Summary.\n\n**File:** `src/features/x/x_models.py`\n```python\n"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from agent.bundle import FileBundle
 from agent.models.offline import render_bundle
 from agent.models.scripted import ScriptedModel
-from agent.pipeline.bundle import FileBundle
 from agent.pipeline.loop import Builder
 from agent.request import decode_request
 from agent.settings import Settings

@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.bundle import BundleFile, FileBundle
 from agent.errors import GitFailed, MergeRefused, NeedsRebuild, PullRequestError
 from agent.layout import FeatureLayout
 from agent.pipeline import persistence
-from agent.pipeline.bundle import BundleFile, FileBundle
 from agent.pipeline.integrate import integrate
 from agent.repo.guards import check_object_id
 from agent.repo.workspace import TargetRepo, Worktree

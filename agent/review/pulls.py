@@ -31,10 +31,10 @@ from agent.pipeline.report import facts, request_lines
 from agent.pipeline.result import BuildResult, PullRequest
 from agent.pipeline.verify.render import verification_section
 from agent.quoting import code_span, quoted
-from agent.repo.forge_pull import forge_pull, scrubbed
 from agent.repo.guards import check_object_id, file_lock
-from agent.repo.refresh import PublishBranch, follow_base, refresh_held
 from agent.repo.workspace import TargetRepo, git_as
+from agent.review.forge_pull import forge_pull, scrubbed
+from agent.review.refresh import PublishBranch, follow_base, refresh_held
 from agent.settings import Settings
 
 
@@ -167,7 +167,7 @@ class LocalPulls:
         The merge commit is made with plumbing (`merge-tree`, `commit-tree`) before any test
         runs, so nothing the tests write can change what is merged. A branch that moved since
         the PR was opened or updated is refused until the PR is updated. A PR behind its base
-        is first refreshed (`agent.repo.refresh`: the builder's own lines re-applied on the
+        is first refreshed (`agent.review.refresh`: the builder's own lines re-applied on the
         base, the suite run on the result, the PR pinned to that commit); afterwards every
         other open PR on the base that is now behind is refreshed too.
         `publish(commit, base)` runs before the base moves here: with distributed workers it

@@ -3,7 +3,7 @@
 A PR is `up_to_date` when its base's tip is in the history of its pinned commit, `behind` when
 not, and `needs_rebuild` when the builder will not rewrite it (its branch moved past the pinned
 commit, or a refresh was refused and no build has updated it since). A refresh replays the
-feature onto the base (`agent.repo.rebase`), runs the whole target suite on the result in the
+feature onto the base (`agent.review.rebase`), runs the whole target suite on the result in the
 sandbox, moves the branch compare-and-swap, pins the PR to the new commit, and records an event
 with the proof: the feature folders' tree ids, equal before and after.
 
@@ -27,14 +27,14 @@ from agent.errors import (
     WorkspaceError,
 )
 from agent.pipeline.result import PullRequest, PullSync
-from agent.repo import rebase
 from agent.repo.guards import check_object_id
 from agent.repo.workspace import TargetRepo
+from agent.review import rebase
 from agent.settings import Settings
 
 
 class LocalPulls(Protocol):
-    """What a refresh needs of the local pull requests (`agent.repo.pulls.LocalPulls`): named
+    """What a refresh needs of the local pull requests (`agent.review.pulls.LocalPulls`): named
     here, so that the pulls, which refresh on every merge, and the refresh import one way."""
 
     repo: TargetRepo

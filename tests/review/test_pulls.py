@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from agent.errors import InfrastructureError, PullRequestError
 from agent.events import StageEvent
 from agent.pipeline.loop import Builder
-from agent.repo.pulls import LocalPulls
+from agent.review.pulls import LocalPulls
 from agent.settings import Settings
 from tests.box.test_budget import top_priority
 from tests.conftest import SMOKE_REQUEST, branch_files, git, refs

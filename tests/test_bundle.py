@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from agent.bundle import BundleFile, FileBundle, normalise_content, parse_reply
 from agent.errors import BundleError
-from agent.pipeline.bundle import BundleFile, FileBundle, normalise_content, parse_reply
 from tests.conftest import SEED_TEXT
 
 SEED_PATHS = [

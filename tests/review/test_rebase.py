@@ -11,8 +11,8 @@ import pytest
 from agent.errors import MergeRefused, NeedsRebuild, PullRequestError
 from agent.pipeline import persistence
 from agent.pipeline.loop import Builder
-from agent.repo.rebase import feature_of, is_feature_file, reparent, replay
 from agent.repo.workspace import TargetRepo
+from agent.review.rebase import feature_of, is_feature_file, reparent, replay
 from agent.settings import Settings
 from tests.conftest import git
 

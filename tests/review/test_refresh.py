@@ -20,8 +20,8 @@ import pytest
 
 from agent.errors import InfrastructureError, NeedsRebuild, PullRequestConflict
 from agent.pipeline.loop import Builder
-from agent.repo.pulls import LocalPulls
-from agent.repo.refresh import refresh_pull, sync_of, with_sync
+from agent.review.pulls import LocalPulls
+from agent.review.refresh import refresh_pull, sync_of, with_sync
 from agent.settings import Settings
 from tests.conftest import git, refs
 
