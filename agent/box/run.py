@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,7 @@ from agent.box.runspec import scrubbed_environment as scrubbed_environment
 from agent.box.sized import SizedFolder
 from agent.box.verdict import breaches, read_session
 from agent.box.watch import watch
-from agent.errors import SandboxUnavailable, TestRunError
+from agent.errors import TestRunError
 
 if TYPE_CHECKING:
     from agent.repo.workspace import TargetRepo
@@ -146,12 +147,24 @@ class TestRun:
         self._gate = -1
         self._channel = ResultChannel()
         self._scratch = Path(tempfile.mkdtemp(prefix="petsage-test-"))
+        self._sized: list[SizedFolder] = []
+        try:
+            self._start(python, sandboxed, own_config)
+        except BaseException:
+            self._cleanup()
+            raise
+
+    def _start(self, python: Path, sandboxed: bool, own_config: bool) -> None:
+        """Start the held process in the run's folder (`__init__` cleans up if this raises)."""
         private = self._scratch / "private"
         outside = self._scratch / "box"
         private.mkdir(mode=0o700)
         outside.mkdir(mode=0o700)
-        # Bounded as the box writes, where this machine lets the builder mount (agent.box.sized).
-        self._sized = SizedFolder(outside, self.limits) if sandboxed else None
+        if sandboxed:
+            # Bounded as the box writes, where this machine lets the builder mount
+            # (agent.box.sized): its folders, and apart from them the file its output goes to.
+            output = replace(self.limits, disk_bytes=self.limits.file_bytes, disk_entries=16)
+            self._sized = [SizedFolder(outside, self.limits), SizedFolder(private, output)]
         self._log_path = private / "pytest.log"
         self._folders = {name: outside / name for name in ("work", "home", "out", "plugins")}
         for folder in self._folders.values():
@@ -208,13 +221,10 @@ class TestRun:
                 start_new_session=True,
                 pass_fds=pass_fds,
             )
-        except (OSError, SandboxUnavailable) as e:
-            os.close(gate_read)
-            self._cleanup()
-            if isinstance(e, SandboxUnavailable):
-                raise
+        except OSError as e:
             raise TestRunError(f"cannot start {python}: {e}") from e
-        os.close(gate_read)
+        finally:
+            os.close(gate_read)
         self._channel.started()
         if self._box is not None:
             self._box.close()
@@ -225,8 +235,8 @@ class TestRun:
         """The limits this machine could not set on the box (empty when all bind)."""
         if self._box is None:
             return []
-        sized = self._sized
-        return [*self._box.missing, *([sized.missing] if sized and sized.missing else [])]
+        unbounded = [sized.missing for sized in self._sized[:1] if sized.missing]
+        return [*self._box.missing, *unbounded]
 
     def adopt(self, worktree: Path) -> None:
         """The checkout whose files `release()` copies into the box."""
@@ -283,7 +293,7 @@ class TestRun:
         report.cases = session.cases
         if not timed_out:
             report.breaches += breaches(self._channel, session, returncode, expected=self._expected)
-        if self._sized is not None and not self._sized.mounted:
+        if self._sized and not self._sized[0].mounted:
             report.breaches += boxfiles.written_too_much(
                 [self._folders[n] for n in ("work", "home", "out")], self.limits
             )
@@ -340,10 +350,12 @@ class TestRun:
             self._box.cgroup.remove()
         if hasattr(self, "_log"):
             self._log.close()
-        self._channel.close()
-        if self._sized is not None:
-            self._sized.unmount()
-        boxfiles.remove_tree(self._scratch)
+        try:
+            self._channel.close()
+        finally:
+            for sized in self._sized:
+                sized.unmount()
+            boxfiles.remove_tree(self._scratch)
 
 
 def install_plugins(folder: Path, *, migration: bool = False) -> None:

@@ -1,7 +1,7 @@
 """A seccomp filter for the box, as classic BPF for bubblewrap's `--seccomp` (x86_64).
 
 Built here so that nothing beyond the standard library is needed: it refuses new namespaces
-(user namespaces included), mounts, ptrace, keyrings, BPF and kernel modules.
+(user namespaces included), mounts, ptrace, keyrings, BPF, kernel modules and fallocate.
 """
 
 from __future__ import annotations
@@ -44,8 +44,11 @@ _X86_64_DENIED = {
     "open_by_handle_at": 304,
 }
 _CLONE, _CLONE3 = 56, 435
+#: fallocate(2) reserves blocks past `RLIMIT_FSIZE` (FALLOC_FL_KEEP_SIZE): refused with
+#: EOPNOTSUPP, so that libc's posix_fallocate falls back to writes, which the limits bound.
+_FALLOCATE = 285
 _NAMESPACE_FLAGS = 0x7E020000  # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
-_EPERM, _ENOSYS = 1, 38
+_EPERM, _ENOSYS, _EOPNOTSUPP = 1, 38, 95
 _RET_ALLOW, _RET_ERRNO, _RET_KILL = 0x7FFF0000, 0x00050000, 0x80000000
 _LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 
@@ -54,7 +57,8 @@ def seccomp_program() -> bytes | None:
     """A classic-BPF seccomp filter for bwrap's `--seccomp`, or None on an unknown architecture.
 
     It kills foreign-ABI calls (i386, x32), refuses the calls above with EPERM, `clone3` with
-    ENOSYS (so libc falls back to `clone`), and `clone` with any namespace flag with EPERM.
+    ENOSYS (so libc falls back to `clone`), `fallocate` with EOPNOTSUPP, and `clone` with any
+    namespace flag with EPERM.
     """
     if platform.machine() != "x86_64":
         return None
@@ -73,6 +77,7 @@ def seccomp_program() -> bytes | None:
     for number in sorted(_X86_64_DENIED.values()):
         program += [op(_JEQ, number, 0, 1), op(_RET, _RET_ERRNO | _EPERM)]
     program += [op(_JEQ, _CLONE3, 0, 1), op(_RET, _RET_ERRNO | _ENOSYS)]
+    program += [op(_JEQ, _FALLOCATE, 0, 1), op(_RET, _RET_ERRNO | _EOPNOTSUPP)]
     program += [
         op(_JEQ, _CLONE, 0, 4),
         op(_LD_ABS, 16),  # args[0], low 32 bits: the clone flags

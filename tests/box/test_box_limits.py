@@ -174,6 +174,23 @@ def test_no_user_namespace_can_be_made(tmp_path: Path) -> None:
     assert figure(report, "unshare_user") == 0
 
 
+def test_no_blocks_can_be_reserved_past_the_file_size_limit(tmp_path: Path) -> None:
+    """fallocate(FALLOC_FL_KEEP_SIZE) on the output's file would reserve blocks on the host that
+    `RLIMIT_FSIZE` never counts: the seccomp filter refuses it (EOPNOTSUPP)."""
+    body = (
+        "import ctypes\n"
+        "def test_reserve(capsys):\n"
+        "    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]\n"
+        "    result = libc.fallocate(1, 1, 0, 1 << 30)\n"
+        "    say(capsys, f'fallocate={result + 1} errno={ctypes.get_errno()}')\n"
+        "    assert result == -1 and ctypes.get_errno() == 95\n"
+    )
+    report = run_in_box(tmp_path, body, Limits())
+    assert report.ok, report.output[-2000:]
+    assert figure(report, "fallocate") == 0 and figure(report, "errno") == 95
+
+
 def test_the_box_runs_as_an_unprivileged_uid(tmp_path: Path) -> None:
     body = "import os\ndef test_uid(capsys):\n    say(capsys, f'uid={os.getuid()}')\n"
     report = run_in_box(tmp_path, body, Limits())

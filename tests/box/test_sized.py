@@ -71,10 +71,33 @@ def test_the_test_runs_box_folder_is_sized_while_it_runs(tmp_path: Path) -> None
     from agent.box.run import start_tests
 
     run = start_tests(None, python=Path(sys.executable), timeout=60, own_config=False)
-    folder = run._scratch / "box"
+    folder = run._scratch
     try:
-        assert mounted(folder) == "tmpfs"
+        assert mounted(folder / "box") == "tmpfs"
+        assert mounted(folder / "private") == "tmpfs"  # the file its output goes to
         assert not any("disk" in missing for missing in run.missing_limits)
     finally:
         run.close()
-    assert mounted(folder) is None and not folder.exists()
+    assert mounted(folder / "box") is None and not folder.exists()
+
+
+def test_a_killed_builders_folders_are_swept_and_a_live_ones_kept(tmp_path: Path) -> None:
+    import subprocess
+
+    from agent.box.sized import SOURCE, _libc, sweep_orphans
+
+    ended = subprocess.Popen(["true"])  # a builder's pid, once it has ended
+    ended.wait()
+    dead, alive = tmp_path / "dead", tmp_path / "alive"
+    for folder, pid in ((dead, ended.pid), (alive, os.getpid())):
+        folder.mkdir()
+        source = f"{SOURCE}{pid}".encode()
+        assert _libc().mount(source, os.fsencode(folder), b"tmpfs", 0, b"size=1m") == 0
+    try:
+        swept = sweep_orphans()
+        assert dead in swept and alive not in swept
+        assert mounted(dead) is None and mounted(alive) == "tmpfs"
+    finally:
+        for folder in (dead, alive):
+            if mounted(folder):
+                _libc().umount2(os.fsencode(folder), 2)

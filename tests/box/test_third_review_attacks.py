@@ -322,6 +322,15 @@ SCAN_GAPS = {
     "format-plugin-name": "NAME = 'petsage_{}'.format('migrations')\n",
     "join-plugin-name": "NAME = '_'.join(['petsage', 'probe'])\n",
     "sum-fd-variable": "NAME = 'PETSAGE_' + 'REPORT' + '_FD'\n",
+    # A fourth review: the builder's plugin imported by name hands over the armed channel; the
+    # C-level FFI modules reach what `ctypes` does (fallocate past RLIMIT_FSIZE, raw syscalls).
+    "import-plugin": "import petsage_report\n\nCHANNEL = petsage_report.channel()\n",
+    "from-plugin": "from petsage_gate import read_line\n",
+    "private-ctypes": "import _ctypes\n",
+    "cffi": "from cffi import FFI\n",
+    "proc-fd-path": "import pathlib\n\nFD = pathlib.Path('/proc/self') / 'fd'\n",
+    "proc-fd-join": "import os.path\n\nFD = os.path.join('/proc', 'self', 'fd')\n",
+    "lower-plugin-name": "NAME = 'PETSAGE_REPORT'.lower()\n",
     "type-hint-eval": (
         "import typing\n\n\ndef _f(x: \"__import__('os').getpid()\") -> None:\n    pass\n\n\n"
         "PID = typing.get_type_hints(_f)['x']\n"

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agent.box import sandbox
@@ -141,6 +141,10 @@ class BoxProcess:
         self.uid = sandbox.BOX_UID if box.sandboxed and os.geteuid() == 0 else -1
         # The output, for people only, in a folder of the builder's: never the box's scratch.
         self._private = Path(tempfile.mkdtemp(prefix="petsage-verify-log-"))
+        # The output goes to a host file: bounded as the box writes it (agent.box.sized).
+        limits = sandbox.Limits()
+        output = replace(limits, disk_bytes=limits.file_bytes, disk_entries=16)
+        self._sized = SizedFolder(self._private, output) if box.sandboxed else None
         self._log = open(self._private / "output.log", "wb")  # noqa: SIM115 - closed by close()
         try:
             if box.sandboxed:
@@ -168,7 +172,7 @@ class BoxProcess:
                 self._sandbox.close()
             self._log.close()
             self.channel.close()
-            remove_tree(self._private)
+            self._remove_private()
             for descriptor in (gate_read, gate_write):
                 if descriptor >= 0:
                     os.close(descriptor)
@@ -253,6 +257,11 @@ class BoxProcess:
             box.cgroup.remove()
             box.close()
         self.channel.close()
+        self._remove_private()
+
+    def _remove_private(self) -> None:
+        if self._sized is not None:
+            self._sized.unmount()
         remove_tree(self._private)
 
 
