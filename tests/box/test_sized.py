@@ -101,3 +101,29 @@ def test_a_killed_builders_folders_are_swept_and_a_live_ones_kept(tmp_path: Path
         for folder in (dead, alive):
             if mounted(folder):
                 _libc().umount2(os.fsencode(folder), 2)
+
+
+def test_a_test_run_that_fails_to_start_leaves_nothing_mounted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any error while the run starts (here the busy machine's, issue 28) cleans up its mounts."""
+    from agent.box import run as run_module
+    from agent.errors import InfrastructureError
+
+    made: list[Path] = []
+
+    class Recorded(SizedFolder):
+        def __init__(self, path: Path, limits: Limits, *, mode: int = 0o700) -> None:
+            super().__init__(path, limits, mode=mode)
+            made.append(path)
+
+    def busy(*args: object, **kwargs: object) -> None:
+        raise InfrastructureError("busy", stage="tested", limit="x", figure=1.0, budget=1.0)
+
+    monkeypatch.setattr(run_module, "SizedFolder", Recorded)
+    monkeypatch.setattr(run_module.sandbox, "build_box", busy)
+    with pytest.raises(InfrastructureError):
+        run_module.start_tests(None, python=Path(sys.executable), timeout=60, own_config=False)
+    assert len(made) == 2
+    for folder in made:
+        assert mounted(folder) is None and not folder.exists()
