@@ -128,24 +128,15 @@ class _Scanner(ast.NodeVisitor):
             self._flag(node, f"uses `builtins.{node.attr}`")
         self.generic_visit(node)
 
-    def visit_Constant(self, node: ast.Constant) -> None:
-        self._check_text(node)
-        self.generic_visit(node)
-
-    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
-        self._check_text(node)
-        self.generic_visit(node)
-
-    def visit_BinOp(self, node: ast.BinOp) -> None:
-        self._check_text(node)
-        self.generic_visit(node)
-
-    def _check_text(self, node: ast.AST) -> None:
-        """A name of the builder's plumbing, in a constant or built of constants alone."""
-        value = built_text(node)
-        for text in BANNED_TEXT:
-            if value is not None and text in value:
-                self._flag(node, f"names `{text}`, part of the builder's test plumbing")
+    def visit(self, node: ast.AST) -> None:
+        """Every expression is looked at as text first: a name of the builder's plumbing, in a
+        constant or built of constants alone (`built_text`: a slice, a call, an f-string...)."""
+        value = built_text(node) if isinstance(node, ast.expr) else None
+        if value is not None:
+            for text in BANNED_TEXT:
+                if text in value:
+                    self._flag(node, f"names `{text}`, part of the builder's test plumbing")
+        super().visit(node)
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in BANNED_CALLS and isinstance(node.ctx, ast.Load):
@@ -153,7 +144,6 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
-        self._check_text(node)
         func = node.func
         if isinstance(func, ast.Name) and func.id == "open":
             self._check_mode(node, node.args[1] if len(node.args) > 1 else None, "open()")

@@ -331,6 +331,7 @@ SCAN_GAPS = {
     "proc-fd-path": "import pathlib\n\nFD = pathlib.Path('/proc/self') / 'fd'\n",
     "proc-fd-join": "import os.path\n\nFD = os.path.join('/proc', 'self', 'fd')\n",
     "lower-plugin-name": "NAME = 'PETSAGE_REPORT'.lower()\n",
+    "reversed-plugin-name": "NAME = 'troper_egastep'[::-1]\n",
     "type-hint-eval": (
         "import typing\n\n\ndef _f(x: \"__import__('os').getpid()\") -> None:\n    pass\n\n\n"
         "PID = typing.get_type_hints(_f)['x']\n"
